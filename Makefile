@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: MIT
+#
+#   make demo     set up, build, boot a guest and run `kshmctl demo` there
+#   make check    host tests, then the guest suite on every kernel in KERNELS
+#   make vm-run RUN='cmd args' EXTRA='prog ...' [KERNEL=6.1|6.12]
+#
+# Nothing here needs the host's own kernel headers: modules are built against
+# the Debian kernels that vm/fetch-kernel.sh caches under ~/.cache/kshm.
+
+KERNELS ?= 6.1 6.12
+KERNEL ?= 6.1
+B := build
+
+CC ?= gcc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+CPPFLAGS_KSHM := -Iinclude -Iinclude/uapi -D_GNU_SOURCE
+USER_CFLAGS = $(CFLAGS) $(WARN) $(CPPFLAGS_KSHM)
+
+LIB_SRC := lib/kshm.c
+LIB_HDR := include/kshm.h include/uapi/linux/kshm.h
+TOOL_SRC := tools/kshmctl.c
+GUEST_TESTS := $(patsubst tests/guest/%.c,$(B)/guest-tests/%,$(wildcard tests/guest/*.c))
+KMOD_SRC := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild include/uapi/linux/kshm.h
+
+all: lib tools guest-tests
+
+# --- libkshm -----------------------------------------------------------------
+lib: $(B)/lib/libkshm.a $(B)/lib/libkshm.so.1
+
+$(B)/lib/kshm.o: $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) -fPIC -c -o $@ $<
+
+$(B)/lib/libkshm.a: $(B)/lib/kshm.o
+	$(AR) rcs $@ $^
+
+$(B)/lib/libkshm.so.1: $(B)/lib/kshm.o lib/libkshm.map
+	$(CC) -shared -Wl,-soname,libkshm.so.1 -Wl,--version-script=lib/libkshm.map \
+		-o $@ $(B)/lib/kshm.o
+	ln -sf libkshm.so.1 $(B)/lib/libkshm.so
+
+# --- kshmctl and the guest tests (static: the guest has no libc) ---------------
+tools: $(B)/bin/kshmctl
+
+$(B)/bin/kshmctl: $(TOOL_SRC) $(B)/lib/libkshm.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) -static -o $@ $< $(B)/lib/libkshm.a
+
+guest-tests: $(GUEST_TESTS)
+
+$(B)/guest-tests/%: tests/guest/%.c tests/tap.h $(B)/lib/libkshm.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) -Itests -static -o $@ $< $(B)/lib/libkshm.a
+
+# --- the module, once per kernel --------------------------------------------------
+# build/kmod-<series>/ holds links to the sources so the kernels do not share
+# object files.
+kmod-%: $(KMOD_SRC)
+	@vm/build-module.sh $*
+
+modules: $(addprefix kmod-,$(KERNELS))
+
+# --- set-up, demo, checks ------------------------------------------------------------
+setup:
+	vm/setup.sh $(KERNELS)
+
+VM_RUN = vm/run.sh --kernel $(1) --ko $(B)/kmod-$(1)/kshm.ko --bin $(B)/bin
+
+demo: setup all kmod-$(KERNEL)
+	@echo "== kshmctl demo in Debian's $(KERNEL) kernel (QEMU) =="
+	@$(call VM_RUN,$(KERNEL)) --out $(B)/vm-demo cmd 'kshmctl demo'
+
+vm-run: all kmod-$(KERNEL)
+	@$(call VM_RUN,$(KERNEL)) --out $(B)/vm-run \
+		$(foreach f,$(EXTRA),--extra $(f)) cmd '$(RUN)'
+
+host-tests: all
+	tests/host/run.sh
+
+check: setup all $(addprefix kmod-,$(KERNELS))
+	@KERNELS='$(KERNELS)' B=$(B) tests/check.sh
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all lib tools guest-tests modules setup demo vm-run host-tests check clean

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libkshm: user-space side of kshm.
+ *
+ * Every int function returns 0 (or a count, where it says so) on success and
+ * a negative errno on failure; errno itself is left alone.
+ */
+#ifndef KSHM_H
+#define KSHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/kshm.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KSHM_DEFAULT_PATH "/dev/kshm"
+
+/* What an application needs to know to map a region. */
+struct kshm_region_desc {
+	uint32_t id;
+	uint64_t length;	/* bytes, whole pages */
+	uint64_t mmap_offset;
+};
+
+/* Open the device: @path, else $KSHM_DEVICE, else /dev/kshm.  Returns an fd. */
+int kshm_open(const char *path);
+int kshm_close(int fd);
+
+/* ABI version, limits and the module's counters. */
+int kshm_get_info(int fd, struct kshm_info *info);
+
+/* Allocate @length bytes (rounded up to pages) of zeroed module memory. */
+int kshm_region_create(int fd, uint64_t length, uint32_t flags,
+		       struct kshm_region_desc *out);
+/* Drop the handle; existing mappings keep the pages until munmap. */
+int kshm_region_destroy(int fd, uint32_t id);
+
+/* mmap the whole region (MAP_SHARED) with @prot; *@addrp gets the address. */
+int kshm_region_map(int fd, const struct kshm_region_desc *r, int prot,
+		    void **addrp);
+int kshm_region_unmap(const struct kshm_region_desc *r, void *addr);
+
+/*
+ * The kernel writes @count elements of @width bytes at @offset, through its
+ * own mapping: element i is @start + i * @step.
+ */
+int kshm_region_fill(int fd, uint32_t id, uint32_t width, uint64_t offset,
+		     uint64_t count, uint64_t start, int64_t step);
+/* The kernel copies @len bytes at @offset of the region into @buf. */
+int kshm_region_read(int fd, uint32_t id, uint64_t offset, void *buf,
+		     size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KSHM_H */

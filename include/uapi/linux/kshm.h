@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * kshm: memory shared between a driver and an application.
+ *
+ * This header is the whole ABI between the kshm module and user space.
+ *
+ * Every command is an ioctl on an open /dev/kshm whose argument is a pointer
+ * to a struct that begins with a __u32 @size (the size of the struct as the
+ * caller knows it) and a __u32 @flags.  The module accepts any @size from
+ * the first version of the struct up to a page: a caller built against an
+ * older header passes a smaller struct, a newer caller passes a larger one
+ * whose extra tail must be zero (else E2BIG).  Unknown flags and nonzero
+ * reserved fields are rejected with EINVAL, unknown commands with ENOTTY.
+ * Pointers travel as __u64.
+ */
+#ifndef _UAPI_LINUX_KSHM_H
+#define _UAPI_LINUX_KSHM_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define KSHM_DEVICE_NAME	"kshm"
+#define KSHM_ABI_VERSION	1
+
+/*
+ * Each region gets a window of the device file's offset space; mmap at
+ * @mmap_offset (plus a page-aligned offset inside the region) maps it.
+ * Regions are therefore smaller than the window.
+ */
+#define KSHM_MMAP_WINDOW_SHIFT	40
+
+#define KSHM_IOCTL_TYPE		0xB6
+
+enum {
+	KSHM_CMD_BASE = 0x40,
+	KSHM_CMD_INFO = KSHM_CMD_BASE,
+	KSHM_CMD_REGION_CREATE,
+	KSHM_CMD_REGION_DESTROY,
+	KSHM_CMD_REGION_FILL,
+	KSHM_CMD_REGION_READ,
+};
+
+/**
+ * struct kshm_info - what this module speaks and what it allows
+ * @size: sizeof(struct kshm_info)
+ * @flags: must be 0
+ * @abi_version: out, KSHM_ABI_VERSION of the module
+ * @page_size: out, the granule of regions and mappings
+ * @max_region_size: out, largest region one create may ask for (bytes)
+ * @max_file_size: out, most bytes of regions one open file may hold
+ * @regions_alive: out, regions the module holds right now (all files)
+ * @pages_alive: out, pages those regions hold right now
+ *
+ * The counters cover regions still mapped after destroy or close, so they
+ * return to their start value only once every mapping is gone.
+ */
+struct kshm_info {
+	__u32 size;
+	__u32 flags;
+	__u32 abi_version;
+	__u32 page_size;
+	__u64 max_region_size;
+	__u64 max_file_size;
+	__u64 regions_alive;
+	__u64 pages_alive;
+};
+
+/**
+ * struct kshm_region_create - allocate a region of zeroed pages
+ * @size: sizeof(struct kshm_region_create)
+ * @flags: must be 0
+ * @length: in, bytes wanted (rounded up to whole pages); 0 is EINVAL,
+ *	    beyond the module's limit is EFBIG, beyond the file's total ENOSPC
+ * @id: out, the region's handle in this open file
+ * @__reserved: must be 0
+ * @mmap_offset: out, the mmap offset that maps the region
+ */
+struct kshm_region_create {
+	__u32 size;
+	__u32 flags;
+	__u64 length;
+	__u32 id;
+	__u32 __reserved;
+	__u64 mmap_offset;
+};
+
+/**
+ * struct kshm_region_destroy - drop a region's handle
+ * @size: sizeof(struct kshm_region_destroy)
+ * @flags: must be 0
+ * @id: the handle; unknown or already destroyed is ENOENT
+ * @__reserved: must be 0
+ *
+ * Mappings of the region stay valid: the pages are freed at the last munmap.
+ */
+struct kshm_region_destroy {
+	__u32 size;
+	__u32 flags;
+	__u32 id;
+	__u32 __reserved;
+};
+
+/**
+ * struct kshm_region_fill - the kernel writes a sequence into a region
+ * @size: sizeof(struct kshm_region_fill)
+ * @flags: must be 0
+ * @id: the region
+ * @width: bytes per element: 1, 2, 4 or 8
+ * @offset: byte offset of the first element, a multiple of @width
+ * @count: number of elements
+ * @start: value of the first element (truncated to @width)
+ * @step: added to each next element (two's complement, so may be negative)
+ *
+ * The module writes element i = @start + i * @step through its own kernel
+ * mapping of the region, in native byte order.
+ */
+struct kshm_region_fill {
+	__u32 size;
+	__u32 flags;
+	__u32 id;
+	__u32 width;
+	__u64 offset;
+	__u64 count;
+	__u64 start;
+	__u64 step;
+};
+
+/**
+ * struct kshm_region_read - the kernel copies region bytes to the caller
+ * @size: sizeof(struct kshm_region_read)
+ * @flags: must be 0
+ * @id: the region
+ * @__reserved: must be 0
+ * @offset: first byte of the region to read
+ * @length: bytes to read; the range must lie inside the region (EINVAL)
+ * @addr: user buffer receiving them; a bad pointer is EFAULT
+ *
+ * The module reads through its own kernel mapping: this is how a test sees
+ * that the kernel observes what the application wrote through mmap.
+ */
+struct kshm_region_read {
+	__u32 size;
+	__u32 flags;
+	__u32 id;
+	__u32 __reserved;
+	__u64 offset;
+	__u64 length;
+	__u64 addr;
+};
+
+#define KSHM_IOC_INFO		_IO(KSHM_IOCTL_TYPE, KSHM_CMD_INFO)
+#define KSHM_IOC_REGION_CREATE	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_CREATE)
+#define KSHM_IOC_REGION_DESTROY	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_DESTROY)
+#define KSHM_IOC_REGION_FILL	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_FILL)
+#define KSHM_IOC_REGION_READ	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_READ)
+
+#endif /* _UAPI_LINUX_KSHM_H */

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kshm: the /dev/kshm misc device, its file operations and ioctl dispatch.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "kshm.h"
+
+unsigned long kshm_max_region_size = 256UL << 20;
+module_param_named(max_region_size, kshm_max_region_size, ulong, 0644);
+MODULE_PARM_DESC(max_region_size, "Largest region one create may ask for, in bytes");
+
+unsigned long kshm_max_file_size = 1UL << 30;
+module_param_named(max_file_size, kshm_max_file_size, ulong, 0644);
+MODULE_PARM_DESC(max_file_size, "Most bytes of regions one open file may hold");
+
+static int kshm_ioctl_info(struct kshm_file *kf, void *arg)
+{
+	struct kshm_info *info = arg;
+
+	info->abi_version = KSHM_ABI_VERSION;
+	info->page_size = PAGE_SIZE;
+	info->max_region_size = kshm_region_size_limit();
+	info->max_file_size = READ_ONCE(kshm_max_file_size);
+	info->regions_alive = atomic64_read(&kshm_regions_alive);
+	info->pages_alive = atomic64_read(&kshm_pages_alive);
+	return 0;
+}
+
+/**
+ * struct kshm_ioctl_op - how to carry out one command
+ * @cmd: the full ioctl number; any other with the same nr is ENOTTY
+ * @size: sizeof the command's struct in this module
+ * @min_size: the size of its first version; a smaller @size is EINVAL
+ * @valid_flags: flags the command knows; any other bit is EINVAL
+ * @fn: the handler, given a kernel copy of the struct that it may update
+ *	for the caller
+ */
+struct kshm_ioctl_op {
+	unsigned int cmd;
+	unsigned int size;
+	unsigned int min_size;
+	u32 valid_flags;
+	int (*fn)(struct kshm_file *kf, void *arg);
+};
+
+#define KSHM_OP(_cmd, _fn, _struct, _last, _flags)			\
+	[_IOC_NR(_cmd) - KSHM_CMD_BASE] = {				\
+		.cmd = _cmd,						\
+		.size = sizeof(struct _struct),				\
+		.min_size = offsetofend(struct _struct, _last),		\
+		.valid_flags = _flags,					\
+		.fn = _fn,						\
+	}
+
+static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
+	KSHM_OP(KSHM_IOC_INFO, kshm_ioctl_info, kshm_info, pages_alive, 0),
+	KSHM_OP(KSHM_IOC_REGION_CREATE, kshm_ioctl_region_create,
+		kshm_region_create, mmap_offset, 0),
+	KSHM_OP(KSHM_IOC_REGION_DESTROY, kshm_ioctl_region_destroy,
+		kshm_region_destroy, __reserved, 0),
+	KSHM_OP(KSHM_IOC_REGION_FILL, kshm_ioctl_region_fill,
+		kshm_region_fill, step, 0),
+	KSHM_OP(KSHM_IOC_REGION_READ, kshm_ioctl_region_read,
+		kshm_region_read, addr, 0),
+};
+
+/* Big enough for the struct of every command. */
+union kshm_ioctl_buf {
+	struct kshm_info info;
+	struct kshm_region_create create;
+	struct kshm_region_destroy destroy;
+	struct kshm_region_fill fill;
+	struct kshm_region_read read;
+};
+
+static const struct kshm_ioctl_op *kshm_ioctl_op_find(unsigned int cmd)
+{
+	unsigned int nr = _IOC_NR(cmd);
+	const struct kshm_ioctl_op *op;
+
+	if (_IOC_TYPE(cmd) != KSHM_IOCTL_TYPE || nr < KSHM_CMD_BASE ||
+	    nr - KSHM_CMD_BASE >= ARRAY_SIZE(kshm_ioctl_ops))
+		return NULL;
+	op = &kshm_ioctl_ops[nr - KSHM_CMD_BASE];
+	return op->cmd == cmd ? op : NULL;
+}
+
+static long kshm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct kshm_file *kf = file->private_data;
+	void __user *uarg = (void __user *)arg;
+	const struct kshm_ioctl_op *op;
+	union kshm_ioctl_buf buf;
+	u32 usize;
+	int ret;
+
+	op = kshm_ioctl_op_find(cmd);
+	if (!op)
+		return -ENOTTY;
+	if (get_user(usize, (u32 __user *)uarg))
+		return -EFAULT;
+	if (usize < op->min_size)
+		return -EINVAL;
+	if (usize > PAGE_SIZE)
+		return -E2BIG;
+	/* Copies the caller's struct; a nonzero tail we do not know is E2BIG. */
+	ret = copy_struct_from_user(&buf, op->size, uarg, usize);
+	if (ret)
+		return ret;
+	if (buf.info.flags & ~op->valid_flags)
+		return -EINVAL;
+	ret = op->fn(kf, &buf);
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, &buf, min_t(u32, usize, op->size)))
+		return -EFAULT;
+	return 0;
+}
+
+static int kshm_open(struct inode *inode, struct file *file)
+{
+	struct kshm_file *kf;
+
+	kf = kzalloc(sizeof(*kf), GFP_KERNEL_ACCOUNT);
+	if (!kf)
+		return -ENOMEM;
+	xa_init_flags(&kf->regions, XA_FLAGS_ALLOC1);
+	atomic64_set(&kf->bytes, 0);
+	file->private_data = kf;
+	return 0;
+}
+
+static int kshm_release(struct inode *inode, struct file *file)
+{
+	struct kshm_file *kf = file->private_data;
+
+	kshm_file_release_regions(kf);
+	kfree(kf);
+	return 0;
+}
+
+static int kshm_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	return kshm_region_mmap(file->private_data, vma);
+}
+
+static const struct file_operations kshm_fops = {
+	.owner = THIS_MODULE,
+	.open = kshm_open,
+	.release = kshm_release,
+	.mmap = kshm_mmap,
+	.unlocked_ioctl = kshm_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice kshm_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = KSHM_DEVICE_NAME,
+	.fops = &kshm_fops,
+};
+
+static int __init kshm_init(void)
+{
+	int ret;
+
+	ret = misc_register(&kshm_misc);
+	if (ret) {
+		pr_err("cannot register /dev/%s: %d\n", KSHM_DEVICE_NAME, ret);
+		return ret;
+	}
+	pr_info("ABI %d ready\n", KSHM_ABI_VERSION);
+	return 0;
+}
+
+static void __exit kshm_exit(void)
+{
+	misc_deregister(&kshm_misc);
+}
+
+module_init(kshm_init);
+module_exit(kshm_exit);
+
+MODULE_DESCRIPTION("Memory shared between drivers and applications");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libkshm: thin wrappers over the /dev/kshm ioctls.  Errors come back as
+ * -errno, converted in kshm_ioctl() and nowhere else.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kshm.h"
+
+static int kshm_ioctl(int fd, unsigned long request, void *arg)
+{
+	return ioctl(fd, request, arg) < 0 ? -errno : 0;
+}
+
+int kshm_open(const char *path)
+{
+	int fd;
+
+	if (!path)
+		path = getenv("KSHM_DEVICE");
+	if (!path || !*path)
+		path = KSHM_DEFAULT_PATH;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int kshm_close(int fd)
+{
+	return close(fd) < 0 ? -errno : 0;
+}
+
+int kshm_get_info(int fd, struct kshm_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	return kshm_ioctl(fd, KSHM_IOC_INFO, info);
+}
+
+int kshm_region_create(int fd, uint64_t length, uint32_t flags,
+		       struct kshm_region_desc *out)
+{
+	struct kshm_region_create c = {
+		.size = sizeof(c),
+		.flags = flags,
+		.length = length,
+	};
+	int ret;
+
+	ret = kshm_ioctl(fd, KSHM_IOC_REGION_CREATE, &c);
+	if (ret)
+		return ret;
+	out->id = c.id;
+	out->length = c.length;
+	out->mmap_offset = c.mmap_offset;
+	return 0;
+}
+
+int kshm_region_destroy(int fd, uint32_t id)
+{
+	struct kshm_region_destroy d = { .size = sizeof(d), .id = id };
+
+	return kshm_ioctl(fd, KSHM_IOC_REGION_DESTROY, &d);
+}
+
+int kshm_region_map(int fd, const struct kshm_region_desc *r, int prot,
+		    void **addrp)
+{
+	void *p = mmap(NULL, r->length, prot, MAP_SHARED, fd,
+		       (off_t)r->mmap_offset);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	*addrp = p;
+	return 0;
+}
+
+int kshm_region_unmap(const struct kshm_region_desc *r, void *addr)
+{
+	return munmap(addr, r->length) < 0 ? -errno : 0;
+}
+
+int kshm_region_fill(int fd, uint32_t id, uint32_t width, uint64_t offset,
+		     uint64_t count, uint64_t start, int64_t step)
+{
+	struct kshm_region_fill f = {
+		.size = sizeof(f),
+		.id = id,
+		.width = width,
+		.offset = offset,
+		.count = count,
+		.start = start,
+		.step = (uint64_t)step,
+	};
+
+	return kshm_ioctl(fd, KSHM_IOC_REGION_FILL, &f);
+}
+
+int kshm_region_read(int fd, uint32_t id, uint64_t offset, void *buf,
+		     size_t len)
+{
+	struct kshm_region_read rd = {
+		.size = sizeof(rd),
+		.id = id,
+		.offset = offset,
+		.length = len,
+		.addr = (uint64_t)(uintptr_t)buf,
+	};
+
+	return kshm_ioctl(fd, KSHM_IOC_REGION_READ, &rd);
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Judge a guest kernel log (the serial console capture).
+#
+#   vm/check-log.sh CONSOLE_LOG
+#
+# Exit 0: clean.  Exit 1: the log shows a kernel problem; the offending lines
+# are printed.  Exit 3: it does, but every such line comes before the
+# harness announced the module load (a crash kshm cannot have caused).
+# A taint other than O (out-of-tree, 4096) and E (unsigned, 8192) is a
+# problem too; the guest init reports it as "kshm-harness: tainted=N".
+set -u
+log=${1:?usage: check-log.sh CONSOLE_LOG}
+[ -r "$log" ] || { echo "check-log: cannot read $log" >&2; exit 1; }
+
+# Strip the carriage returns of the serial line before matching.
+tr -d '\r' < "$log" | awk -v allowed_taint=12288 '
+BEGIN {
+	n = split("Oops|kernel BUG at|BUG:|WARNING:|\\[ cut here \\]|" \
+		  "general protection fault|invalid opcode:|Kernel panic|" \
+		  "detected stall|self-detected stall|soft lockup|hard LOCKUP|" \
+		  "blocked for more than [0-9]+ seconds|" \
+		  "possible circular locking|possible recursive locking|" \
+		  "inconsistent lock state|KASAN|kmemleak|UBSAN|KCSAN|KFENCE|" \
+		  "Call Trace:|page allocation failure|Bad page|" \
+		  "unable to handle|Unable to handle", pat, "|")
+	loaded = 0; bad = 0; late = 0
+}
+/kshm-harness: loading module/ { loaded = NR }
+{
+	hit = 0
+	for (i = 1; i <= n; i++)
+		if ($0 ~ pat[i]) { hit = 1; break }
+	if (!hit && match($0, /kshm-harness: tainted=[0-9]+/)) {
+		t = substr($0, RSTART + 22, RLENGTH - 22) + 0
+		# awk has no bitwise and: test the allowed bits away.
+		rest = t
+		if (int(rest / 8192) % 2) rest -= 8192
+		if (int(rest / 4096) % 2) rest -= 4096
+		if (rest != 0) hit = 1
+	}
+	if (hit) {
+		bad++
+		if (loaded) late++
+		if (bad <= 40) printf "  console.log:%d: %s\n", NR, $0
+	}
+}
+END {
+	if (bad > 40) printf "  ... %d more\n", bad - 40
+	if (!bad) exit 0
+	exit late ? 1 : 3
+}'

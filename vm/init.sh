@@ -1,0 +1,37 @@
+#!/bin/busybox sh
+# SPDX-License-Identifier: MIT
+# /init of the test guest: load kshm, run what /kshm-run says, unload, report.
+# Test output goes to the second serial port; the kernel log to the first.
+/bin/busybox mkdir -p /proc /sys /dev /tmp /run /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/tests:/extra
+export HOME=/tmp
+exec >/dev/ttyS1 2>&1 </dev/null
+
+kmsg() { echo "kshm-harness: $*" > /dev/kmsg; }
+
+echo "KSHM-GUEST-BEGIN $(uname -r)"
+kmsg "loading module"
+if insmod /kshm.ko; then
+	echo "KSHM-MODULE-LOADED"
+	cd /tmp
+	. /kshm-run
+	rc=$?
+	if rmmod kshm; then
+		echo "KSHM-RMMOD rc=0"
+	else
+		echo "KSHM-RMMOD rc=1"
+	fi
+else
+	echo "KSHM-INSMOD-FAILED"
+	rc=1
+fi
+kmsg "tainted=$(cat /proc/sys/kernel/tainted)"
+kmsg "done"
+echo "KSHM-GUEST-END rc=$rc"
+poweroff -f

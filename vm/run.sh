@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Boot one Debian kernel in QEMU with kshm loaded and run something in it.
+#
+#   vm/run.sh [options] suite              run every program in --tests (TAP)
+#   vm/run.sh [options] cmd 'COMMAND ...'  run one shell command
+# options:
+#   --kernel 6.1|6.12   which kernel (default 6.1)
+#   --ko FILE           the module built for that kernel (required)
+#   --bin DIR           programs copied to the guest's /bin (kshmctl)
+#   --tests DIR         test programs copied to /tests
+#   --extra FILE        copied to /extra/ (repeatable)
+#   --out DIR           where logs go (default: a temporary directory)
+#
+# suite: prints one line per test naming the kernel, appends
+# "passed failed skipped" to OUT/counts, exits 1 on any failure.
+# cmd: prints the command's output, exits with its status, or 1 if the
+# module could not be unloaded or the kernel log shows a problem.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+series=6.1 ko= bindir= testdir= out= extras=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) series=$2; shift 2 ;;
+	--ko) ko=$2; shift 2 ;;
+	--bin) bindir=$2; shift 2 ;;
+	--tests) testdir=$2; shift 2 ;;
+	--extra) extras+=("$2"); shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	*) break ;;
+	esac
+done
+mode=${1:?mode: suite or cmd}
+command=${2:-}
+[ -f "$ko" ] || { echo "run: no module at '$ko'" >&2; exit 2; }
+[ -n "$out" ] || out=$(mktemp -d /tmp/kshm-vm.XXXXXX)
+mkdir -p "$out"
+
+kdir=$("$here/fetch-kernel.sh" "$series")
+release=$(cat "$kdir/release")
+tag="[$release]"
+
+# --- the initramfs -----------------------------------------------------------
+stage="$out/initramfs"
+rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/tests" "$stage/extra"
+cp /bin/busybox "$stage/bin/busybox"
+cp "$here/init.sh" "$stage/init" && chmod +x "$stage/init"
+cp "$ko" "$stage/kshm.ko"
+[ -z "$bindir" ] || cp "$bindir"/* "$stage/bin/"
+[ -z "$testdir" ] || cp "$testdir"/* "$stage/tests/"
+for f in "${extras[@]+"${extras[@]}"}"; do
+	cp "$f" "$stage/extra/"
+done
+if [ "$mode" = suite ]; then
+	cat > "$stage/kshm-run" <<'RUN'
+suite_rc=0
+for t in /tests/*; do
+	[ -x "$t" ] || continue
+	name=${t##*/}
+	echo "KSHM-TEST-BEGIN $name"
+	timeout 600 "$t"
+	trc=$?
+	echo "KSHM-TEST-END $name rc=$trc"
+	[ $trc -eq 0 ] || suite_rc=1
+done
+(exit $suite_rc)
+RUN
+else
+	printf '%s\n' "$command" > "$stage/kshm-run"
+fi
+(cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initramfs.cpio.gz"
+
+# --- boot --------------------------------------------------------------------
+boot() {
+	rm -f "$out/console.log" "$out/output.log"
+	timeout --foreground -k 10 "${KSHM_VM_TIMEOUT:-900}" \
+		qemu-system-x86_64 -accel tcg,thread=multi -smp 2 -m 2G \
+		-nodefaults -display none -monitor none -no-reboot \
+		-kernel "$kdir/vmlinuz" -initrd "$out/initramfs.cpio.gz" \
+		-append "console=ttyS0 loglevel=7 panic=-1 mitigations=off" \
+		-serial "file:$out/console.log" -serial "file:$out/output.log" \
+		</dev/null || true
+	touch "$out/console.log" "$out/output.log"
+	tr -d '\r' < "$out/output.log" > "$out/output.txt"
+}
+
+# Echo the log checker's exit code (0 clean, 1 bad, 3 bad before load).
+judge_log() {
+	local rc=0
+	"$here/check-log.sh" "$out/console.log" > "$out/log-problems.txt" || rc=$?
+	echo "$rc"
+}
+
+boot
+logrc=$(judge_log)
+ended=0; grep -q '^KSHM-GUEST-END' "$out/output.txt" && ended=1
+loaded=0; grep -q 'kshm-harness: loading module' "$out/console.log" && loaded=1
+if [ "$logrc" = 3 ] || { [ $ended = 0 ] && [ $loaded = 0 ]; }; then
+	echo "$tag note: the guest kernel failed before kshm was loaded (an emulator fault, not kshm); booting again once"
+	sed 's/^/  /' "$out/log-problems.txt"
+	cp "$out/console.log" "$out/console-first-boot.log"
+	boot
+	logrc=$(judge_log)
+	ended=0; grep -q '^KSHM-GUEST-END' "$out/output.txt" && ended=1
+fi
+
+# --- report ------------------------------------------------------------------
+pass=0 fail=0 skip=0
+result() { # status name [detail]
+	case "$1" in
+	ok) pass=$((pass + 1)) ;;
+	skip) skip=$((skip + 1)) ;;
+	*) fail=$((fail + 1)) ;;
+	esac
+	printf '%s %s %s%s\n' "$tag" "$1" "$2" "${3:+ # $3}"
+}
+
+if [ "$mode" = suite ]; then
+	while IFS= read -r line; do
+		case "$line" in
+		"KSHM-TEST-BEGIN "*) cur=${line#KSHM-TEST-BEGIN }; nok=0 ;;
+		"KSHM-TEST-END "*)
+			trc=${line##*rc=}
+			if [ "$trc" != 0 ] && [ "$nok" = 0 ]; then
+				result "not ok" "$cur" "exited with status $trc"
+			fi ;;
+		"ok "*"# SKIP"*|"ok "*"# skip"*)
+			n=${line#ok }; result skip "$cur: ${n#* - }" ;;
+		"ok "*) n=${line#ok }; result ok "$cur: ${n#* - }" ;;
+		"not ok "*) n=${line#not ok }; nok=1; result "not ok" "$cur: ${n#* - }" ;;
+		"#"*) printf '%s   %s\n' "$tag" "$line" ;;
+		esac
+	done < "$out/output.txt"
+else
+	grep -v '^KSHM-' "$out/output.txt" || true
+fi
+
+if grep -q '^KSHM-MODULE-LOADED' "$out/output.txt"; then
+	result ok "module loads"
+else
+	result "not ok" "module loads" "insmod failed or the guest never got there"
+fi
+if grep -q '^KSHM-RMMOD rc=0' "$out/output.txt"; then
+	result ok "module unloads"
+else
+	result "not ok" "module unloads" "rmmod failed or never ran"
+fi
+if [ $ended = 0 ]; then
+	result "not ok" "guest ran to the end" "no end marker; last console lines:"
+	tail -n 30 "$out/console.log" | tr -d '\r' | sed 's/^/  /'
+fi
+if [ "$logrc" = 0 ]; then
+	result ok "kernel log clean"
+else
+	result "not ok" "kernel log clean" "offending lines (full log: $out/console.log):"
+	cat "$out/log-problems.txt"
+fi
+
+echo "$pass $fail $skip" >> "$out/counts"
+if [ "$mode" = cmd ]; then
+	crc=$(sed -n 's/^KSHM-GUEST-END rc=//p' "$out/output.txt")
+	[ "$fail" = 0 ] || exit 1
+	exit "${crc:-1}"
+fi
+[ "$fail" = 0 ]
