@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Regions: create, the kernel's fill seen through mmap, the application's
+ * writes seen by the kernel, and every bad input with its exact errno.
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "kshm.h"
+#include "tap.h"
+
+static long page;
+
+static int raw_create(int fd, struct kshm_region_create *c)
+{
+	c->size = sizeof(*c);
+	return raw_ioctl(fd, KSHM_IOC_REGION_CREATE, c);
+}
+
+static int map_at(int fd, size_t len, uint64_t off, int flags, void **p)
+{
+	*p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, (off_t)off);
+	return *p == MAP_FAILED ? -errno : 0;
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+	while (n--)
+		if (*p++)
+			return 0;
+	return 1;
+}
+
+static void create_gives_zeroed_mappable_pages(int fd)
+{
+	struct kshm_region_desc r;
+	void *p;
+
+	tap_zero(kshm_region_create(fd, 3 * page, 0, &r), "region_create_three_pages");
+	tap_ok(r.length == (uint64_t)(3 * page), "region_create_reports_length");
+	tap_ok(r.mmap_offset == (uint64_t)r.id << KSHM_MMAP_WINDOW_SHIFT,
+	       "region_create_reports_mmap_offset");
+	tap_zero(kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, &p), "region_map_whole");
+	tap_ok(all_zero(p, r.length), "region_pages_start_zeroed");
+	kshm_region_unmap(&r, p);
+	tap_zero(kshm_region_destroy(fd, r.id), "region_destroy");
+}
+
+static void create_rounds_up_to_pages(int fd)
+{
+	struct kshm_region_desc r;
+
+	tap_zero(kshm_region_create(fd, 100, 0, &r), "region_create_100_bytes");
+	tap_ok(r.length == (uint64_t)page, "region_length_rounded_to_page");
+	kshm_region_destroy(fd, r.id);
+}
+
+static void kernel_fill_seen_through_mmap(int fd)
+{
+	struct kshm_region_desc r;
+	uint16_t *cells;
+	uint32_t *words;
+	int i, good = 1;
+
+	tap_require(!kshm_region_create(fd, 2 * page, 0, &r), "create");
+	tap_require(!kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, (void **)&cells), "map");
+	tap_zero(kshm_region_fill(fd, r.id, 2, 0, 10, 10, -1), "region_fill_u16_10_to_1");
+	for (i = 0; i < 10; i++)
+		good &= cells[i] == 10 - i;
+	tap_ok(good && cells[10] == 0, "region_fill_visible_through_mmap");
+	/* A fill across the page boundary lands in the second page too. */
+	words = (uint32_t *)((char *)cells + page - 8);
+	tap_zero(kshm_region_fill(fd, r.id, 4, page - 8, 4, 0xa0, 0x10),
+		 "region_fill_across_pages");
+	tap_ok(words[0] == 0xa0 && words[1] == 0xb0 && words[2] == 0xc0 &&
+	       words[3] == 0xd0, "region_fill_across_pages_visible");
+	tap_zero(kshm_region_fill(fd, r.id, 8, r.length - 8, 1, ~0ull, 0),
+		 "region_fill_last_u64");
+	tap_ok(*(uint64_t *)((char *)cells + r.length - 8) == ~0ull,
+	       "region_fill_last_u64_visible");
+	kshm_region_unmap(&r, cells);
+	kshm_region_destroy(fd, r.id);
+}
+
+static void application_writes_seen_by_kernel(int fd)
+{
+	struct kshm_region_desc r;
+	char back[64], *p;
+
+	tap_require(!kshm_region_create(fd, 2 * page, 0, &r), "create");
+	tap_require(!kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, (void **)&p), "map");
+	strcpy(p + page + 5, "written by the application");
+	memset(back, 0, sizeof(back));
+	tap_zero(kshm_region_read(fd, r.id, page + 5, back, 27), "region_read");
+	tap_ok(!strcmp(back, "written by the application"),
+	       "region_application_write_seen_by_kernel");
+	kshm_region_unmap(&r, p);
+	kshm_region_destroy(fd, r.id);
+}
+
+static void mmap_inner_offset_and_refault(int fd)
+{
+	struct kshm_region_desc r;
+	uint8_t *p;
+
+	tap_require(!kshm_region_create(fd, 4 * page, 0, &r), "create");
+	kshm_region_fill(fd, r.id, 1, 2 * page, 1, 0x5a, 0);
+	tap_zero(map_at(fd, page, r.mmap_offset + 2 * page, MAP_SHARED, (void **)&p),
+		 "region_map_third_page_alone");
+	tap_ok(p[0] == 0x5a, "region_inner_offset_maps_that_page");
+	/* Zapping the page tables must not lose the page: it faults back in. */
+	tap_zero(madvise(p, page, MADV_DONTNEED) ? -errno : 0, "region_madv_dontneed");
+	tap_ok(p[0] == 0x5a, "region_page_faults_back_after_zap");
+	munmap(p, page);
+	kshm_region_destroy(fd, r.id);
+}
+
+static void create_bad_inputs(int fd)
+{
+	struct kshm_info info;
+	struct kshm_region_create c;
+
+	kshm_get_info(fd, &info);
+	memset(&c, 0, sizeof(c));
+	tap_errno(raw_create(fd, &c), EINVAL, "region_create_size_zero_einval");
+	c.length = info.max_region_size + 1;
+	tap_errno(raw_create(fd, &c), EFBIG, "region_create_beyond_limit_efbig");
+	c.length = ~0ull;
+	tap_errno(raw_create(fd, &c), EFBIG, "region_create_u64_max_efbig");
+	c.length = page;
+	c.__reserved = 1;
+	tap_errno(raw_create(fd, &c), EINVAL, "region_create_reserved_nonzero_einval");
+	c.__reserved = 0;
+	c.flags = 0x80000000;
+	tap_errno(raw_create(fd, &c), EINVAL, "region_create_unknown_flags_einval");
+}
+
+/* Lower the module's per-file quota through sysfs and go over it. */
+static void create_over_file_quota(int fd)
+{
+	const char *param = "/sys/module/kshm/parameters/max_file_size";
+	struct kshm_region_desc a, b;
+	char old[32] = "";
+	FILE *f;
+
+	f = fopen(param, "r");
+	tap_require(f && fgets(old, sizeof(old), f), "read max_file_size");
+	fclose(f);
+	f = fopen(param, "w");
+	tap_require(f != NULL, "open max_file_size");
+	fprintf(f, "%ld\n", 3 * page);
+	fclose(f);
+	tap_zero(kshm_region_create(fd, 2 * page, 0, &a), "region_create_within_quota");
+	tap_errno(kshm_region_create(fd, 2 * page, 0, &b), ENOSPC,
+		  "region_create_over_file_quota_enospc");
+	tap_zero(kshm_region_create(fd, page, 0, &b), "region_create_fills_quota_exactly");
+	kshm_region_destroy(fd, a.id);
+	kshm_region_destroy(fd, b.id);
+	f = fopen(param, "w");
+	tap_require(f != NULL, "restore max_file_size");
+	fputs(old, f);
+	fclose(f);
+}
+
+static void destroy_bad_inputs(int fd)
+{
+	struct kshm_region_destroy d = { .size = sizeof(d) };
+	struct kshm_region_desc r;
+
+	tap_require(!kshm_region_create(fd, page, 0, &r), "create");
+	d.id = r.id;
+	d.__reserved = 7;
+	tap_errno(raw_ioctl(fd, KSHM_IOC_REGION_DESTROY, &d), EINVAL,
+		  "region_destroy_reserved_nonzero_einval");
+	tap_zero(kshm_region_destroy(fd, r.id), "region_destroy_once");
+	tap_errno(kshm_region_destroy(fd, r.id), ENOENT, "region_destroy_twice_enoent");
+	tap_errno(kshm_region_destroy(fd, 0), ENOENT, "region_destroy_id_zero_enoent");
+	tap_errno(kshm_region_destroy(fd, 123456), ENOENT, "region_destroy_unknown_enoent");
+}
+
+static void fill_and_read_bad_inputs(int fd)
+{
+	struct kshm_region_read rd = { .size = sizeof(rd) };
+	struct kshm_region_desc r;
+	char buf[16];
+
+	tap_require(!kshm_region_create(fd, page, 0, &r), "create");
+	tap_errno(kshm_region_fill(fd, r.id, 3, 0, 1, 0, 0), EINVAL, "region_fill_width_3_einval");
+	tap_errno(kshm_region_fill(fd, r.id, 0, 0, 1, 0, 0), EINVAL, "region_fill_width_0_einval");
+	tap_errno(kshm_region_fill(fd, r.id, 4, 2, 1, 0, 0), EINVAL, "region_fill_misaligned_einval");
+	tap_errno(kshm_region_fill(fd, r.id, 1, 0, page + 1, 0, 0), EINVAL,
+		  "region_fill_past_end_einval");
+	tap_errno(kshm_region_fill(fd, r.id, 1, page, 1, 0, 0), EINVAL,
+		  "region_fill_offset_at_end_einval");
+	tap_errno(kshm_region_fill(fd, r.id, 8, 0, 1ull << 62, 0, 0), EINVAL,
+		  "region_fill_count_overflow_einval");
+	tap_errno(kshm_region_fill(fd, r.id, 1, 0, 0, 0, 0), EINVAL, "region_fill_count_zero_einval");
+	tap_errno(kshm_region_fill(fd, 999, 1, 0, 1, 0, 0), ENOENT, "region_fill_unknown_id_enoent");
+	tap_errno(kshm_region_read(fd, r.id, page - 4, buf, 8), EINVAL, "region_read_past_end_einval");
+	tap_errno(kshm_region_read(fd, r.id, ~0ull - 2, buf, 8), EINVAL,
+		  "region_read_offset_overflow_einval");
+	tap_errno(kshm_region_read(fd, 999, 0, buf, 8), ENOENT, "region_read_unknown_id_enoent");
+	tap_errno(kshm_region_read(fd, r.id, 0, (void *)16, 8), EFAULT,
+		  "region_read_bad_pointer_efault");
+	rd.id = r.id;
+	rd.length = 8;
+	rd.addr = (uintptr_t)buf;
+	rd.__reserved = 1;
+	tap_errno(raw_ioctl(fd, KSHM_IOC_REGION_READ, &rd), EINVAL,
+		  "region_read_reserved_nonzero_einval");
+	kshm_region_destroy(fd, r.id);
+}
+
+static void mmap_bad_inputs(int fd)
+{
+	struct kshm_region_desc r, gone;
+	int fresh;
+	void *p;
+
+	fresh = kshm_open(NULL);
+	tap_require(fresh >= 0, "open");
+	tap_errno(map_at(fresh, page, 1ull << KSHM_MMAP_WINDOW_SHIFT, MAP_SHARED, &p),
+		  ENXIO, "region_mmap_before_any_create_enxio");
+	kshm_close(fresh);
+
+	tap_require(!kshm_region_create(fd, 2 * page, 0, &r), "create");
+	tap_errno(map_at(fd, page, 0, MAP_SHARED, &p), ENXIO, "region_mmap_offset_zero_enxio");
+	tap_errno(map_at(fd, page, (uint64_t)(r.id + 50) << KSHM_MMAP_WINDOW_SHIFT,
+			 MAP_SHARED, &p), ENXIO, "region_mmap_wrong_offset_enxio");
+	tap_errno(map_at(fd, 3 * page, r.mmap_offset, MAP_SHARED, &p), EINVAL,
+		  "region_mmap_longer_than_region_einval");
+	tap_errno(map_at(fd, page, r.mmap_offset + 2 * page, MAP_SHARED, &p), EINVAL,
+		  "region_mmap_offset_past_end_einval");
+	tap_errno(map_at(fd, 2 * page, r.mmap_offset + page, MAP_SHARED, &p), EINVAL,
+		  "region_mmap_inner_offset_too_long_einval");
+	tap_errno(map_at(fd, page, r.mmap_offset, MAP_PRIVATE, &p), EINVAL,
+		  "region_mmap_private_einval");
+	tap_require(!kshm_region_create(fd, page, 0, &gone), "create");
+	kshm_region_destroy(fd, gone.id);
+	tap_errno(map_at(fd, page, gone.mmap_offset, MAP_SHARED, &p), ENXIO,
+		  "region_mmap_destroyed_region_enxio");
+	kshm_region_destroy(fd, r.id);
+}
+
+int main(void)
+{
+	int fd;
+
+	page = sysconf(_SC_PAGESIZE);
+	fd = kshm_open(NULL);
+	tap_require(fd >= 0, "open /dev/kshm");
+	create_gives_zeroed_mappable_pages(fd);
+	create_rounds_up_to_pages(fd);
+	kernel_fill_seen_through_mmap(fd);
+	application_writes_seen_by_kernel(fd);
+	mmap_inner_offset_and_refault(fd);
+	create_bad_inputs(fd);
+	create_over_file_quota(fd);
+	destroy_bad_inputs(fd);
+	fill_and_read_bad_inputs(fd);
+	mmap_bad_inputs(fd);
+	kshm_close(fd);
+	return tap_done();
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A tiny TAP producer for the guest tests: one line per check, the plan at
+ * the end, exit status 1 if anything failed.
+ */
+#ifndef KSHM_TAP_H
+#define KSHM_TAP_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+static int tap_count;
+static int tap_failed;
+
+__attribute__((format(printf, 2, 3)))
+static inline void tap_ok(int pass, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%sok %d - ", pass ? "" : "not ", ++tap_count);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!pass)
+		tap_failed++;
+}
+
+__attribute__((format(printf, 1, 2)))
+static inline void tap_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* Check that @ret (0 or -errno) is exactly -@want. */
+static inline void tap_errno(int ret, int want, const char *name)
+{
+	tap_ok(ret == -want, "%s", name);
+	if (ret != -want)
+		tap_diag("  got %d (%s), want -%s", ret,
+			 ret ? strerror(-ret) : "success", strerrorname_np(want));
+}
+
+/* Check that @ret is 0, naming the errno when it is not. */
+static inline void tap_zero(int ret, const char *name)
+{
+	tap_ok(ret == 0, "%s", name);
+	if (ret)
+		tap_diag("  failed: %s", strerror(ret < 0 ? -ret : ret));
+}
+
+static inline int tap_done(void)
+{
+	printf("1..%d\n", tap_count);
+	fflush(stdout);
+	return tap_failed ? 1 : 0;
+}
+
+/* ioctl straight to the module, bypassing libkshm: 0 or -errno. */
+static inline int raw_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) < 0 ? -errno : 0;
+}
+
+/* Die with a TAP bail-out when the test cannot even set itself up. */
+static inline void tap_require(int ok, const char *what)
+{
+	if (!ok) {
+		printf("Bail out! %s: %s\n", what, strerror(errno));
+		exit(2);
+	}
+}
+
+#endif /* KSHM_TAP_H */
