@@ -75,8 +75,8 @@ vm-run: all kmod-$(KERNEL)
 	@$(call VM_RUN,$(KERNEL)) --out $(B)/vm-run \
 		$(foreach f,$(EXTRA),--extra $(f)) cmd '$(RUN)'
 
-host-tests: all
-	tests/host/run.sh
+host-tests: setup all $(addprefix kmod-,$(KERNELS))
+	KERNELS='$(KERNELS)' tests/host/run.sh
 
 check: setup all $(addprefix kmod-,$(KERNELS))
 	@KERNELS='$(KERNELS)' B=$(B) tests/check.sh

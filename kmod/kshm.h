@@ -9,7 +9,6 @@
 #include <linux/kref.h>
 #include <linux/mm.h>
 #include <linux/types.h>
-#include <linux/version.h>
 #include <linux/xarray.h>
 #include <uapi/linux/kshm.h>
 
@@ -68,11 +67,14 @@ int kshm_ioctl_region_destroy(struct kshm_file *kf, void *arg);
 int kshm_ioctl_region_fill(struct kshm_file *kf, void *arg);
 int kshm_ioctl_region_read(struct kshm_file *kf, void *arg);
 
-/* vm_flags became read-only behind helpers in 6.3. */
+/*
+ * vm_flags became read-only behind helpers in 6.3; Kbuild defines
+ * KSHM_HAVE_VM_FLAGS_SET when the kernel's headers have them.
+ */
 static inline void kshm_vm_flags_set(struct vm_area_struct *vma,
 				     vm_flags_t flags)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#ifdef KSHM_HAVE_VM_FLAGS_SET
 	vm_flags_set(vma, flags);
 #else
 	vma->vm_flags |= flags;

@@ -50,25 +50,39 @@ struct kshm_ioctl_op {
 	int (*fn)(struct kshm_file *kf, void *arg);
 };
 
-#define KSHM_OP(_cmd, _fn, _struct, _last, _flags)			\
-	[_IOC_NR(_cmd) - KSHM_CMD_BASE] = {				\
-		.cmd = _cmd,						\
-		.size = sizeof(struct _struct),				\
-		.min_size = offsetofend(struct _struct, _last),		\
-		.valid_flags = _flags,					\
-		.fn = _fn,						\
-	}
+#define KSHM_OP_INDEX(cmd)	(_IOC_NR(cmd) - KSHM_CMD_BASE)
 
 static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
-	KSHM_OP(KSHM_IOC_INFO, kshm_ioctl_info, kshm_info, pages_alive, 0),
-	KSHM_OP(KSHM_IOC_REGION_CREATE, kshm_ioctl_region_create,
-		kshm_region_create, mmap_offset, 0),
-	KSHM_OP(KSHM_IOC_REGION_DESTROY, kshm_ioctl_region_destroy,
-		kshm_region_destroy, __reserved, 0),
-	KSHM_OP(KSHM_IOC_REGION_FILL, kshm_ioctl_region_fill,
-		kshm_region_fill, step, 0),
-	KSHM_OP(KSHM_IOC_REGION_READ, kshm_ioctl_region_read,
-		kshm_region_read, addr, 0),
+	[KSHM_OP_INDEX(KSHM_IOC_INFO)] = {
+		.cmd = KSHM_IOC_INFO,
+		.size = sizeof(struct kshm_info),
+		.min_size = offsetofend(struct kshm_info, pages_alive),
+		.fn = kshm_ioctl_info,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_REGION_CREATE)] = {
+		.cmd = KSHM_IOC_REGION_CREATE,
+		.size = sizeof(struct kshm_region_create),
+		.min_size = offsetofend(struct kshm_region_create, mmap_offset),
+		.fn = kshm_ioctl_region_create,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_REGION_DESTROY)] = {
+		.cmd = KSHM_IOC_REGION_DESTROY,
+		.size = sizeof(struct kshm_region_destroy),
+		.min_size = offsetofend(struct kshm_region_destroy, __reserved),
+		.fn = kshm_ioctl_region_destroy,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_REGION_FILL)] = {
+		.cmd = KSHM_IOC_REGION_FILL,
+		.size = sizeof(struct kshm_region_fill),
+		.min_size = offsetofend(struct kshm_region_fill, step),
+		.fn = kshm_ioctl_region_fill,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_REGION_READ)] = {
+		.cmd = KSHM_IOC_REGION_READ,
+		.size = sizeof(struct kshm_region_read),
+		.min_size = offsetofend(struct kshm_region_read, addr),
+		.fn = kshm_ioctl_region_read,
+	},
 };
 
 /* Big enough for the struct of every command. */
@@ -89,6 +103,7 @@ static const struct kshm_ioctl_op *kshm_ioctl_op_find(unsigned int cmd)
 	    nr - KSHM_CMD_BASE >= ARRAY_SIZE(kshm_ioctl_ops))
 		return NULL;
 	op = &kshm_ioctl_ops[nr - KSHM_CMD_BASE];
+	/* A hole in the table has cmd 0, which no caller can pass with our type. */
 	return op->cmd == cmd ? op : NULL;
 }
 

@@ -31,6 +31,11 @@ else
 	echo "KSHM-INSMOD-FAILED"
 	rc=1
 fi
+# Kernels built with kmemleak: scan now so leaks reach the log checker.
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan > /sys/kernel/debug/kmemleak
+	sed 's/^/kmemleak: /' /sys/kernel/debug/kmemleak > /dev/kmsg
+fi
 kmsg "tainted=$(cat /proc/sys/kernel/tainted)"
 kmsg "done"
 echo "KSHM-GUEST-END rc=$rc"

@@ -5,7 +5,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 need=(gcc make libc6-dev qemu-system-x86 busybox-static cpio gzip dwarves
-      bc flex bison libelf-dev kmod)
+      bc flex bison libelf-dev kmod sparse linux-source-6.1)
 missing=()
 for p in "${need[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
@@ -17,6 +17,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+"$here/checkpatch.sh" --path >/dev/null
 for s in "${@:-6.1 6.12}"; do
 	for k in $s; do
 		"$here/fetch-kernel.sh" "$k" >/dev/null
