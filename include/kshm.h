@@ -35,6 +35,16 @@ int kshm_get_info(int fd, struct kshm_info *info);
 /* Allocate @length bytes (rounded up to pages) of zeroed module memory. */
 int kshm_region_create(int fd, uint64_t length, uint32_t flags,
 		       struct kshm_region_desc *out);
+/*
+ * The same with every option: @flags (KSHM_REGION_USER_RDONLY), a cache
+ * mode (enum kshm_cache_mode) and a NUMA node (KSHM_NODE_ANY for none).
+ */
+int kshm_region_create_ex(int fd, uint64_t length, uint32_t flags,
+			  uint32_t cache_mode, int node,
+			  struct kshm_region_desc *out);
+/* Describe region @id; with KSHM_REGION_INFO_NEXT the first id >= @id. */
+int kshm_region_info(int fd, uint32_t id, uint32_t flags,
+		     struct kshm_region_info *out);
 /* Drop the handle; existing mappings keep the pages until munmap. */
 int kshm_region_destroy(int fd, uint32_t id);
 
@@ -52,6 +62,11 @@ int kshm_region_fill(int fd, uint32_t id, uint32_t width, uint64_t offset,
 /* The kernel copies @len bytes at @offset of the region into @buf. */
 int kshm_region_read(int fd, uint32_t id, uint64_t offset, void *buf,
 		     size_t len);
+
+/* The test engine: a kernel timer writing the region (see the uapi header). */
+int kshm_engine_start(int fd, uint32_t id, uint32_t period_us, uint64_t offset,
+		      uint64_t length, uint64_t max_ticks);
+int kshm_engine_stop(int fd, uint64_t *ticks);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,10 @@ unsigned long kshm_max_file_size = 1UL << 30;
 module_param_named(max_file_size, kshm_max_file_size, ulong, 0644);
 MODULE_PARM_DESC(max_file_size, "Most bytes of regions one open file may hold");
 
+unsigned long kshm_max_total_size = 2UL << 30;
+module_param_named(max_total_size, kshm_max_total_size, ulong, 0644);
+MODULE_PARM_DESC(max_total_size, "Most bytes of regions the module may hold");
+
 static int kshm_ioctl_info(struct kshm_file *kf, void *arg)
 {
 	struct kshm_info *info = arg;
@@ -28,6 +32,7 @@ static int kshm_ioctl_info(struct kshm_file *kf, void *arg)
 	info->page_size = PAGE_SIZE;
 	info->max_region_size = kshm_region_size_limit();
 	info->max_file_size = READ_ONCE(kshm_max_file_size);
+	info->max_total_size = READ_ONCE(kshm_max_total_size);
 	info->regions_alive = atomic64_read(&kshm_regions_alive);
 	info->pages_alive = atomic64_read(&kshm_pages_alive);
 	return 0;
@@ -63,6 +68,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.cmd = KSHM_IOC_REGION_CREATE,
 		.size = sizeof(struct kshm_region_create),
 		.min_size = offsetofend(struct kshm_region_create, mmap_offset),
+		.valid_flags = KSHM_REGION_USER_RDONLY | KSHM_REGION_NODE,
 		.fn = kshm_ioctl_region_create,
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_REGION_DESTROY)] = {
@@ -83,6 +89,25 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.min_size = offsetofend(struct kshm_region_read, addr),
 		.fn = kshm_ioctl_region_read,
 	},
+	[KSHM_OP_INDEX(KSHM_IOC_REGION_INFO)] = {
+		.cmd = KSHM_IOC_REGION_INFO,
+		.size = sizeof(struct kshm_region_info),
+		.min_size = offsetofend(struct kshm_region_info, mappings),
+		.valid_flags = KSHM_REGION_INFO_NEXT,
+		.fn = kshm_ioctl_region_info,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_ENGINE_START)] = {
+		.cmd = KSHM_IOC_ENGINE_START,
+		.size = sizeof(struct kshm_engine_start),
+		.min_size = offsetofend(struct kshm_engine_start, max_ticks),
+		.fn = kshm_ioctl_engine_start,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_ENGINE_STOP)] = {
+		.cmd = KSHM_IOC_ENGINE_STOP,
+		.size = sizeof(struct kshm_engine_stop),
+		.min_size = offsetofend(struct kshm_engine_stop, ticks),
+		.fn = kshm_ioctl_engine_stop,
+	},
 };
 
 /* Big enough for the struct of every command. */
@@ -92,6 +117,9 @@ union kshm_ioctl_buf {
 	struct kshm_region_destroy destroy;
 	struct kshm_region_fill fill;
 	struct kshm_region_read read;
+	struct kshm_region_info region_info;
+	struct kshm_engine_start engine_start;
+	struct kshm_engine_stop engine_stop;
 };
 
 static const struct kshm_ioctl_op *kshm_ioctl_op_find(unsigned int cmd)
@@ -148,6 +176,7 @@ static int kshm_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	xa_init_flags(&kf->regions, XA_FLAGS_ALLOC1);
 	atomic64_set(&kf->bytes, 0);
+	mutex_init(&kf->engine_lock);
 	file->private_data = kf;
 	return 0;
 }
@@ -156,7 +185,9 @@ static int kshm_release(struct inode *inode, struct file *file)
 {
 	struct kshm_file *kf = file->private_data;
 
+	kshm_engine_release(kf);
 	kshm_file_release_regions(kf);
+	mutex_destroy(&kf->engine_lock);
 	kfree(kf);
 	return 0;
 }

@@ -9,11 +9,15 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/nodemask.h>
 #include <linux/overflow.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
+#ifdef CONFIG_X86
+#include <asm/set_memory.h>
+#endif
 
 #include "kshm.h"
 
@@ -29,6 +33,41 @@ u64 kshm_region_size_limit(void)
 		     KSHM_WINDOW_PAGES << PAGE_SHIFT);
 }
 
+/*
+ * x86 PAT forbids two mappings of a page with different cache types, so the
+ * kernel's linear mapping of WC/UC pages is changed to match ours (as the
+ * TTM page pool does) and set back to write-back before the pages are freed.
+ */
+static int kshm_pages_set_cache(struct page **pages, unsigned long n, u32 mode)
+{
+#ifdef CONFIG_X86
+	if (mode == KSHM_CACHE_WC)
+		return set_pages_array_wc(pages, n);
+	if (mode == KSHM_CACHE_UC)
+		return set_pages_array_uc(pages, n);
+	return 0;
+#else
+	return mode == KSHM_CACHE_WB ? 0 : -EOPNOTSUPP;
+#endif
+}
+
+static void kshm_pages_restore_wb(struct page **pages, unsigned long n, u32 mode)
+{
+#ifdef CONFIG_X86
+	if (mode != KSHM_CACHE_WB)
+		set_pages_array_wb(pages, n);
+#endif
+}
+
+static pgprot_t kshm_cache_pgprot(pgprot_t prot, u32 mode)
+{
+	if (mode == KSHM_CACHE_WC)
+		return pgprot_writecombine(prot);
+	if (mode == KSHM_CACHE_UC)
+		return pgprot_noncached(prot);
+	return prot;
+}
+
 static void kshm_region_free_pages(struct kshm_region *r, unsigned long n)
 {
 	while (n--)
@@ -36,64 +75,119 @@ static void kshm_region_free_pages(struct kshm_region *r, unsigned long n)
 	kvfree(r->pages);
 }
 
+/* Reserve @nr pages of the module-wide budget, or fail with -ENOSPC. */
+static int kshm_total_charge(unsigned long nr)
+{
+	u64 limit = READ_ONCE(kshm_max_total_size) >> PAGE_SHIFT;
+
+	if (atomic64_add_return(nr, &kshm_pages_alive) > limit) {
+		atomic64_sub(nr, &kshm_pages_alive);
+		return -ENOSPC;
+	}
+	return 0;
+}
+
 static void kshm_region_free(struct kref *ref)
 {
 	struct kshm_region *r = container_of(ref, struct kshm_region, ref);
 
 	vunmap(r->vaddr);
+	kshm_pages_restore_wb(r->pages, r->nr_pages, r->cache_mode);
 	kshm_region_free_pages(r, r->nr_pages);
 	atomic64_sub(r->nr_pages, &kshm_pages_alive);
 	atomic64_dec(&kshm_regions_alive);
 	kfree(r);
 }
 
-static void kshm_region_put(struct kshm_region *r)
+void kshm_region_put(struct kshm_region *r)
 {
 	kref_put(&r->ref, kshm_region_free);
 }
 
-static struct kshm_region *kshm_region_alloc(u64 length)
+static struct page *kshm_alloc_page(int node)
 {
-	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN;
-	unsigned long i, nr_pages = length >> PAGE_SHIFT;
-	struct kshm_region *r;
-	int ret = -ENOMEM;
+	/*
+	 * Charged to the caller's memory cgroup; RETRY_MAYFAIL makes a cgroup
+	 * at its limit fail the allocation instead of calling the OOM killer.
+	 */
+	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN |
+		    __GFP_RETRY_MAYFAIL;
 
-	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
-	if (!r)
-		return ERR_PTR(-ENOMEM);
-	r->pages = kvmalloc_array(nr_pages, sizeof(*r->pages), GFP_KERNEL_ACCOUNT);
+	if (node == NUMA_NO_NODE)
+		return alloc_page(gfp);
+	return alloc_pages_node(node, gfp | __GFP_THISNODE, 0);
+}
+
+static int kshm_region_alloc_pages(struct kshm_region *r)
+{
+	unsigned long i;
+	int ret;
+
+	r->pages = kvmalloc_array(r->nr_pages, sizeof(*r->pages),
+				  GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL);
 	if (!r->pages)
-		goto out_free_region;
-	for (i = 0; i < nr_pages; i++) {
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
+		return -ENOMEM;
+	for (i = 0; i < r->nr_pages; i++) {
+		ret = -EINTR;
+		if (fatal_signal_pending(current))
 			goto out_free_pages;
-		}
-		r->pages[i] = alloc_page(gfp);
+		ret = -ENOMEM;
+		r->pages[i] = kshm_alloc_page(r->node);
 		if (!r->pages[i])
 			goto out_free_pages;
 		cond_resched();
 	}
-	r->vaddr = vmap(r->pages, nr_pages, VM_MAP, PAGE_KERNEL);
-	if (!r->vaddr)
+	ret = kshm_pages_set_cache(r->pages, r->nr_pages, r->cache_mode);
+	if (ret)
 		goto out_free_pages;
+	r->vaddr = vmap(r->pages, r->nr_pages, VM_MAP,
+			kshm_cache_pgprot(PAGE_KERNEL, r->cache_mode));
+	if (!r->vaddr) {
+		ret = -ENOMEM;
+		goto out_restore_wb;
+	}
+	return 0;
+
+out_restore_wb:
+	kshm_pages_restore_wb(r->pages, r->nr_pages, r->cache_mode);
+out_free_pages:
+	kshm_region_free_pages(r, i);
+	return ret;
+}
+
+static struct kshm_region *kshm_region_alloc(const struct kshm_region_create *c)
+{
+	struct kshm_region *r;
+	int ret;
+
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	if (!r)
+		return ERR_PTR(-ENOMEM);
+	r->length = c->length;
+	r->nr_pages = c->length >> PAGE_SHIFT;
+	r->flags = c->flags;
+	r->cache_mode = c->cache_mode;
+	r->node = c->flags & KSHM_REGION_NODE ? c->node : NUMA_NO_NODE;
+	ret = kshm_total_charge(r->nr_pages);
+	if (ret)
+		goto out_free_region;
+	ret = kshm_region_alloc_pages(r);
+	if (ret)
+		goto out_uncharge_total;
 	kref_init(&r->ref);
-	r->length = length;
-	r->nr_pages = nr_pages;
-	atomic64_add(nr_pages, &kshm_pages_alive);
+	atomic_set(&r->mappings, 0);
 	atomic64_inc(&kshm_regions_alive);
 	return r;
 
-out_free_pages:
-	kshm_region_free_pages(r, i);
+out_uncharge_total:
+	atomic64_sub(r->nr_pages, &kshm_pages_alive);
 out_free_region:
 	kfree(r);
 	return ERR_PTR(ret);
 }
 
 /* Take a reference on the region @id of @kf, or return ERR_PTR(-ENOENT). */
-static struct kshm_region *kshm_region_get(struct kshm_file *kf, u32 id)
+struct kshm_region *kshm_region_get(struct kshm_file *kf, u32 id)
 {
 	struct kshm_region *r;
 
@@ -122,24 +216,37 @@ static void kshm_file_uncharge(struct kshm_file *kf, u64 bytes)
 	atomic64_sub(bytes, &kf->bytes);
 }
 
+static int kshm_region_create_check(const struct kshm_region_create *c)
+{
+	if (c->__reserved || !c->length)
+		return -EINVAL;
+	if (c->cache_mode != KSHM_CACHE_WB && c->cache_mode != KSHM_CACHE_WC &&
+	    c->cache_mode != KSHM_CACHE_UC)
+		return -EINVAL;
+	if (!(c->flags & KSHM_REGION_NODE))
+		return c->node ? -EINVAL : 0;
+	if (c->node < 0 || c->node >= MAX_NUMNODES ||
+	    !node_state(c->node, N_MEMORY))
+		return -EINVAL;
+	return 0;
+}
+
 int kshm_ioctl_region_create(struct kshm_file *kf, void *arg)
 {
 	struct kshm_region_create *c = arg;
 	struct kshm_region *r;
-	u64 length;
 	int ret;
 
-	if (c->__reserved)
-		return -EINVAL;
-	if (!c->length)
-		return -EINVAL;
-	if (c->length > kshm_region_size_limit())
-		return -EFBIG;
-	length = PAGE_ALIGN(c->length);
-	ret = kshm_file_charge(kf, length);
+	ret = kshm_region_create_check(c);
 	if (ret)
 		return ret;
-	r = kshm_region_alloc(length);
+	if (c->length > kshm_region_size_limit())
+		return -EFBIG;
+	c->length = PAGE_ALIGN(c->length);
+	ret = kshm_file_charge(kf, c->length);
+	if (ret)
+		return ret;
+	r = kshm_region_alloc(c);
 	if (IS_ERR(r)) {
 		ret = PTR_ERR(r);
 		goto out_uncharge;
@@ -148,7 +255,6 @@ int kshm_ioctl_region_create(struct kshm_file *kf, void *arg)
 		       XA_LIMIT(1, KSHM_MAX_REGION_ID), GFP_KERNEL_ACCOUNT);
 	if (ret)
 		goto out_put_region;
-	c->length = length;
 	c->id = r->id;
 	c->mmap_offset = (u64)r->id << KSHM_MMAP_WINDOW_SHIFT;
 	return 0;
@@ -156,7 +262,7 @@ int kshm_ioctl_region_create(struct kshm_file *kf, void *arg)
 out_put_region:
 	kshm_region_put(r);
 out_uncharge:
-	kshm_file_uncharge(kf, length);
+	kshm_file_uncharge(kf, c->length);
 	return ret == -EBUSY ? -ENOSPC : ret;
 }
 
@@ -188,7 +294,7 @@ void kshm_file_release_regions(struct kshm_file *kf)
 }
 
 /* Is [@offset, @offset + @len) a nonempty range inside @r? */
-static bool kshm_region_range_ok(struct kshm_region *r, u64 offset, u64 len)
+bool kshm_region_range_ok(struct kshm_region *r, u64 offset, u64 len)
 {
 	return len && len <= r->length && offset <= r->length - len;
 }
@@ -260,16 +366,48 @@ int kshm_ioctl_region_read(struct kshm_file *kf, void *arg)
 	return ret;
 }
 
+int kshm_ioctl_region_info(struct kshm_file *kf, void *arg)
+{
+	struct kshm_region_info *info = arg;
+	unsigned long index = info->id;
+	struct kshm_region *r;
+	int ret = 0;
+
+	/* The fields copied are fixed for the region's life, or atomic. */
+	xa_lock(&kf->regions);
+	if (info->flags & KSHM_REGION_INFO_NEXT)
+		r = xa_find(&kf->regions, &index, KSHM_MAX_REGION_ID, XA_PRESENT);
+	else
+		r = xa_load(&kf->regions, index);
+	if (r) {
+		info->id = r->id;
+		info->region_flags = r->flags;
+		info->length = r->length;
+		info->mmap_offset = (u64)r->id << KSHM_MMAP_WINDOW_SHIFT;
+		info->cache_mode = r->cache_mode;
+		info->node = r->node == NUMA_NO_NODE ? KSHM_NODE_ANY : r->node;
+		info->mappings = atomic_read(&r->mappings);
+	} else {
+		ret = -ENOENT;
+	}
+	xa_unlock(&kf->regions);
+	return ret;
+}
+
 static void kshm_vm_open(struct vm_area_struct *vma)
 {
 	struct kshm_region *r = vma->vm_private_data;
 
 	kref_get(&r->ref);
+	atomic_inc(&r->mappings);
 }
 
 static void kshm_vm_close(struct vm_area_struct *vma)
 {
-	kshm_region_put(vma->vm_private_data);
+	struct kshm_region *r = vma->vm_private_data;
+
+	atomic_dec(&r->mappings);
+	kshm_region_put(r);
 }
 
 /*
@@ -312,13 +450,22 @@ int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
 	ret = -EINVAL;
 	if (first >= r->nr_pages || nr > r->nr_pages - first)
 		goto out_put_region;
+	if (r->flags & KSHM_REGION_USER_RDONLY) {
+		ret = -EPERM;
+		if (vma->vm_flags & VM_WRITE)
+			goto out_put_region;
+		/* mprotect(PROT_WRITE) must fail later too. */
+		kshm_vm_flags_clear(vma, VM_MAYWRITE);
+	}
 	kshm_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_page_prot = kshm_cache_pgprot(vma->vm_page_prot, r->cache_mode);
 	ret = vm_insert_pages(vma, vma->vm_start, r->pages + first, &nr);
 	if (ret)
 		goto out_put_region;
 	/* The reference taken above now belongs to the vma. */
 	vma->vm_private_data = r;
 	vma->vm_ops = &kshm_vm_ops;
+	atomic_inc(&r->mappings);
 	return 0;
 
 out_put_region:

@@ -45,13 +45,26 @@ int kshm_get_info(int fd, struct kshm_info *info)
 int kshm_region_create(int fd, uint64_t length, uint32_t flags,
 		       struct kshm_region_desc *out)
 {
+	return kshm_region_create_ex(fd, length, flags, KSHM_CACHE_WB,
+				     KSHM_NODE_ANY, out);
+}
+
+int kshm_region_create_ex(int fd, uint64_t length, uint32_t flags,
+			  uint32_t cache_mode, int node,
+			  struct kshm_region_desc *out)
+{
 	struct kshm_region_create c = {
 		.size = sizeof(c),
 		.flags = flags,
 		.length = length,
+		.cache_mode = cache_mode,
 	};
 	int ret;
 
+	if (node != KSHM_NODE_ANY) {
+		c.flags |= KSHM_REGION_NODE;
+		c.node = node;
+	}
 	ret = kshm_ioctl(fd, KSHM_IOC_REGION_CREATE, &c);
 	if (ret)
 		return ret;
@@ -59,6 +72,16 @@ int kshm_region_create(int fd, uint64_t length, uint32_t flags,
 	out->length = c.length;
 	out->mmap_offset = c.mmap_offset;
 	return 0;
+}
+
+int kshm_region_info(int fd, uint32_t id, uint32_t flags,
+		     struct kshm_region_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->size = sizeof(*out);
+	out->flags = flags;
+	out->id = id;
+	return kshm_ioctl(fd, KSHM_IOC_REGION_INFO, out);
 }
 
 int kshm_region_destroy(int fd, uint32_t id)
@@ -113,4 +136,29 @@ int kshm_region_read(int fd, uint32_t id, uint64_t offset, void *buf,
 	};
 
 	return kshm_ioctl(fd, KSHM_IOC_REGION_READ, &rd);
+}
+
+int kshm_engine_start(int fd, uint32_t id, uint32_t period_us, uint64_t offset,
+		      uint64_t length, uint64_t max_ticks)
+{
+	struct kshm_engine_start e = {
+		.size = sizeof(e),
+		.id = id,
+		.period_us = period_us,
+		.offset = offset,
+		.length = length,
+		.max_ticks = max_ticks,
+	};
+
+	return kshm_ioctl(fd, KSHM_IOC_ENGINE_START, &e);
+}
+
+int kshm_engine_stop(int fd, uint64_t *ticks)
+{
+	struct kshm_engine_stop e = { .size = sizeof(e) };
+	int ret = kshm_ioctl(fd, KSHM_IOC_ENGINE_STOP, &e);
+
+	if (!ret && ticks)
+		*ticks = e.ticks;
+	return ret;
 }

@@ -9,6 +9,7 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/tests:/extra
 export HOME=/tmp
 exec >/dev/ttyS1 2>&1 </dev/null

@@ -74,10 +74,16 @@ fi
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initramfs.cpio.gz"
 
 # --- boot --------------------------------------------------------------------
+# Two NUMA nodes of 1 GiB, one single-core socket each (a socket split
+# across nodes makes the guest kernel warn), so node placement is real.
 boot() {
 	rm -f "$out/console.log" "$out/output.log"
 	timeout --foreground -k 10 "${KSHM_VM_TIMEOUT:-900}" \
-		"${KSHM_QEMU:-qemu-system-x86_64}" -accel tcg,thread=multi -smp 2 -m 2G \
+		"${KSHM_QEMU:-qemu-system-x86_64}" -accel tcg,thread=multi -smp 2,sockets=2,cores=1,threads=1 -m 2G \
+		-object memory-backend-ram,id=mem0,size=1G \
+		-object memory-backend-ram,id=mem1,size=1G \
+		-numa node,nodeid=0,cpus=0,memdev=mem0 \
+		-numa node,nodeid=1,cpus=1,memdev=mem1 \
 		-nodefaults -display none -monitor none -no-reboot \
 		-kernel "$kdir/vmlinuz" -initrd "$out/initramfs.cpio.gz" \
 		-append "console=ttyS0 loglevel=7 panic=-1 mitigations=off" \

@@ -38,7 +38,23 @@ enum {
 	KSHM_CMD_REGION_DESTROY,
 	KSHM_CMD_REGION_FILL,
 	KSHM_CMD_REGION_READ,
+	KSHM_CMD_REGION_INFO,
+	KSHM_CMD_ENGINE_START,
+	KSHM_CMD_ENGINE_STOP,
 };
+
+/* kshm_region_create.flags */
+#define KSHM_REGION_USER_RDONLY	(1U << 0) /* user mappings may not write */
+#define KSHM_REGION_NODE	(1U << 1) /* allocate on kshm_region_create.node */
+
+/* kshm_region_create.cache_mode: how every mapping of the pages caches them */
+enum kshm_cache_mode {
+	KSHM_CACHE_WB = 0,	/* write-back, normal memory (default) */
+	KSHM_CACHE_WC = 1,	/* write-combining */
+	KSHM_CACHE_UC = 2,	/* uncached (UC-) */
+};
+
+#define KSHM_NODE_ANY		(-1)
 
 /**
  * struct kshm_info - what this module speaks and what it allows
@@ -48,6 +64,7 @@ enum {
  * @page_size: out, the granule of regions and mappings
  * @max_region_size: out, largest region one create may ask for (bytes)
  * @max_file_size: out, most bytes of regions one open file may hold
+ * @max_total_size: out, most bytes of regions the module may hold
  * @regions_alive: out, regions the module holds right now (all files)
  * @pages_alive: out, pages those regions hold right now
  *
@@ -61,6 +78,7 @@ struct kshm_info {
 	__u32 page_size;
 	__u64 max_region_size;
 	__u64 max_file_size;
+	__u64 max_total_size;
 	__u64 regions_alive;
 	__u64 pages_alive;
 };
@@ -68,9 +86,14 @@ struct kshm_info {
 /**
  * struct kshm_region_create - allocate a region of zeroed pages
  * @size: sizeof(struct kshm_region_create)
- * @flags: must be 0
- * @length: in, bytes wanted (rounded up to whole pages); 0 is EINVAL,
- *	    beyond the module's limit is EFBIG, beyond the file's total ENOSPC
+ * @flags: KSHM_REGION_USER_RDONLY, KSHM_REGION_NODE
+ * @length: in/out, bytes wanted, rounded up to whole pages on return; 0 is
+ *	    EINVAL, beyond max_region_size EFBIG, beyond the file's or the
+ *	    module's total ENOSPC, beyond the memory cgroup's limit ENOMEM
+ * @cache_mode: enum kshm_cache_mode; the kernel's own mappings of the pages
+ *	    are changed to match, and restored when the pages are freed
+ * @node: with KSHM_REGION_NODE, the NUMA node every page must come from
+ *	    (EINVAL if it has no memory); else must be 0
  * @id: out, the region's handle in this open file
  * @__reserved: must be 0
  * @mmap_offset: out, the mmap offset that maps the region
@@ -79,6 +102,8 @@ struct kshm_region_create {
 	__u32 size;
 	__u32 flags;
 	__u64 length;
+	__u32 cache_mode;
+	__s32 node;
 	__u32 id;
 	__u32 __reserved;
 	__u64 mmap_offset;
@@ -148,10 +173,79 @@ struct kshm_region_read {
 	__u64 addr;
 };
 
+/* kshm_region_info.flags */
+#define KSHM_REGION_INFO_NEXT	(1U << 0) /* first region with id >= @id */
+
+/**
+ * struct kshm_region_info - describe a region of this open file
+ * @size: sizeof(struct kshm_region_info)
+ * @flags: KSHM_REGION_INFO_NEXT to iterate: pass @id 0, then last id + 1;
+ *	ENOENT when there is no (further) region
+ * @id: in/out, the region
+ * @region_flags: out, the flags it was created with
+ * @length: out, bytes
+ * @mmap_offset: out
+ * @cache_mode: out, enum kshm_cache_mode
+ * @node: out, the node asked for, or KSHM_NODE_ANY
+ * @mappings: out, vmas mapping it right now (all processes)
+ */
+struct kshm_region_info {
+	__u32 size;
+	__u32 flags;
+	__u32 id;
+	__u32 region_flags;
+	__u64 length;
+	__u64 mmap_offset;
+	__u32 cache_mode;
+	__s32 node;
+	__u64 mappings;
+};
+
+/**
+ * struct kshm_engine_start - a test engine: an hrtimer writing a region
+ * @size: sizeof(struct kshm_engine_start)
+ * @flags: must be 0
+ * @id: the region written
+ * @period_us: timer period, 50..1000000 microseconds
+ * @offset: first byte written, a multiple of 8
+ * @length: bytes written each tick, a multiple of 8 from 16 to 65536
+ * @max_ticks: stop after this many ticks; 0 runs until stopped
+ *
+ * Each tick runs in the timer's interrupt context and writes, as u64 in the
+ * range, word i (i >= 1) = (tick << 32) | i, then word 0 = tick with release
+ * order: a reader that loads word 0 with acquire sees every other word at
+ * that tick or later.  One engine per open file (EBUSY); it holds the region
+ * until it is stopped, so destroying the region does not stop it.
+ */
+struct kshm_engine_start {
+	__u32 size;
+	__u32 flags;
+	__u32 id;
+	__u32 period_us;
+	__u64 offset;
+	__u64 length;
+	__u64 max_ticks;
+};
+
+/**
+ * struct kshm_engine_stop - stop this file's engine (ENOENT if none)
+ * @size: sizeof(struct kshm_engine_stop)
+ * @flags: must be 0
+ * @ticks: out, ticks it ran; once this returns it writes no more
+ */
+struct kshm_engine_stop {
+	__u32 size;
+	__u32 flags;
+	__u64 ticks;
+};
+
 #define KSHM_IOC_INFO		_IO(KSHM_IOCTL_TYPE, KSHM_CMD_INFO)
 #define KSHM_IOC_REGION_CREATE	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_CREATE)
 #define KSHM_IOC_REGION_DESTROY	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_DESTROY)
 #define KSHM_IOC_REGION_FILL	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_FILL)
 #define KSHM_IOC_REGION_READ	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_READ)
+#define KSHM_IOC_REGION_INFO	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_INFO)
+#define KSHM_IOC_ENGINE_START	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_ENGINE_START)
+#define KSHM_IOC_ENGINE_STOP	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_ENGINE_STOP)
 
 #endif /* _UAPI_LINUX_KSHM_H */
