@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Where region pages come from and how they are cached: NUMA nodes (checked
+ * in /proc/self/numa_maps), cache modes (checked in the kernel's own page
+ * memtype bits through /proc/self/pagemap and /proc/kpageflags), large
+ * regions, and the memory cgroup limit.
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "kshm.h"
+#include "tap.h"
+
+/*
+ * x86 PAT keeps a RAM page's memtype in its page flags: WC is PG_arch_1;
+ * UC- is PG_uncached up to 6.1 and PG_arch_2 once PG_uncached was removed.
+ * /proc/kpageflags shows them as these bits.
+ */
+#define KPF_ARCH	38
+#define KPF_UNCACHED	39
+#define KPF_ARCH_2	41
+
+static long page;
+
+/* Pages of the mapping at @addr on each node, from /proc/self/numa_maps. */
+static int node_pages(void *addr, int node)
+{
+	char line[1024], key[16];
+	unsigned long start;
+	int n = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/numa_maps", "r");
+	if (!f)
+		return -1;
+	snprintf(key, sizeof(key), " N%d=", node);
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+
+		if (sscanf(line, "%lx", &start) != 1 || start != (uintptr_t)addr)
+			continue;
+		p = strstr(line, key);
+		n = p ? atoi(p + strlen(key)) : 0;
+	}
+	fclose(f);
+	return n;
+}
+
+static void region_on_node(int fd, int node)
+{
+	struct kshm_region_desc r;
+	struct kshm_region_info info;
+	void *p;
+
+	tap_zero(kshm_region_create_ex(fd, 8 * page, 0, KSHM_CACHE_WB, node, &r),
+		 node ? "placement_create_on_node1" : "placement_create_on_node0");
+	tap_require(!kshm_region_map(fd, &r, PROT_READ, &p), "map");
+	tap_ok(node_pages(p, node) == 8, "placement_all_pages_on_node%d", node);
+	tap_ok(!kshm_region_info(fd, r.id, 0, &info) && info.node == node,
+	       "placement_info_reports_node%d", node);
+	munmap(p, r.length);
+	kshm_region_destroy(fd, r.id);
+}
+
+static void node_bad_inputs(int fd)
+{
+	struct kshm_region_create c = { .size = sizeof(c), .length = 4096 };
+
+	c.node = 1;
+	tap_errno(raw_ioctl(fd, KSHM_IOC_REGION_CREATE, &c), EINVAL,
+		  "placement_node_without_flag_einval");
+	c.flags = KSHM_REGION_NODE;
+	c.node = 2;
+	tap_errno(raw_ioctl(fd, KSHM_IOC_REGION_CREATE, &c), EINVAL,
+		  "placement_node_without_memory_einval");
+	c.node = -2;
+	tap_errno(raw_ioctl(fd, KSHM_IOC_REGION_CREATE, &c), EINVAL,
+		  "placement_negative_node_einval");
+	c.node = 1 << 20;
+	tap_errno(raw_ioctl(fd, KSHM_IOC_REGION_CREATE, &c), EINVAL,
+		  "placement_huge_node_einval");
+	c.flags = 0;
+	c.node = 0;
+	c.cache_mode = 3;
+	tap_errno(raw_ioctl(fd, KSHM_IOC_REGION_CREATE, &c), EINVAL,
+		  "placement_unknown_cache_mode_einval");
+}
+
+/* The kernel's page flags of the page mapped at @addr, or ~0 on error. */
+static uint64_t kpageflags_at(void *addr)
+{
+	uint64_t ent = 0, pfn, flags = ~0ull;
+	int pm, kf;
+
+	pm = open("/proc/self/pagemap", O_RDONLY);
+	kf = open("/proc/kpageflags", O_RDONLY);
+	if (pm >= 0 && kf >= 0 &&
+	    pread(pm, &ent, 8, (uintptr_t)addr / page * 8) == 8) {
+		pfn = ent & ((1ull << 55) - 1);	/* bits 0-54; 63 = present */
+		if (!(ent >> 63) || !pfn || pread(kf, &flags, 8, pfn * 8) != 8)
+			flags = ~0ull;
+	}
+	if (pm >= 0)
+		close(pm);
+	if (kf >= 0)
+		close(kf);
+	return flags;
+}
+
+static int memtype_is(uint64_t flags, uint32_t mode)
+{
+	int arch = flags >> KPF_ARCH & 1;
+	int uc = (flags >> KPF_UNCACHED & 1) | (flags >> KPF_ARCH_2 & 1);
+
+	if (flags == ~0ull)
+		return 0;
+	switch (mode) {
+	case KSHM_CACHE_WC:
+		return arch && !uc;
+	case KSHM_CACHE_UC:
+		return !arch && uc;
+	default:
+		return !arch && !uc;
+	}
+}
+
+static void cache_mode_memtype(int fd, uint32_t mode, const char *name)
+{
+	struct kshm_region_desc r;
+	struct kshm_region_info info;
+	uint8_t *p;
+	int i, good = 1;
+
+	tap_zero(kshm_region_create_ex(fd, 4 * page, 0, mode, KSHM_NODE_ANY, &r),
+		 name);
+	tap_require(!kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, (void **)&p), "map");
+	for (i = 0; i < 4; i++)
+		good &= memtype_is(kpageflags_at(p + i * page), mode);
+	tap_ok(good, "%s_kernel_memtype_matches", name);
+	tap_ok(!kshm_region_info(fd, r.id, 0, &info) && info.cache_mode == mode,
+	       "%s_info_reports_mode", name);
+	p[5] = 0x42;
+	kshm_region_fill(fd, r.id, 1, 6, 1, 0x43, 0);
+	tap_ok(p[5] == 0x42 && p[6] == 0x43, "%s_both_sides_see_each_other", name);
+	munmap(p, r.length);
+	kshm_region_destroy(fd, r.id);
+}
+
+/* After a WC/UC region is freed its pages are write-back again. */
+static void cache_mode_restored_on_free(int fd)
+{
+	struct kshm_region_desc r;
+	uint64_t pfn_ent = 0, flags = ~0ull;
+	int pm, kf;
+	void *p;
+
+	tap_require(!kshm_region_create_ex(fd, page, 0, KSHM_CACHE_WC,
+					   KSHM_NODE_ANY, &r), "create");
+	tap_require(!kshm_region_map(fd, &r, PROT_READ, &p), "map");
+	pm = open("/proc/self/pagemap", O_RDONLY);
+	kf = open("/proc/kpageflags", O_RDONLY);
+	tap_require(pm >= 0 && kf >= 0 &&
+		    pread(pm, &pfn_ent, 8, (uintptr_t)p / page * 8) == 8, "pagemap");
+	munmap(p, r.length);
+	kshm_region_destroy(fd, r.id);
+	pfn_ent &= (1ull << 55) - 1;
+	tap_ok(pread(kf, &flags, 8, pfn_ent * 8) == 8 &&
+	       memtype_is(flags, KSHM_CACHE_WB),
+	       "placement_wc_page_back_to_wb_after_free");
+	close(pm);
+	close(kf);
+}
+
+static void large_region(int fd)
+{
+	struct kshm_info info;
+	struct kshm_region_desc r;
+	uint64_t len = 256ull << 20, *p;
+
+	kshm_get_info(fd, &info);
+	tap_ok(info.max_region_size >= len, "placement_limit_allows_256MiB");
+	tap_zero(kshm_region_create(fd, len, 0, &r), "placement_create_256MiB");
+	tap_require(!kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, (void **)&p), "map");
+	kshm_region_fill(fd, r.id, 8, len - 8, 1, 0x1234567890abcdefull, 0);
+	p[0] = 7;
+	tap_ok(p[len / 8 - 1] == 0x1234567890abcdefull && p[len / 8 / 2] == 0,
+	       "placement_256MiB_last_word_filled_middle_zero");
+	munmap(p, len);
+	kshm_region_destroy(fd, r.id);
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	close(fd);
+	return ok;
+}
+
+/* A create beyond the cgroup's memory.max fails with ENOMEM, leaving nothing. */
+static void memcg_limit(void)
+{
+	const char *cg = "/sys/fs/cgroup/kshm-test";
+	int status, sync[2];
+	char path[128], pidstr[16], c;
+	pid_t pid;
+
+	tap_require(write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory") &&
+		    (mkdir(cg, 0755) == 0 || errno == EEXIST), "memory cgroup");
+	snprintf(path, sizeof(path), "%s/memory.max", cg);
+	tap_require(write_file(path, "16M"), "memory.max");
+	tap_require(!pipe(sync), "pipe");
+	pid = fork();
+	tap_require(pid >= 0, "fork");
+	if (!pid) {
+		struct kshm_info before, after;
+		struct kshm_region_desc r;
+		int fd, ret, ok;
+
+		if (read(sync[0], &c, 1) != 1)
+			_exit(3);
+		fd = kshm_open(NULL);
+		kshm_get_info(fd, &before);
+		ret = kshm_region_create(fd, 64 << 20, 0, &r);
+		kshm_get_info(fd, &after);
+		ok = ret == -ENOMEM && after.pages_alive == before.pages_alive &&
+		     after.regions_alive == before.regions_alive;
+		/* And within the limit it works. */
+		ok = ok && !kshm_region_create(fd, 4 << 20, 0, &r);
+		_exit(ok ? 0 : 1);
+	}
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	snprintf(pidstr, sizeof(pidstr), "%d", pid);
+	tap_require(write_file(path, pidstr), "move child into the cgroup");
+	tap_require(write(sync[1], "x", 1) == 1, "start child");
+	waitpid(pid, &status, 0);
+	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	       "placement_memcg_over_limit_enomem_leaves_nothing");
+	close(sync[0]);
+	close(sync[1]);
+	rmdir(cg);
+}
+
+int main(void)
+{
+	int fd;
+
+	page = sysconf(_SC_PAGESIZE);
+	fd = kshm_open(NULL);
+	tap_require(fd >= 0, "open /dev/kshm");
+	region_on_node(fd, 0);
+	region_on_node(fd, 1);
+	node_bad_inputs(fd);
+	cache_mode_memtype(fd, KSHM_CACHE_WB, "placement_cache_wb");
+	cache_mode_memtype(fd, KSHM_CACHE_WC, "placement_cache_wc");
+	cache_mode_memtype(fd, KSHM_CACHE_UC, "placement_cache_uc");
+	cache_mode_restored_on_free(fd);
+	large_region(fd);
+	memcg_limit();
+	kshm_close(fd);
+	return tap_done();
+}
