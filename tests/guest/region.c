@@ -243,6 +243,122 @@ static void mmap_bad_inputs(int fd)
 	kshm_region_destroy(fd, r.id);
 }
 
+static void read_only_region(int fd)
+{
+	struct kshm_region_desc r;
+	struct kshm_region_info info;
+	uint8_t *p;
+	void *w;
+
+	tap_zero(kshm_region_create(fd, 2 * page, KSHM_REGION_USER_RDONLY, &r),
+		 "region_create_read_only");
+	tap_errno(kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, &w), EPERM,
+		  "region_read_only_writable_mmap_eperm");
+	tap_zero(kshm_region_map(fd, &r, PROT_READ, (void **)&p), "region_read_only_map_read");
+	kshm_region_fill(fd, r.id, 1, 1, 1, 0x99, 0);
+	tap_ok(p[1] == 0x99, "region_read_only_sees_kernel_writes");
+	tap_errno(mprotect(p, page, PROT_READ | PROT_WRITE) ? -errno : 0, EACCES,
+		  "region_read_only_mprotect_write_eacces");
+	tap_ok(!kshm_region_info(fd, r.id, 0, &info) &&
+	       info.region_flags == KSHM_REGION_USER_RDONLY,
+	       "region_info_reports_read_only");
+	munmap(p, r.length);
+	kshm_region_destroy(fd, r.id);
+}
+
+/* mremap cannot grow a mapping, can move it; munmap and mprotect of a part. */
+static void mapping_changes(int fd)
+{
+	struct kshm_region_desc r;
+	struct kshm_region_info info;
+	uint8_t *p, *q, *dst;
+
+	tap_require(!kshm_region_create(fd, 4 * page, 0, &r), "create");
+	dst = mmap(NULL, 4 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	tap_require(dst != MAP_FAILED, "reserve a destination");
+	tap_require(!kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, (void **)&p), "map");
+	kshm_region_fill(fd, r.id, 1, 3 * page, 1, 0x3c, 0);
+	q = mremap(p, r.length, 2 * r.length, MREMAP_MAYMOVE);
+	tap_errno(q == MAP_FAILED ? -errno : 0, EFAULT, "region_mremap_grow_efault");
+	q = mremap(p, r.length, r.length, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	tap_ok(q == dst && q[3 * page] == 0x3c, "region_mremap_move_keeps_pages");
+	p = q;
+	tap_zero(munmap(p + page, 2 * page) ? -errno : 0, "region_partial_munmap");
+	tap_ok(!kshm_region_info(fd, r.id, 0, &info) && info.mappings == 2,
+	       "region_partial_munmap_splits_mapping");
+	p[0] = 1;
+	tap_ok(p[0] == 1 && p[3 * page] == 0x3c, "region_parts_left_still_work");
+	tap_zero(mprotect(p, page, PROT_READ) ? -errno : 0, "region_mprotect_read_only");
+	tap_zero(mprotect(p, page, PROT_READ | PROT_WRITE) ? -errno : 0,
+		 "region_mprotect_back_to_write");
+	p[1] = 2;
+	tap_ok(p[1] == 2, "region_write_after_mprotect");
+	munmap(p, page);
+	munmap(p + 3 * page, page);
+	tap_ok(!kshm_region_info(fd, r.id, 0, &info) && info.mappings == 0,
+	       "region_info_mappings_back_to_zero");
+	kshm_region_destroy(fd, r.id);
+}
+
+static void info_lists_regions(int fd)
+{
+	struct kshm_region_desc a, b;
+	struct kshm_region_info info;
+	uint32_t id = 0;
+	int n = 0, seen_a = 0, seen_b = 0;
+
+	tap_require(!kshm_region_create(fd, page, 0, &a), "create");
+	tap_require(!kshm_region_create_ex(fd, 3 * page, 0, KSHM_CACHE_WC,
+					   KSHM_NODE_ANY, &b), "create");
+	while (!kshm_region_info(fd, id, KSHM_REGION_INFO_NEXT, &info)) {
+		n++;
+		seen_a |= info.id == a.id && info.length == (uint64_t)page;
+		seen_b |= info.id == b.id && info.length == (uint64_t)(3 * page) &&
+			  info.cache_mode == KSHM_CACHE_WC &&
+			  info.node == KSHM_NODE_ANY &&
+			  info.mmap_offset == b.mmap_offset;
+		id = info.id + 1;
+	}
+	tap_ok(n == 2 && seen_a && seen_b, "region_info_next_lists_every_region");
+	tap_errno(kshm_region_info(fd, b.id + 1, 0, &info), ENOENT,
+		  "region_info_unknown_id_enoent");
+	kshm_region_destroy(fd, a.id);
+	tap_errno(kshm_region_info(fd, a.id, 0, &info), ENOENT,
+		  "region_info_destroyed_enoent");
+	kshm_region_destroy(fd, b.id);
+}
+
+/* The module-wide budget counts every file, and regions only mapped. */
+static void create_over_module_total(int fd)
+{
+	const char *param = "/sys/module/kshm/parameters/max_total_size";
+	struct kshm_region_desc a, b;
+	struct kshm_info info;
+	char old[32] = "";
+	int other;
+	FILE *f;
+
+	kshm_get_info(fd, &info);
+	f = fopen(param, "r");
+	tap_require(f && fgets(old, sizeof(old), f), "read max_total_size");
+	fclose(f);
+	f = fopen(param, "w");
+	tap_require(f != NULL, "open max_total_size");
+	fprintf(f, "%llu\n", (unsigned long long)(info.pages_alive + 4) * page);
+	fclose(f);
+	other = kshm_open(NULL);
+	tap_zero(kshm_region_create(fd, 3 * page, 0, &a), "region_create_within_module_total");
+	tap_errno(kshm_region_create(other, 2 * page, 0, &b), ENOSPC,
+		  "region_create_over_module_total_enospc");
+	tap_zero(kshm_region_create(other, page, 0, &b), "region_create_fills_module_total");
+	kshm_close(other);
+	kshm_region_destroy(fd, a.id);
+	f = fopen(param, "w");
+	tap_require(f != NULL, "restore max_total_size");
+	fputs(old, f);
+	fclose(f);
+}
+
 int main(void)
 {
 	int fd;
@@ -260,6 +376,10 @@ int main(void)
 	destroy_bad_inputs(fd);
 	fill_and_read_bad_inputs(fd);
 	mmap_bad_inputs(fd);
+	read_only_region(fd);
+	mapping_changes(fd);
+	info_lists_regions(fd);
+	create_over_module_total(fd);
 	kshm_close(fd);
 	return tap_done();
 }

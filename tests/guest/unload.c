@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The module cannot go while a mapping of one of its regions exists, even
+ * after the file was closed; it can once the mapping is gone.  The test
+ * loads the module again at the end (from /kshm.ko) for whatever runs next.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "kshm.h"
+#include "tap.h"
+
+static int unload(void)
+{
+	return syscall(SYS_delete_module, "kshm", O_NONBLOCK) ? -errno : 0;
+}
+
+static int load(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+int main(void)
+{
+	int sync[2], status;
+	pid_t pid;
+	char c;
+
+	tap_require(!pipe(sync), "pipe");
+	pid = fork();
+	tap_require(pid >= 0, "fork");
+	if (!pid) {
+		struct kshm_region_desc r;
+		void *p;
+		int fd = kshm_open(NULL);
+
+		if (fd < 0 || kshm_region_create(fd, 4096, 0, &r) ||
+		    kshm_region_map(fd, &r, PROT_READ, &p))
+			_exit(1);
+		/* Only the mapping holds the module from here on. */
+		kshm_close(fd);
+		if (write(sync[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(sync[1]);
+	tap_require(read(sync[0], &c, 1) == 1, "child mapped a region");
+	tap_errno(unload(), EWOULDBLOCK, "unload_refused_while_mapped");
+	tap_ok(access("/dev/kshm", F_OK) == 0, "unload_device_still_there");
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	tap_zero(unload(), "unload_succeeds_after_last_munmap");
+	tap_ok(access("/dev/kshm", F_OK) != 0, "unload_device_gone");
+	tap_zero(load("/kshm.ko"), "unload_module_loads_again");
+	tap_ok(access("/dev/kshm", F_OK) == 0, "unload_device_back");
+	return tap_done();
+}
