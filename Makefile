@@ -19,8 +19,9 @@ USER_CFLAGS = $(CFLAGS) $(WARN) $(CPPFLAGS_KSHM)
 
 LIB_SRC := lib/kshm.c
 LIB_HDR := include/kshm.h include/uapi/linux/kshm.h
-TOOL_SRC := tools/kshmctl.c
-GUEST_TESTS := $(patsubst tests/guest/%.c,$(B)/guest-tests/%,$(wildcard tests/guest/*.c))
+TOOL_SRC := $(wildcard tools/*.c) tools/kshmctl.h
+GUEST_TESTS := $(patsubst tests/guest/%.c,$(B)/guest-tests/%,$(wildcard tests/guest/*.c)) \
+	$(patsubst tests/guest/%.sh,$(B)/guest-tests/%,$(wildcard tests/guest/*.sh))
 KMOD_SRC := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild include/uapi/linux/kshm.h
 
 all: lib tools guest-tests
@@ -45,13 +46,17 @@ tools: $(B)/bin/kshmctl
 
 $(B)/bin/kshmctl: $(TOOL_SRC) $(B)/lib/libkshm.a $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(USER_CFLAGS) -static -o $@ $< $(B)/lib/libkshm.a
+	$(CC) $(USER_CFLAGS) -static -o $@ $(filter %.c,$^) $(B)/lib/libkshm.a
 
 guest-tests: $(GUEST_TESTS)
 
 $(B)/guest-tests/%: tests/guest/%.c tests/tap.h $(B)/lib/libkshm.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -Itests -static -o $@ $< $(B)/lib/libkshm.a
+
+$(B)/guest-tests/%: tests/guest/%.sh
+	@mkdir -p $(@D)
+	install -m 0755 $< $@
 
 # --- the module, once per kernel --------------------------------------------------
 # build/kmod-<series>/ holds links to the sources so the kernels do not share
@@ -72,7 +77,7 @@ demo: setup all kmod-$(KERNEL)
 	@$(call VM_RUN,$(KERNEL)) --out $(B)/vm-demo cmd 'kshmctl demo'
 
 vm-run: all kmod-$(KERNEL)
-	@$(call VM_RUN,$(KERNEL)) --out $(B)/vm-run \
+	@$(call VM_RUN,$(KERNEL)) --tests $(B)/guest-tests --out $(B)/vm-run \
 		$(foreach f,$(EXTRA),--extra $(f)) cmd '$(RUN)'
 
 host-tests: setup all $(addprefix kmod-,$(KERNELS))

@@ -5,14 +5,18 @@
  *   kshmctl info    ABI version, limits and counters of the loaded module
  *   kshmctl demo    the driver allocates pages and writes 10..1 into them,
  *                   the application maps them and reads the values back
+ *   kshmctl region  create, map, fill, dump, list and destroy regions
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "kshm.h"
+#include "kshmctl.h"
 
 #define DEMO_CELLS 10
 
@@ -24,7 +28,7 @@ static const char *dev_path(void)
 }
 
 /* Print one sentence for a failed step, with a hint where one helps. */
-static int fail(const char *what, int err)
+int fail(const char *what, int err)
 {
 	const char *hint = "";
 
@@ -35,12 +39,88 @@ static int fail(const char *what, int err)
 	else if (err == -EFBIG)
 		hint = " (larger than the module's max_region_size; see kshmctl info)";
 	else if (err == -ENOSPC)
-		hint = " (over the module's max_file_size; see kshmctl info)";
+		hint = " (over the module's max_file_size or max_total_size; see kshmctl info)";
 	fprintf(stderr, "kshmctl: %s: %s%s.\n", what, strerror(-err), hint);
 	return 1;
 }
 
-static int open_dev(void)
+int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "kshmctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see kshmctl help).\n");
+	return 2;
+}
+
+int parse_int(const char *s, int64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	if (*s == '-')
+		*out = strtoll(s, &end, 0);
+	else
+		*out = (int64_t)strtoull(s, &end, 0);
+	return !*s || *end || errno ? -EINVAL : 0;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	unsigned int shift = 0;
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 0);
+	if (end == s || errno || *s == '-')
+		return -EINVAL;
+	switch (toupper((unsigned char)*end)) {
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	case 0:
+		return 0;
+	default:
+		return -EINVAL;
+	}
+	if (end[1] || *out > UINT64_MAX >> shift)
+		return -EINVAL;
+	*out <<= shift;
+	return 0;
+}
+
+void hexdump(const void *buf, size_t len, uint64_t base)
+{
+	const uint8_t *p = buf;
+	size_t i, j;
+
+	for (i = 0; i < len; i += 16) {
+		printf("%08llx ", (unsigned long long)(base + i));
+		for (j = i; j < i + 16; j++) {
+			if (j % 8 == 0)
+				putchar(' ');
+			if (j < len)
+				printf("%02x ", p[j]);
+			else
+				printf("   ");
+		}
+		printf(" |");
+		for (j = i; j < i + 16 && j < len; j++)
+			putchar(isprint(p[j]) ? p[j] : '.');
+		printf("|\n");
+	}
+}
+
+int open_dev(void)
 {
 	char what[300];
 	int fd = kshm_open(NULL);
@@ -72,6 +152,8 @@ static int cmd_info(void)
 	       (unsigned long long)info.max_region_size);
 	printf("max per file:    %llu bytes\n",
 	       (unsigned long long)info.max_file_size);
+	printf("max in total:    %llu bytes\n",
+	       (unsigned long long)info.max_total_size);
 	printf("regions alive:   %llu\n", (unsigned long long)info.regions_alive);
 	printf("pages alive:     %llu\n", (unsigned long long)info.pages_alive);
 	return 0;
@@ -140,9 +222,18 @@ static int cmd_demo(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: kshmctl info | demo\n"
-		"  info   ABI version, limits and counters of the loaded module\n"
-		"  demo   the driver fills pages with 10..1, the application maps and reads them\n"
+	fprintf(f, "usage: kshmctl info | demo | region STEP [, STEP]...\n"
+		"  info    ABI version, limits and counters of the loaded module\n"
+		"  demo    the driver fills pages with 10..1, the application maps and reads them\n"
+		"  region  run steps on regions, in order, in one open file:\n"
+		"    create SIZE [wb|wc|uc] [node=N] [ro]   SIZE may end in K, M or G\n"
+		"    map ID                                 mmap it into kshmctl\n"
+		"    fill ID WIDTH OFFSET COUNT START [STEP] the kernel writes START + i*STEP\n"
+		"    dump ID [OFFSET [LENGTH]]              hexdump (through the mapping if mapped)\n"
+		"    list                                   the file's regions\n"
+		"    destroy ID\n"
+		"  e.g. kshmctl region create 64K wc , fill 1 2 0 10 10 -1 , map 1 , dump 1 0 32\n"
+		"Regions live as long as the file: they go when kshmctl exits.\n"
 		"The device is $KSHM_DEVICE, else %s.\n", KSHM_DEFAULT_PATH);
 }
 
@@ -152,6 +243,8 @@ int main(int argc, char **argv)
 		return cmd_info();
 	if (argc == 2 && !strcmp(argv[1], "demo"))
 		return cmd_demo();
+	if (argc >= 2 && !strcmp(argv[1], "region"))
+		return cmd_region(argc - 2, argv + 2);
 	if (argc == 2 && (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help"))) {
 		usage(stdout);
 		return 0;

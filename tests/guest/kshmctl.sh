@@ -1,0 +1,53 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# kshmctl against the real module: demo, info, region steps, error sentences.
+n=0 failed=0
+check() { # name command...: ok when the command succeeds
+	name=$1; shift
+	n=$((n + 1))
+	if "$@"; then
+		echo "ok $n - $name"
+	else
+		echo "not ok $n - $name"; failed=1
+	fi
+}
+has() { printf '%s\n' "$out" | grep -q -- "$1"; }
+
+out=$(kshmctl demo 2>&1); rc=$?
+check kshmctl_demo_succeeds [ $rc = 0 ]
+check kshmctl_demo_prints_10_to_1 sh -c '
+	i=0; for v in 10 9 8 7 6 5 4 3 2 1; do
+		printf "%s\n" "$1" | grep -q "cell\[$i\] = $v\$" || exit 1; i=$((i + 1))
+	done' - "$out"
+check kshmctl_demo_kernel_reads_app_write has 'the kernel read 0xbeef'
+
+out=$(kshmctl info 2>&1)
+check kshmctl_info_abi has '^abi version: *1 '
+check kshmctl_info_limits has '^max region size: *268435456 bytes'
+
+out=$(kshmctl region create 64K wc node=1 , fill 1 2 0 10 10 -1 , map 1 , \
+	dump 1 0 32 , create 8192 ro , list , destroy 1 , list 2>&1); rc=$?
+check kshmctl_region_script_succeeds [ $rc = 0 ]
+check kshmctl_region_create_reports has '^region 1: 65536 bytes, cache wc, node 1, mmap offset 0x10000000000$'
+check kshmctl_region_dump_through_mapping has '^00000000  0a 00 09 00 08 00 07 00  06 00 05 00 04 00 03 00  |................|$'
+check kshmctl_region_list_shows_both has '^2      8192         wb    any   read       0$'
+check kshmctl_region_list_mapping_count has '^1      65536        wc    1     read-write 1$'
+check kshmctl_region_destroy_reports has '^region 1 destroyed'
+
+out=$(kshmctl region create 4096 , dump 1 4000 16 2>&1)
+check kshmctl_region_dump_by_kernel has '^region 1, read by the kernel'
+
+out=$(kshmctl region destroy 7 2>&1); rc=$?
+check kshmctl_region_unknown_id_one_sentence eval '[ $rc = 1 ] &&
+	[ "$(printf "%s\n" "$out" | wc -l)" = 1 ] &&
+	has "cannot destroy the region: No such file or directory\.\$"'
+out=$(kshmctl region create 1G 2>&1); rc=$?
+check kshmctl_region_too_large_names_limit eval '[ $rc = 1 ] && has max_region_size'
+out=$(kshmctl region create 4096 node=9 2>&1); rc=$?
+check kshmctl_region_bad_node_einval eval '[ $rc = 1 ] && has "Invalid argument"'
+out=$(kshmctl region frobnicate 2>&1); rc=$?
+check kshmctl_region_unknown_step_usage eval '[ $rc = 2 ] && has "frobnicate. is not a region step"'
+out=$(kshmctl region create , , list 2>&1); rc=$?
+check kshmctl_region_bad_script_usage [ $rc = 2 ]
+echo "1..$n"
+exit $failed

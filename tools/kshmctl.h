@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* kshmctl: helpers shared by its subcommands. */
+#ifndef KSHMCTL_H
+#define KSHMCTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Print "kshmctl: WHAT: strerror(-err) (hint)." and return 1. */
+int fail(const char *what, int err);
+/* Print "kshmctl: MSG." for a usage error and return 2. */
+int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Open the device, printing why not; returns the fd or -1. */
+int open_dev(void);
+/* Parse a number with an optional K, M or G suffix (powers of 1024). */
+int parse_size(const char *s, uint64_t *out);
+/* Parse a signed or unsigned integer in any C base. */
+int parse_int(const char *s, int64_t *out);
+/* hexdump -C style, offsets counted from @base. */
+void hexdump(const void *buf, size_t len, uint64_t base);
+
+int cmd_region(int argc, char **argv);
+
+#endif /* KSHMCTL_H */
