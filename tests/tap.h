@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int tap_count;
@@ -82,6 +84,47 @@ static inline void tap_require(int ok, const char *what)
 		printf("Bail out! %s: %s\n", what, strerror(errno));
 		exit(2);
 	}
+}
+
+/*
+ * Fork a child that runs @setup, tells us it is ready and then waits to be
+ * killed.  Returns its pid once it is ready, or -1 if @setup failed.
+ */
+static inline pid_t spawn_ready(int (*setup)(void))
+{
+	int sync[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(sync))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		close(sync[0]);
+		if (setup() || write(sync[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(sync[1]);
+	if (read(sync[0], &c, 1) != 1) {
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(sync[0]);
+	return pid;
+}
+
+/* SIGKILL @pid and reap it; true if SIGKILL is what ended it. */
+static inline int kill_and_reap(pid_t pid)
+{
+	int status = 0;
+
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
 }
 
 #endif /* KSHM_TAP_H */

@@ -120,58 +120,55 @@ static void engine_bad_inputs(int fd)
 	kshm_region_destroy(fd, r.id);
 }
 
-/* Close, and SIGKILL, while the engine writes: everything goes, no warning. */
-static void engine_killed_while_writing(int ctl)
+/* A region with an engine writing it, left for SIGKILL to clean up. */
+static int engine_running(void)
+{
+	struct kshm_region_desc r;
+	uint64_t *w;
+	int fd = kshm_open(NULL);
+
+	if (fd < 0 || kshm_region_create(fd, page, 0, &r) ||
+	    kshm_region_map(fd, &r, PROT_READ, (void **)&w) ||
+	    kshm_engine_start(fd, r.id, 100, 0, 256, 0))
+		return -1;
+	return wait_tick(w, 3) >= 3 ? 0 : -1;
+}
+
+/* Close while the engine writes: the engine stops first, then all goes. */
+static void engine_close_while_writing(int ctl)
 {
 	struct kshm_info before, after;
-	int sync[2], status, fd;
-	pid_t pid;
-	char c;
+	struct kshm_region_desc r;
+	uint64_t *w;
+	int fd;
 
 	kshm_get_info(ctl, &before);
 	fd = kshm_open(NULL);
 	tap_require(fd >= 0, "open");
-	{
-		struct kshm_region_desc r;
-		uint64_t *w;
-
-		tap_require(!kshm_region_create(fd, page, 0, &r), "create");
-		tap_require(!kshm_region_map(fd, &r, PROT_READ, (void **)&w), "map");
-		tap_require(!kshm_engine_start(fd, r.id, 100, 0, 256, 0), "engine");
-		wait_tick(w, 3);
-		kshm_close(fd);
-		tap_ok(w[0] >= 3, "engine_close_while_writing");
-		munmap(w, r.length);
-	}
+	tap_require(!kshm_region_create(fd, page, 0, &r), "create");
+	tap_require(!kshm_region_map(fd, &r, PROT_READ, (void **)&w), "map");
+	tap_require(!kshm_engine_start(fd, r.id, 100, 0, 256, 0), "engine");
+	wait_tick(w, 3);
+	kshm_close(fd);
+	tap_ok(w[0] >= 3, "engine_close_while_writing");
+	munmap(w, r.length);
 	kshm_get_info(ctl, &after);
-	tap_ok(after.regions_alive == before.regions_alive,
-	       "engine_close_releases_region");
+	tap_ok(after.regions_alive == before.regions_alive &&
+	       after.pages_alive == before.pages_alive,
+	       "engine_close_then_munmap_releases_region");
+}
 
-	tap_require(!pipe(sync), "pipe");
-	pid = fork();
-	tap_require(pid >= 0, "fork");
-	if (!pid) {
-		struct kshm_region_desc r;
-		uint64_t *w;
+static void engine_sigkill_while_writing(int ctl)
+{
+	struct kshm_info before, after;
+	pid_t pid;
 
-		fd = kshm_open(NULL);
-		if (fd < 0 || kshm_region_create(fd, page, 0, &r) ||
-		    kshm_region_map(fd, &r, PROT_READ, (void **)&w) ||
-		    kshm_engine_start(fd, r.id, 100, 0, 256, 0))
-			_exit(1);
-		wait_tick(w, 3);
-		if (write(sync[1], "x", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	close(sync[1]);
-	tap_ok(read(sync[0], &c, 1) == 1, "engine_child_engine_running");
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	close(sync[0]);
+	kshm_get_info(ctl, &before);
+	pid = spawn_ready(engine_running);
+	tap_ok(pid > 0, "engine_child_engine_running");
+	tap_ok(pid > 0 && kill_and_reap(pid), "engine_child_killed");
 	kshm_get_info(ctl, &after);
-	tap_ok(WIFSIGNALED(status) && after.regions_alive == before.regions_alive &&
+	tap_ok(after.regions_alive == before.regions_alive &&
 	       after.pages_alive == before.pages_alive,
 	       "engine_sigkill_while_writing_releases_everything");
 }
@@ -188,7 +185,8 @@ int main(void)
 	engine_writes_while_app_reads(fd, KSHM_CACHE_UC, "uc");
 	engine_max_ticks_and_destroyed_region(fd);
 	engine_bad_inputs(fd);
-	engine_killed_while_writing(fd);
+	engine_close_while_writing(fd);
+	engine_sigkill_while_writing(fd);
 	kshm_close(fd);
 	return tap_done();
 }

@@ -110,39 +110,30 @@ static void close_while_mapped(void)
 	tap_ok(counters_equal(counters(), start), "lifetime_munmap_after_close_frees");
 }
 
-/* A child maps and fills regions, then dies by SIGKILL without cleaning up. */
+/* Three regions, mapped and filled, left for SIGKILL to clean up. */
+static int three_mapped_regions(void)
+{
+	struct kshm_region_desc r;
+	int i, fd = kshm_open(NULL);
+	void *p;
+
+	for (i = 0; i < 3; i++)
+		if (fd < 0 || kshm_region_create(fd, 4 * page, 0, &r) ||
+		    kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, &p) ||
+		    kshm_region_fill(fd, r.id, 8, 0, 4 * page / 8, i, 1))
+			return -1;
+	return 0;
+}
+
 static void kill_releases_everything(void)
 {
 	struct counters start = counters();
-	int sync[2], status;
-	char c;
-	pid_t pid;
+	pid_t pid = spawn_ready(three_mapped_regions);
 
-	tap_require(!pipe(sync), "pipe");
-	pid = fork();
-	tap_require(pid >= 0, "fork");
-	if (!pid) {
-		struct kshm_region_desc r;
-		void *p;
-		int i, fd = kshm_open(NULL);
-
-		for (i = 0; fd >= 0 && i < 3; i++)
-			if (!kshm_region_create(fd, 4 * page, 0, &r) &&
-			    !kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, &p))
-				kshm_region_fill(fd, r.id, 8, 0, 4 * page / 8, i, 1);
-		if (write(sync[1], "x", 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(sync[1]);
-	tap_ok(read(sync[0], &c, 1) == 1, "lifetime_child_set_up_regions");
+	tap_ok(pid > 0, "lifetime_child_set_up_regions");
 	tap_ok(counters().regions == start.regions + 3, "lifetime_child_regions_alive");
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	tap_ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "lifetime_child_killed");
+	tap_ok(pid > 0 && kill_and_reap(pid), "lifetime_child_killed");
 	tap_ok(counters_equal(counters(), start), "lifetime_sigkill_releases_everything");
-	close(sync[0]);
 }
 
 /* The child inherits the mapping across fork and keeps it after we unmap. */

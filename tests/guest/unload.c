@@ -30,36 +30,27 @@ static int load(const char *path)
 	return ret;
 }
 
+/* A mapping whose file is already closed: it alone holds the module. */
+static int mapping_without_fd(void)
+{
+	struct kshm_region_desc r;
+	void *p;
+	int fd = kshm_open(NULL);
+
+	if (fd < 0 || kshm_region_create(fd, 4096, 0, &r) ||
+	    kshm_region_map(fd, &r, PROT_READ, &p))
+		return -1;
+	return kshm_close(fd);
+}
+
 int main(void)
 {
-	int sync[2], status;
-	pid_t pid;
-	char c;
+	pid_t pid = spawn_ready(mapping_without_fd);
 
-	tap_require(!pipe(sync), "pipe");
-	pid = fork();
-	tap_require(pid >= 0, "fork");
-	if (!pid) {
-		struct kshm_region_desc r;
-		void *p;
-		int fd = kshm_open(NULL);
-
-		if (fd < 0 || kshm_region_create(fd, 4096, 0, &r) ||
-		    kshm_region_map(fd, &r, PROT_READ, &p))
-			_exit(1);
-		/* Only the mapping holds the module from here on. */
-		kshm_close(fd);
-		if (write(sync[1], "x", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	close(sync[1]);
-	tap_require(read(sync[0], &c, 1) == 1, "child mapped a region");
+	tap_require(pid > 0, "child mapped a region");
 	tap_errno(unload(), EWOULDBLOCK, "unload_refused_while_mapped");
 	tap_ok(access("/dev/kshm", F_OK) == 0, "unload_device_still_there");
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
+	tap_ok(kill_and_reap(pid), "unload_mapping_owner_killed");
 	tap_zero(unload(), "unload_succeeds_after_last_munmap");
 	tap_ok(access("/dev/kshm", F_OK) != 0, "unload_device_gone");
 	tap_zero(load("/kshm.ko"), "unload_module_loads_again");
