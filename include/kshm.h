@@ -63,9 +63,37 @@ int kshm_region_fill(int fd, uint32_t id, uint32_t width, uint64_t offset,
 int kshm_region_read(int fd, uint32_t id, uint64_t offset, void *buf,
 		     size_t len);
 
+/*
+ * Buffers: register @length bytes at @addr (any alignment) for the kernel
+ * to read and/or write (KSHM_BUF_KERNEL_READ/WRITE).  The pages stay pinned
+ * until the KSHM_EVENT_BUF_RELEASED event for the id, which comes after
+ * kshm_buf_unregister() or close(): free the memory only then.
+ */
+int kshm_buf_register(int fd, const void *addr, size_t length, uint32_t access,
+		      uint32_t *id);
+int kshm_buf_unregister(int fd, uint32_t id);
+int kshm_buf_info(int fd, uint32_t id, struct kshm_buf_info *out);
+/* kshm_region_fill() for a buffer the kernel may write. */
+int kshm_buf_fill(int fd, uint32_t id, uint32_t width, uint64_t offset,
+		  uint64_t count, uint64_t start, int64_t step);
+/* Wait (poll, then read) until @id's release is reported; -ETIMEDOUT. */
+int kshm_wait_buf_released(int fd, uint32_t id, int timeout_ms);
+
+/* Events (read() on the device); returns how many were read. */
+int kshm_read_events(int fd, struct kshm_event *events, int max);
+/* Signal eventfd @efd with every event; -1 stops. */
+int kshm_set_eventfd(int fd, int efd);
+
+/* The kernel copies @length bytes between user memory, regions, buffers. */
+int kshm_copy(int fd, const struct kshm_copy_end *src,
+	      const struct kshm_copy_end *dst, uint64_t length);
+/* FNV-1a 64 of a range, computed by a kernel worker (@flags KSHM_TARGET_BUF). */
+int kshm_checksum(int fd, uint32_t flags, uint32_t id, uint64_t offset,
+		  uint64_t length, uint64_t *sum);
+
 /* The test engine: a kernel timer writing the region (see the uapi header). */
-int kshm_engine_start(int fd, uint32_t id, uint32_t period_us, uint64_t offset,
-		      uint64_t length, uint64_t max_ticks);
+int kshm_engine_start(int fd, uint32_t flags, uint32_t id, uint32_t period_us,
+		      uint64_t offset, uint64_t length, uint64_t max_ticks);
 int kshm_engine_stop(int fd, uint64_t *ticks);
 
 #ifdef __cplusplus

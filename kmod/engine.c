@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The test engine: an hrtimer that writes a region through the module's
- * kernel mapping, in hard interrupt context, while the application reads it.
- * It proves that a region's kernel address is usable from any context.
+ * The test engine: an hrtimer that writes a region or a buffer through the
+ * module's kernel mapping, in hard interrupt context, while the application
+ * reads it.  It proves that kernel addresses are usable from any context,
+ * and that an unregistered buffer is released only once the kernel is done.
  */
 #include <linux/hrtimer.h>
 #include <linux/slab.h>
@@ -16,8 +17,10 @@
 /**
  * struct kshm_engine - one running test engine
  * @timer: fires every @period, in hard IRQ context
- * @region: the region written; the engine holds a reference to it
- * @words: the range written, inside @region's kernel mapping
+ * @target: the region or buffer written; the engine holds a reference
+ * @target_dropped: the timer callback already dropped @target's reference
+ *	(an unregistered buffer); read by the stop path after hrtimer_cancel()
+ * @words: the range written, inside @target's kernel mapping
  * @nr_words: u64 words in the range
  * @period: time between ticks
  * @ticks: ticks done; written only by the timer callback, read by the stop
@@ -26,7 +29,8 @@
  */
 struct kshm_engine {
 	struct hrtimer timer;
-	struct kshm_region *region;
+	struct kshm_target target;
+	bool target_dropped;
 	u64 *words;
 	unsigned long nr_words;
 	ktime_t period;
@@ -37,9 +41,17 @@ struct kshm_engine {
 static enum hrtimer_restart kshm_engine_tick(struct hrtimer *timer)
 {
 	struct kshm_engine *e = container_of(timer, struct kshm_engine, timer);
-	u64 tick = ++e->ticks;
+	struct kshm_buf *buf = e->target.buf;
+	u64 tick;
 	unsigned long i;
 
+	/* Unregistered: stop touching the pages and let the release go on. */
+	if (buf && READ_ONCE(buf->cancelled)) {
+		e->target_dropped = true;
+		kshm_buf_put(buf);
+		return HRTIMER_NORESTART;
+	}
+	tick = ++e->ticks;
 	for (i = 1; i < e->nr_words; i++)
 		WRITE_ONCE(e->words[i], tick << 32 | i);
 	/*
@@ -68,28 +80,34 @@ static struct kshm_engine *kshm_engine_create(struct kshm_file *kf,
 					      const struct kshm_engine_start *s)
 {
 	struct kshm_engine *e;
-	struct kshm_region *r;
+	int ret;
 
-	r = kshm_region_get(kf, s->id);
-	if (IS_ERR(r))
-		return ERR_CAST(r);
-	if (!kshm_region_range_ok(r, s->offset, s->length)) {
-		kshm_region_put(r);
-		return ERR_PTR(-EINVAL);
-	}
 	e = kzalloc(sizeof(*e), GFP_KERNEL_ACCOUNT);
-	if (!e) {
-		kshm_region_put(r);
+	if (!e)
 		return ERR_PTR(-ENOMEM);
-	}
-	e->region = r;
-	e->words = r->vaddr + s->offset;
+	ret = kshm_target_get(kf, s->flags & KSHM_TARGET_BUF, s->id,
+			      KSHM_BUF_KERNEL_WRITE, &e->target);
+	if (ret)
+		goto out_free_engine;
+	ret = -EINVAL;
+	if (!kshm_target_range_ok(&e->target, s->offset, s->length))
+		goto out_put_target;
+	e->words = e->target.kaddr + s->offset;
+	/* A buffer may start anywhere: the words themselves must be aligned. */
+	if (!IS_ALIGNED((unsigned long)e->words, 8))
+		goto out_put_target;
 	e->nr_words = s->length / 8;
 	e->period = ns_to_ktime((u64)s->period_us * NSEC_PER_USEC);
 	e->max_ticks = s->max_ticks;
 	hrtimer_init(&e->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 	e->timer.function = kshm_engine_tick;
 	return e;
+
+out_put_target:
+	kshm_target_put(&e->target);
+out_free_engine:
+	kfree(e);
+	return ERR_PTR(ret);
 }
 
 /* Stop @e for good and free it; returns the ticks it ran. */
@@ -97,10 +115,11 @@ static u64 kshm_engine_destroy(struct kshm_engine *e)
 {
 	u64 ticks;
 
-	/* Waits for a running callback: after this nothing writes the region. */
+	/* Waits for a running callback: after this nothing writes the target. */
 	hrtimer_cancel(&e->timer);
 	ticks = e->ticks;
-	kshm_region_put(e->region);
+	if (!e->target_dropped)
+		kshm_target_put(&e->target);
 	kfree(e);
 	return ticks;
 }

@@ -10,27 +10,110 @@
 #include <linux/kref.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <uapi/linux/kshm.h>
 
 /* Pages in one region's window of the mmap offset space. */
 #define KSHM_WINDOW_PAGES	(1UL << (KSHM_MMAP_WINDOW_SHIFT - PAGE_SHIFT))
 
+/* Events a file holds for its reader before it reports an overflow. */
+#define KSHM_EVENT_SLOTS	256
+
 /**
  * struct kshm_file - state of one open /dev/kshm
+ * @ref: the open file holds one; each buffer not yet released holds one, so
+ *	a release that finishes after close() still has somewhere to report
  * @regions: region handles, id -> struct kshm_region.  The xarray's own lock
  *	serialises insertion, removal and the kref_get of a lookup, so a
  *	region found in the table cannot be freed under the finder.
  * @bytes: bytes of the regions in @regions, checked against max_file_size
+ * @bufs: registered buffers, id -> struct kshm_buf, locked like @regions
+ * @buf_lock: serialises registrations' overlap check and insertion
  * @engine_lock: protects @engine (start, stop and release race otherwise)
  * @engine: the file's test engine, or NULL
+ * @event_lock: protects @events, @event_head, @event_tail, @event_overflow
+ *	and @eventfd
+ * @events: ring of events not read yet
+ * @event_head: next event to read (free-running)
+ * @event_tail: next free slot (free-running)
+ * @event_overflow: events were dropped since the last read
+ * @eventfd: signalled with each event, or NULL
+ * @event_wait: readers and pollers wait here for events
+ * @read_lock: one reader at a time, so peeked events stay at the head
  */
 struct kshm_file {
+	struct kref ref;
 	struct xarray regions;
 	atomic64_t bytes;
+	struct xarray bufs;
+	struct mutex buf_lock;		/* serialises registrations */
 	struct mutex engine_lock;	/* protects engine */
 	struct kshm_engine *engine;
+	spinlock_t event_lock;		/* protects the event ring, eventfd */
+	struct kshm_event events[KSHM_EVENT_SLOTS];
+	unsigned int event_head;
+	unsigned int event_tail;
+	bool event_overflow;
+	struct eventfd_ctx *eventfd;
+	wait_queue_head_t event_wait;
+	struct mutex read_lock;		/* one reader at a time */
+};
+
+/**
+ * struct kshm_buf - an application's buffer, pinned and mapped for the kernel
+ * @ref: one for the handle in kshm_file.bufs, one per kernel user (an ioctl,
+ *	the engine); the last one queues @release_work
+ * @release_work: unmaps, unpins, uncharges and reports, in process context
+ *	(the last reference may go in the engine's hard IRQ)
+ * @kf: the file to report the release to; holds a reference on it
+ * @cancelled: set once unregistered; the engine stops at its next tick
+ * @id: handle in @kf
+ * @access: KSHM_BUF_KERNEL_* flags
+ * @addr: the user address registered
+ * @length: bytes registered
+ * @nr_pages: pages pinned
+ * @pages: the pinned pages
+ * @vaddr: vmap() of @pages
+ * @kaddr: @vaddr plus @addr's offset in its page: byte 0 of the buffer
+ * @user: charged for @nr_pages of RLIMIT_MEMLOCK, or NULL (CAP_IPC_LOCK)
+ * @mm: the registering mm, whose pinned_vm counts @nr_pages
+ *
+ * Every field but @ref and @cancelled is set before the buffer is
+ * published and never changes.
+ */
+struct kshm_buf {
+	struct kref ref;
+	struct work_struct release_work;
+	struct kshm_file *kf;
+	bool cancelled;
+	u32 id;
+	u32 access;
+	u64 addr;
+	u64 length;
+	unsigned long nr_pages;
+	struct page **pages;
+	void *vaddr;
+	void *kaddr;
+	struct user_struct *user;
+	struct mm_struct *mm;
+};
+
+/**
+ * struct kshm_target - kernel memory an operation acts on
+ * @region: the region, holding a reference, or NULL
+ * @buf: the buffer, holding a reference, or NULL
+ * @kaddr: byte 0 of it in the kernel's mapping
+ * @length: its bytes
+ */
+struct kshm_target {
+	struct kshm_region *region;
+	struct kshm_buf *buf;
+	void *kaddr;
+	u64 length;
 };
 
 /**
@@ -68,10 +151,18 @@ struct kshm_region {
 extern unsigned long kshm_max_region_size;
 extern unsigned long kshm_max_file_size;
 extern unsigned long kshm_max_total_size;
+extern unsigned long kshm_max_buf_size;
 
-/* Module-wide counters (region.c). */
+/* Where buffers are released; drained at module exit (main.c). */
+extern struct workqueue_struct *kshm_wq;
+
+/* Module-wide counters (region.c, buf.c). */
 extern atomic64_t kshm_regions_alive;
 extern atomic64_t kshm_pages_alive;
+extern atomic64_t kshm_bufs_alive;
+extern atomic64_t kshm_buf_pages_pinned;
+
+void kshm_file_put(struct kshm_file *kf);
 
 u64 kshm_region_size_limit(void);
 struct kshm_region *kshm_region_get(struct kshm_file *kf, u32 id);
@@ -82,9 +173,30 @@ int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma);
 
 int kshm_ioctl_region_create(struct kshm_file *kf, void *arg);
 int kshm_ioctl_region_destroy(struct kshm_file *kf, void *arg);
-int kshm_ioctl_region_fill(struct kshm_file *kf, void *arg);
-int kshm_ioctl_region_read(struct kshm_file *kf, void *arg);
 int kshm_ioctl_region_info(struct kshm_file *kf, void *arg);
+
+void kshm_buf_put(struct kshm_buf *b);
+struct kshm_buf *kshm_buf_get(struct kshm_file *kf, u32 id);
+void kshm_file_release_bufs(struct kshm_file *kf);
+void kshm_file_init_events(struct kshm_file *kf);
+void kshm_file_free_events(struct kshm_file *kf);
+void kshm_event_post(struct kshm_file *kf, u32 type, u32 id);
+__poll_t kshm_events_poll(struct kshm_file *kf, struct file *file,
+			  struct poll_table_struct *wait);
+ssize_t kshm_events_read(struct kshm_file *kf, char __user *ubuf, size_t len,
+			 bool nonblock);
+int kshm_ioctl_buf_register(struct kshm_file *kf, void *arg);
+int kshm_ioctl_buf_unregister(struct kshm_file *kf, void *arg);
+int kshm_ioctl_buf_info(struct kshm_file *kf, void *arg);
+int kshm_ioctl_set_eventfd(struct kshm_file *kf, void *arg);
+
+int kshm_target_get(struct kshm_file *kf, bool buf, u32 id, u32 access,
+		    struct kshm_target *t);
+void kshm_target_put(struct kshm_target *t);
+bool kshm_target_range_ok(const struct kshm_target *t, u64 offset, u64 len);
+int kshm_ioctl_fill(struct kshm_file *kf, void *arg);
+int kshm_ioctl_copy(struct kshm_file *kf, void *arg);
+int kshm_ioctl_checksum(struct kshm_file *kf, void *arg);
 
 void kshm_engine_release(struct kshm_file *kf);
 int kshm_ioctl_engine_start(struct kshm_file *kf, void *arg);

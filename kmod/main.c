@@ -7,8 +7,10 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "kshm.h"
 
@@ -24,6 +26,12 @@ unsigned long kshm_max_total_size = 2UL << 30;
 module_param_named(max_total_size, kshm_max_total_size, ulong, 0644);
 MODULE_PARM_DESC(max_total_size, "Most bytes of regions the module may hold");
 
+unsigned long kshm_max_buf_size = 256UL << 20;
+module_param_named(max_buf_size, kshm_max_buf_size, ulong, 0644);
+MODULE_PARM_DESC(max_buf_size, "Largest buffer one registration may cover, in bytes");
+
+struct workqueue_struct *kshm_wq;
+
 static int kshm_ioctl_info(struct kshm_file *kf, void *arg)
 {
 	struct kshm_info *info = arg;
@@ -35,6 +43,9 @@ static int kshm_ioctl_info(struct kshm_file *kf, void *arg)
 	info->max_total_size = READ_ONCE(kshm_max_total_size);
 	info->regions_alive = atomic64_read(&kshm_regions_alive);
 	info->pages_alive = atomic64_read(&kshm_pages_alive);
+	info->max_buf_size = READ_ONCE(kshm_max_buf_size);
+	info->bufs_alive = atomic64_read(&kshm_bufs_alive);
+	info->buf_pages_pinned = atomic64_read(&kshm_buf_pages_pinned);
 	return 0;
 }
 
@@ -61,7 +72,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 	[KSHM_OP_INDEX(KSHM_IOC_INFO)] = {
 		.cmd = KSHM_IOC_INFO,
 		.size = sizeof(struct kshm_info),
-		.min_size = offsetofend(struct kshm_info, pages_alive),
+		.min_size = offsetofend(struct kshm_info, buf_pages_pinned),
 		.fn = kshm_ioctl_info,
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_REGION_CREATE)] = {
@@ -77,18 +88,6 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.min_size = offsetofend(struct kshm_region_destroy, __reserved),
 		.fn = kshm_ioctl_region_destroy,
 	},
-	[KSHM_OP_INDEX(KSHM_IOC_REGION_FILL)] = {
-		.cmd = KSHM_IOC_REGION_FILL,
-		.size = sizeof(struct kshm_region_fill),
-		.min_size = offsetofend(struct kshm_region_fill, step),
-		.fn = kshm_ioctl_region_fill,
-	},
-	[KSHM_OP_INDEX(KSHM_IOC_REGION_READ)] = {
-		.cmd = KSHM_IOC_REGION_READ,
-		.size = sizeof(struct kshm_region_read),
-		.min_size = offsetofend(struct kshm_region_read, addr),
-		.fn = kshm_ioctl_region_read,
-	},
 	[KSHM_OP_INDEX(KSHM_IOC_REGION_INFO)] = {
 		.cmd = KSHM_IOC_REGION_INFO,
 		.size = sizeof(struct kshm_region_info),
@@ -96,10 +95,56 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.valid_flags = KSHM_REGION_INFO_NEXT,
 		.fn = kshm_ioctl_region_info,
 	},
+	[KSHM_OP_INDEX(KSHM_IOC_BUF_REGISTER)] = {
+		.cmd = KSHM_IOC_BUF_REGISTER,
+		.size = sizeof(struct kshm_buf_register),
+		.min_size = offsetofend(struct kshm_buf_register, length),
+		.valid_flags = KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE,
+		.fn = kshm_ioctl_buf_register,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_BUF_UNREGISTER)] = {
+		.cmd = KSHM_IOC_BUF_UNREGISTER,
+		.size = sizeof(struct kshm_buf_unregister),
+		.min_size = offsetofend(struct kshm_buf_unregister, __reserved),
+		.fn = kshm_ioctl_buf_unregister,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_BUF_INFO)] = {
+		.cmd = KSHM_IOC_BUF_INFO,
+		.size = sizeof(struct kshm_buf_info),
+		.min_size = offsetofend(struct kshm_buf_info, pages),
+		.fn = kshm_ioctl_buf_info,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_SET_EVENTFD)] = {
+		.cmd = KSHM_IOC_SET_EVENTFD,
+		.size = sizeof(struct kshm_set_eventfd),
+		.min_size = offsetofend(struct kshm_set_eventfd, __reserved),
+		.fn = kshm_ioctl_set_eventfd,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_FILL)] = {
+		.cmd = KSHM_IOC_FILL,
+		.size = sizeof(struct kshm_fill),
+		.min_size = offsetofend(struct kshm_fill, step),
+		.valid_flags = KSHM_TARGET_BUF,
+		.fn = kshm_ioctl_fill,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_COPY)] = {
+		.cmd = KSHM_IOC_COPY,
+		.size = sizeof(struct kshm_copy),
+		.min_size = offsetofend(struct kshm_copy, length),
+		.fn = kshm_ioctl_copy,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_CHECKSUM)] = {
+		.cmd = KSHM_IOC_CHECKSUM,
+		.size = sizeof(struct kshm_checksum),
+		.min_size = offsetofend(struct kshm_checksum, sum),
+		.valid_flags = KSHM_TARGET_BUF,
+		.fn = kshm_ioctl_checksum,
+	},
 	[KSHM_OP_INDEX(KSHM_IOC_ENGINE_START)] = {
 		.cmd = KSHM_IOC_ENGINE_START,
 		.size = sizeof(struct kshm_engine_start),
 		.min_size = offsetofend(struct kshm_engine_start, max_ticks),
+		.valid_flags = KSHM_TARGET_BUF,
 		.fn = kshm_ioctl_engine_start,
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_ENGINE_STOP)] = {
@@ -115,9 +160,14 @@ union kshm_ioctl_buf {
 	struct kshm_info info;
 	struct kshm_region_create create;
 	struct kshm_region_destroy destroy;
-	struct kshm_region_fill fill;
-	struct kshm_region_read read;
 	struct kshm_region_info region_info;
+	struct kshm_buf_register buf_register;
+	struct kshm_buf_unregister buf_unregister;
+	struct kshm_buf_info buf_info;
+	struct kshm_set_eventfd set_eventfd;
+	struct kshm_fill fill;
+	struct kshm_copy copy;
+	struct kshm_checksum checksum;
 	struct kshm_engine_start engine_start;
 	struct kshm_engine_stop engine_stop;
 };
@@ -174,22 +224,58 @@ static int kshm_open(struct inode *inode, struct file *file)
 	kf = kzalloc(sizeof(*kf), GFP_KERNEL_ACCOUNT);
 	if (!kf)
 		return -ENOMEM;
+	kref_init(&kf->ref);
 	xa_init_flags(&kf->regions, XA_FLAGS_ALLOC1);
 	atomic64_set(&kf->bytes, 0);
+	xa_init_flags(&kf->bufs, XA_FLAGS_ALLOC1);
+	mutex_init(&kf->buf_lock);
 	mutex_init(&kf->engine_lock);
+	kshm_file_init_events(kf);
 	file->private_data = kf;
 	return 0;
 }
 
+static void kshm_file_free(struct kref *ref)
+{
+	struct kshm_file *kf = container_of(ref, struct kshm_file, ref);
+
+	kshm_file_free_events(kf);
+	mutex_destroy(&kf->engine_lock);
+	mutex_destroy(&kf->buf_lock);
+	kfree(kf);
+}
+
+void kshm_file_put(struct kshm_file *kf)
+{
+	kref_put(&kf->ref, kshm_file_free);
+}
+
+/*
+ * Like process exit on Windows cancelling pending IRPs: stop the engine,
+ * release every buffer and region handle.  Buffers still finishing hold
+ * the kshm_file until their release work has run.
+ */
 static int kshm_release(struct inode *inode, struct file *file)
 {
 	struct kshm_file *kf = file->private_data;
 
 	kshm_engine_release(kf);
+	kshm_file_release_bufs(kf);
 	kshm_file_release_regions(kf);
-	mutex_destroy(&kf->engine_lock);
-	kfree(kf);
+	kshm_file_put(kf);
 	return 0;
+}
+
+static ssize_t kshm_read(struct file *file, char __user *ubuf, size_t len,
+			 loff_t *ppos)
+{
+	return kshm_events_read(file->private_data, ubuf, len,
+				file->f_flags & O_NONBLOCK);
+}
+
+static __poll_t kshm_poll(struct file *file, struct poll_table_struct *wait)
+{
+	return kshm_events_poll(file->private_data, file, wait);
 }
 
 static int kshm_mmap(struct file *file, struct vm_area_struct *vma)
@@ -202,6 +288,8 @@ static const struct file_operations kshm_fops = {
 	.open = kshm_open,
 	.release = kshm_release,
 	.mmap = kshm_mmap,
+	.read = kshm_read,
+	.poll = kshm_poll,
 	.unlocked_ioctl = kshm_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
@@ -217,18 +305,27 @@ static int __init kshm_init(void)
 {
 	int ret;
 
+	kshm_wq = alloc_workqueue("kshm", WQ_UNBOUND, 0);
+	if (!kshm_wq)
+		return -ENOMEM;
 	ret = misc_register(&kshm_misc);
 	if (ret) {
 		pr_err("cannot register /dev/%s: %d\n", KSHM_DEVICE_NAME, ret);
-		return ret;
+		goto out_destroy_wq;
 	}
 	pr_info("ABI %d ready\n", KSHM_ABI_VERSION);
 	return 0;
+
+out_destroy_wq:
+	destroy_workqueue(kshm_wq);
+	return ret;
 }
 
 static void __exit kshm_exit(void)
 {
 	misc_deregister(&kshm_misc);
+	/* Buffer releases queued by the last close finish before we go. */
+	destroy_workqueue(kshm_wq);
 }
 
 module_init(kshm_init);

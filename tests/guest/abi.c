@@ -14,36 +14,98 @@ struct cmd {
 	unsigned long req;
 	uint32_t size;
 	uint32_t known_flags;
+	uint32_t base_flags;	/* flags a valid body carries */
 };
 
 static const struct cmd cmds[] = {
-	{ "info", KSHM_IOC_INFO, sizeof(struct kshm_info), 0 },
+	{ "info", KSHM_IOC_INFO, sizeof(struct kshm_info), 0, 0 },
 	{ "region_create", KSHM_IOC_REGION_CREATE, sizeof(struct kshm_region_create),
-	  KSHM_REGION_USER_RDONLY | KSHM_REGION_NODE },
-	{ "region_destroy", KSHM_IOC_REGION_DESTROY, sizeof(struct kshm_region_destroy), 0 },
-	{ "region_fill", KSHM_IOC_REGION_FILL, sizeof(struct kshm_region_fill), 0 },
-	{ "region_read", KSHM_IOC_REGION_READ, sizeof(struct kshm_region_read), 0 },
+	  KSHM_REGION_USER_RDONLY | KSHM_REGION_NODE, 0 },
+	{ "region_destroy", KSHM_IOC_REGION_DESTROY, sizeof(struct kshm_region_destroy), 0, 0 },
 	{ "region_info", KSHM_IOC_REGION_INFO, sizeof(struct kshm_region_info),
-	  KSHM_REGION_INFO_NEXT },
-	{ "engine_start", KSHM_IOC_ENGINE_START, sizeof(struct kshm_engine_start), 0 },
-	{ "engine_stop", KSHM_IOC_ENGINE_STOP, sizeof(struct kshm_engine_stop), 0 },
+	  KSHM_REGION_INFO_NEXT, 0 },
+	{ "buf_register", KSHM_IOC_BUF_REGISTER, sizeof(struct kshm_buf_register),
+	  KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE, KSHM_BUF_KERNEL_READ },
+	{ "buf_unregister", KSHM_IOC_BUF_UNREGISTER, sizeof(struct kshm_buf_unregister), 0, 0 },
+	{ "buf_info", KSHM_IOC_BUF_INFO, sizeof(struct kshm_buf_info), 0, 0 },
+	{ "set_eventfd", KSHM_IOC_SET_EVENTFD, sizeof(struct kshm_set_eventfd), 0, 0 },
+	{ "fill", KSHM_IOC_FILL, sizeof(struct kshm_fill), KSHM_TARGET_BUF, 0 },
+	{ "copy", KSHM_IOC_COPY, sizeof(struct kshm_copy), 0, 0 },
+	{ "checksum", KSHM_IOC_CHECKSUM, sizeof(struct kshm_checksum), KSHM_TARGET_BUF, 0 },
+	{ "engine_start", KSHM_IOC_ENGINE_START, sizeof(struct kshm_engine_start),
+	  KSHM_TARGET_BUF, 0 },
+	{ "engine_stop", KSHM_IOC_ENGINE_STOP, sizeof(struct kshm_engine_stop), 0, 0 },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 static int fd;			/* the file every command goes to */
 static uint32_t region_id;	/* a live region for valid command bodies */
-static uint32_t victim_id;	/* a fresh region for each destroy */
+static uint32_t buf_id;		/* a live buffer, likewise */
+static uint32_t victim_id;	/* a fresh region or buffer to drop */
 static uint64_t read_buf;
+static char user_mem[2 * 4096] __attribute__((aligned(4096)));
 
 union body {
 	struct kshm_region_create c;
 	struct kshm_region_destroy d;
-	struct kshm_region_fill f;
-	struct kshm_region_read r;
 	struct kshm_region_info i;
+	struct kshm_buf_register br;
+	struct kshm_buf_unregister bu;
+	struct kshm_buf_info bi;
+	struct kshm_set_eventfd ev;
+	struct kshm_fill f;
+	struct kshm_copy cp;
+	struct kshm_checksum cs;
 	struct kshm_engine_start e;
 };
+
+/* Everything but the header of a valid body for command @req. */
+static void valid_body(unsigned long req, union body *u)
+{
+	switch (req) {
+	case KSHM_IOC_REGION_CREATE:
+		u->c.length = 4096;
+		break;
+	case KSHM_IOC_REGION_DESTROY:
+	case KSHM_IOC_BUF_UNREGISTER:
+		u->d.id = victim_id;
+		break;
+	case KSHM_IOC_REGION_INFO:
+		u->i.id = region_id;
+		break;
+	case KSHM_IOC_BUF_REGISTER:
+		u->br.addr = (uintptr_t)user_mem + 4096;
+		u->br.length = 4096;
+		break;
+	case KSHM_IOC_BUF_INFO:
+		u->bi.id = buf_id;
+		break;
+	case KSHM_IOC_SET_EVENTFD:
+		u->ev.fd = -1;
+		break;
+	case KSHM_IOC_FILL:
+		u->f.id = region_id;
+		u->f.width = 1;
+		u->f.count = 1;
+		break;
+	case KSHM_IOC_COPY:
+		u->cp.src = (struct kshm_copy_end){ KSHM_MEM_REGION, region_id, 0 };
+		u->cp.dst = (struct kshm_copy_end){ KSHM_MEM_USER, 0, (uintptr_t)&read_buf };
+		u->cp.length = sizeof(read_buf);
+		break;
+	case KSHM_IOC_CHECKSUM:
+		u->cs.id = region_id;
+		u->cs.length = 8;
+		break;
+	case KSHM_IOC_ENGINE_START:
+		u->e.id = region_id;
+		u->e.period_us = 1000;
+		u->e.length = 16;
+		u->e.max_ticks = 1;
+		break;
+	}
+}
 
 /*
  * A valid body for command @i with the given header: a module that ignored
@@ -55,67 +117,58 @@ static void *cmd_buf(unsigned int i, uint32_t size, uint32_t flags)
 	union body *u = (void *)buf;
 
 	memset(buf, 0, sizeof(buf));
-	switch (cmds[i].req) {
-	case KSHM_IOC_REGION_CREATE:
-		u->c.length = 4096;
-		break;
-	case KSHM_IOC_REGION_DESTROY:
-		u->d.id = victim_id;
-		break;
-	case KSHM_IOC_REGION_FILL:
-		u->f.id = region_id;
-		u->f.width = 1;
-		u->f.count = 1;
-		break;
-	case KSHM_IOC_REGION_READ:
-		u->r.id = region_id;
-		u->r.length = sizeof(read_buf);
-		u->r.addr = (uintptr_t)&read_buf;
-		break;
-	case KSHM_IOC_REGION_INFO:
-		u->i.id = region_id;
-		break;
-	case KSHM_IOC_ENGINE_START:
-		u->e.id = region_id;
-		u->e.period_us = 1000;
-		u->e.length = 16;
-		u->e.max_ticks = 1;
-		break;
-	}
+	valid_body(cmds[i].req, u);
 	/* Every command struct begins with these two fields. */
 	u->d.size = size;
-	u->d.flags = flags;
+	u->d.flags = cmds[i].base_flags | flags;
 	return buf;
 }
 
-/*
- * Issue command @i with a valid body and the given header, after making
- * sure its target exists (a region to destroy, an engine to stop), and undo
- * what it did if it was carried out.  Returns 0 or -errno.
- */
-static int issue(unsigned int i, uint32_t size, uint32_t flags)
+/* Make sure command @req has something to act on. */
+static void prepare(unsigned long req)
 {
 	struct kshm_region_desc r;
-	void *buf;
-	int ret;
 
-	if (cmds[i].req == KSHM_IOC_REGION_DESTROY) {
+	if (req == KSHM_IOC_REGION_DESTROY) {
 		tap_require(!kshm_region_create(fd, 4096, 0, &r), "create");
 		victim_id = r.id;
 	}
-	if (cmds[i].req == KSHM_IOC_ENGINE_STOP)
-		tap_require(!kshm_engine_start(fd, region_id, 1000, 0, 16, 1),
+	if (req == KSHM_IOC_BUF_UNREGISTER)
+		tap_require(!kshm_buf_register(fd, user_mem + 4096, 4096,
+					       KSHM_BUF_KERNEL_READ, &victim_id),
+			    "register");
+	if (req == KSHM_IOC_ENGINE_STOP)
+		tap_require(!kshm_engine_start(fd, 0, region_id, 1000, 0, 16, 1),
 			    "start an engine");
-	buf = cmd_buf(i, size, flags);
-	ret = raw_ioctl(fd, cmds[i].req, buf);
-	if (cmds[i].req == KSHM_IOC_REGION_CREATE && !ret)
-		kshm_region_destroy(fd, ((union body *)buf)->c.id);
-	if (cmds[i].req == KSHM_IOC_REGION_DESTROY && ret)
+}
+
+/* Undo what command @req did (@ret 0) or what prepare() set up (@ret < 0). */
+static void undo(unsigned long req, int ret, union body *u)
+{
+	if (req == KSHM_IOC_REGION_CREATE && !ret)
+		kshm_region_destroy(fd, u->c.id);
+	if (req == KSHM_IOC_REGION_DESTROY && ret)
 		kshm_region_destroy(fd, victim_id);
-	if (cmds[i].req == KSHM_IOC_ENGINE_START && !ret)
+	if (req == KSHM_IOC_BUF_REGISTER && !ret)
+		kshm_buf_unregister(fd, u->br.id);
+	if (req == KSHM_IOC_BUF_UNREGISTER && ret)
+		kshm_buf_unregister(fd, victim_id);
+	if (req == KSHM_IOC_ENGINE_START && !ret)
 		kshm_engine_stop(fd, NULL);
-	if (cmds[i].req == KSHM_IOC_ENGINE_STOP && ret)
+	if (req == KSHM_IOC_ENGINE_STOP && ret)
 		kshm_engine_stop(fd, NULL);
+}
+
+/* Issue command @i with a valid body and the given header; 0 or -errno. */
+static int issue(unsigned int i, uint32_t size, uint32_t flags)
+{
+	union body *u;
+	int ret;
+
+	prepare(cmds[i].req);
+	u = cmd_buf(i, size, flags);
+	ret = raw_ioctl(fd, cmds[i].req, u);
+	undo(cmds[i].req, ret, u);
 	return ret;
 }
 
@@ -206,6 +259,8 @@ int main(void)
 	tap_require(fd >= 0, "open /dev/kshm");
 	tap_require(kshm_region_create(fd, 4096, 0, &r) == 0, "create a region");
 	region_id = r.id;
+	tap_require(!kshm_buf_register(fd, user_mem, 4096, KSHM_BUF_KERNEL_READ,
+				       &buf_id), "register a buffer");
 	info_reports_abi_and_limits();
 	unknown_ioctls_are_enotty();
 	struct_size_sweep();

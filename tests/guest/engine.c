@@ -65,7 +65,7 @@ static void engine_writes_while_app_reads(int fd, uint32_t cache_mode,
 					   KSHM_NODE_ANY, &r), "create");
 	tap_require(!kshm_region_map(fd, &r, PROT_READ, (void **)&w), "map");
 	w += page / 8 - 8;	/* straddle the page boundary */
-	tap_ok(!kshm_engine_start(fd, r.id, 200, page - 64, WORDS * 8, 0),
+	tap_ok(!kshm_engine_start(fd, 0, r.id, 200, page - 64, WORDS * 8, 0),
 	       "engine_%s_start", mode);
 	for (n = 1; n <= 20; n++) {
 		t = wait_tick(w, n);
@@ -89,7 +89,7 @@ static void engine_max_ticks_and_destroyed_region(int fd)
 
 	tap_require(!kshm_region_create(fd, page, 0, &r), "create");
 	tap_require(!kshm_region_map(fd, &r, PROT_READ, (void **)&w), "map");
-	tap_zero(kshm_engine_start(fd, r.id, 100, 0, 128, 5), "engine_start_max_ticks");
+	tap_zero(kshm_engine_start(fd, 0, r.id, 100, 0, 128, 5), "engine_start_max_ticks");
 	/* The engine holds the region: destroying the handle does not stop it. */
 	tap_zero(kshm_region_destroy(fd, r.id), "engine_region_destroyed_while_running");
 	tap_ok(wait_tick(w, 5) == 5, "engine_runs_to_max_ticks_after_destroy");
@@ -104,17 +104,17 @@ static void engine_bad_inputs(int fd)
 
 	tap_require(!kshm_region_create(fd, page, 0, &r), "create");
 	tap_errno(kshm_engine_stop(fd, NULL), ENOENT, "engine_stop_without_engine_enoent");
-	tap_errno(kshm_engine_start(fd, 999, 100, 0, 64, 0), ENOENT, "engine_unknown_region_enoent");
-	tap_errno(kshm_engine_start(fd, r.id, 10, 0, 64, 0), EINVAL, "engine_period_too_short_einval");
-	tap_errno(kshm_engine_start(fd, r.id, 2000000, 0, 64, 0), EINVAL,
+	tap_errno(kshm_engine_start(fd, 0, 999, 100, 0, 64, 0), ENOENT, "engine_unknown_region_enoent");
+	tap_errno(kshm_engine_start(fd, 0, r.id, 10, 0, 64, 0), EINVAL, "engine_period_too_short_einval");
+	tap_errno(kshm_engine_start(fd, 0, r.id, 2000000, 0, 64, 0), EINVAL,
 		  "engine_period_too_long_einval");
-	tap_errno(kshm_engine_start(fd, r.id, 100, 4, 64, 0), EINVAL, "engine_misaligned_offset_einval");
-	tap_errno(kshm_engine_start(fd, r.id, 100, 0, 60, 0), EINVAL, "engine_odd_length_einval");
-	tap_errno(kshm_engine_start(fd, r.id, 100, 0, 8, 0), EINVAL, "engine_length_too_small_einval");
-	tap_errno(kshm_engine_start(fd, r.id, 100, page - 8, 64, 0), EINVAL,
+	tap_errno(kshm_engine_start(fd, 0, r.id, 100, 4, 64, 0), EINVAL, "engine_misaligned_offset_einval");
+	tap_errno(kshm_engine_start(fd, 0, r.id, 100, 0, 60, 0), EINVAL, "engine_odd_length_einval");
+	tap_errno(kshm_engine_start(fd, 0, r.id, 100, 0, 8, 0), EINVAL, "engine_length_too_small_einval");
+	tap_errno(kshm_engine_start(fd, 0, r.id, 100, page - 8, 64, 0), EINVAL,
 		  "engine_range_past_region_einval");
-	tap_zero(kshm_engine_start(fd, r.id, 1000, 0, 64, 0), "engine_start");
-	tap_errno(kshm_engine_start(fd, r.id, 1000, 0, 64, 0), EBUSY, "engine_second_start_ebusy");
+	tap_zero(kshm_engine_start(fd, 0, r.id, 1000, 0, 64, 0), "engine_start");
+	tap_errno(kshm_engine_start(fd, 0, r.id, 1000, 0, 64, 0), EBUSY, "engine_second_start_ebusy");
 	tap_zero(kshm_engine_stop(fd, NULL), "engine_stop");
 	tap_errno(kshm_engine_stop(fd, NULL), ENOENT, "engine_stop_twice_enoent");
 	kshm_region_destroy(fd, r.id);
@@ -129,7 +129,7 @@ static int engine_running(void)
 
 	if (fd < 0 || kshm_region_create(fd, page, 0, &r) ||
 	    kshm_region_map(fd, &r, PROT_READ, (void **)&w) ||
-	    kshm_engine_start(fd, r.id, 100, 0, 256, 0))
+	    kshm_engine_start(fd, 0, r.id, 100, 0, 256, 0))
 		return -1;
 	return wait_tick(w, 3) >= 3 ? 0 : -1;
 }
@@ -147,7 +147,7 @@ static void engine_close_while_writing(int ctl)
 	tap_require(fd >= 0, "open");
 	tap_require(!kshm_region_create(fd, page, 0, &r), "create");
 	tap_require(!kshm_region_map(fd, &r, PROT_READ, (void **)&w), "map");
-	tap_require(!kshm_engine_start(fd, r.id, 100, 0, 256, 0), "engine");
+	tap_require(!kshm_engine_start(fd, 0, r.id, 100, 0, 256, 0), "engine");
 	wait_tick(w, 3);
 	kshm_close(fd);
 	tap_ok(w[0] >= 3, "engine_close_while_writing");

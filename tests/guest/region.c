@@ -181,7 +181,6 @@ static void destroy_bad_inputs(int fd)
 
 static void fill_and_read_bad_inputs(int fd)
 {
-	struct kshm_region_read rd = { .size = sizeof(rd) };
 	struct kshm_region_desc r;
 	char buf[16];
 
@@ -203,12 +202,6 @@ static void fill_and_read_bad_inputs(int fd)
 	tap_errno(kshm_region_read(fd, 999, 0, buf, 8), ENOENT, "region_read_unknown_id_enoent");
 	tap_errno(kshm_region_read(fd, r.id, 0, (void *)16, 8), EFAULT,
 		  "region_read_bad_pointer_efault");
-	rd.id = r.id;
-	rd.length = 8;
-	rd.addr = (uintptr_t)buf;
-	rd.__reserved = 1;
-	tap_errno(raw_ioctl(fd, KSHM_IOC_REGION_READ, &rd), EINVAL,
-		  "region_read_reserved_nonzero_einval");
 	kshm_region_destroy(fd, r.id);
 }
 

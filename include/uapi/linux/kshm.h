@@ -36,12 +36,24 @@ enum {
 	KSHM_CMD_INFO = KSHM_CMD_BASE,
 	KSHM_CMD_REGION_CREATE,
 	KSHM_CMD_REGION_DESTROY,
-	KSHM_CMD_REGION_FILL,
-	KSHM_CMD_REGION_READ,
 	KSHM_CMD_REGION_INFO,
+	KSHM_CMD_BUF_REGISTER,
+	KSHM_CMD_BUF_UNREGISTER,
+	KSHM_CMD_BUF_INFO,
+	KSHM_CMD_SET_EVENTFD,
+	KSHM_CMD_FILL,
+	KSHM_CMD_COPY,
+	KSHM_CMD_CHECKSUM,
 	KSHM_CMD_ENGINE_START,
 	KSHM_CMD_ENGINE_STOP,
 };
+
+/*
+ * Kernel memory the module's own operations (fill, copy, checksum, the test
+ * engine) act on: a region of this file, or a buffer it registered.  In
+ * their flags, KSHM_TARGET_BUF says @id names a buffer, else a region.
+ */
+#define KSHM_TARGET_BUF		(1U << 0)
 
 /* kshm_region_create.flags */
 #define KSHM_REGION_USER_RDONLY	(1U << 0) /* user mappings may not write */
@@ -65,6 +77,9 @@ enum kshm_cache_mode {
  * @max_region_size: out, largest region one create may ask for (bytes)
  * @max_file_size: out, most bytes of regions one open file may hold
  * @max_total_size: out, most bytes of regions the module may hold
+ * @max_buf_size: out, largest buffer one registration may cover
+ * @bufs_alive: out, registrations whose pages are still pinned (all files)
+ * @buf_pages_pinned: out, pages those registrations pin
  * @regions_alive: out, regions the module holds right now (all files)
  * @pages_alive: out, pages those regions hold right now
  *
@@ -81,6 +96,9 @@ struct kshm_info {
 	__u64 max_total_size;
 	__u64 regions_alive;
 	__u64 pages_alive;
+	__u64 max_buf_size;
+	__u64 bufs_alive;
+	__u64 buf_pages_pinned;
 };
 
 /**
@@ -126,10 +144,10 @@ struct kshm_region_destroy {
 };
 
 /**
- * struct kshm_region_fill - the kernel writes a sequence into a region
- * @size: sizeof(struct kshm_region_fill)
- * @flags: must be 0
- * @id: the region
+ * struct kshm_fill - the kernel writes a sequence into a region or buffer
+ * @size: sizeof(struct kshm_fill)
+ * @flags: KSHM_TARGET_BUF
+ * @id: the region or buffer
  * @width: bytes per element: 1, 2, 4 or 8
  * @offset: byte offset of the first element, a multiple of @width
  * @count: number of elements
@@ -137,9 +155,9 @@ struct kshm_region_destroy {
  * @step: added to each next element (two's complement, so may be negative)
  *
  * The module writes element i = @start + i * @step through its own kernel
- * mapping of the region, in native byte order.
+ * mapping, in native byte order.  A buffer must allow kernel writes.
  */
-struct kshm_region_fill {
+struct kshm_fill {
 	__u32 size;
 	__u32 flags;
 	__u32 id;
@@ -150,27 +168,68 @@ struct kshm_region_fill {
 	__u64 step;
 };
 
+/* struct kshm_copy_end.kind */
+enum kshm_mem_kind {
+	KSHM_MEM_USER = 0,	/* @addr is a pointer in the caller's memory */
+	KSHM_MEM_REGION = 1,	/* @id is a region, @addr an offset in it */
+	KSHM_MEM_BUF = 2,	/* @id is a buffer, @addr an offset in it */
+};
+
 /**
- * struct kshm_region_read - the kernel copies region bytes to the caller
- * @size: sizeof(struct kshm_region_read)
- * @flags: must be 0
- * @id: the region
- * @__reserved: must be 0
- * @offset: first byte of the region to read
- * @length: bytes to read; the range must lie inside the region (EINVAL)
- * @addr: user buffer receiving them; a bad pointer is EFAULT
- *
- * The module reads through its own kernel mapping: this is how a test sees
- * that the kernel observes what the application wrote through mmap.
+ * struct kshm_copy_end - one side of a copy
+ * @kind: enum kshm_mem_kind
+ * @id: the region or buffer; 0 for KSHM_MEM_USER
+ * @addr: a user pointer, or an offset in the region or buffer
  */
-struct kshm_region_read {
+struct kshm_copy_end {
+	__u32 kind;
+	__u32 id;
+	__u64 addr;
+};
+
+/**
+ * struct kshm_copy - the kernel copies bytes (the METHOD_NEITHER path)
+ * @size: sizeof(struct kshm_copy)
+ * @flags: must be 0
+ * @src: where the bytes come from
+ * @dst: where they go
+ * @length: bytes; 0, or a range outside a region or buffer, is EINVAL
+ *
+ * A user side is read or written with copy_from_user()/copy_to_user() in
+ * the caller's context: any bad pointer is EFAULT, never a crash.  Region
+ * and buffer sides go through the module's kernel mappings.  Both sides
+ * user is EINVAL; a buffer written must allow kernel writes, a buffer read
+ * must allow kernel reads (EACCES).
+ */
+struct kshm_copy {
+	__u32 size;
+	__u32 flags;
+	struct kshm_copy_end src;
+	struct kshm_copy_end dst;
+	__u64 length;
+};
+
+/**
+ * struct kshm_checksum - the kernel reads a range from a workqueue
+ * @size: sizeof(struct kshm_checksum)
+ * @flags: KSHM_TARGET_BUF
+ * @id: the region or buffer (which must allow kernel reads)
+ * @__reserved: must be 0
+ * @offset: first byte
+ * @length: bytes, nonzero, inside the target
+ * @sum: out, 64-bit FNV-1a of the bytes
+ *
+ * The bytes are read by a work item on a kernel worker thread, through the
+ * kernel mapping: this proves the mapping outside the caller's context.
+ */
+struct kshm_checksum {
 	__u32 size;
 	__u32 flags;
 	__u32 id;
 	__u32 __reserved;
 	__u64 offset;
 	__u64 length;
-	__u64 addr;
+	__u64 sum;
 };
 
 /* kshm_region_info.flags */
@@ -201,11 +260,117 @@ struct kshm_region_info {
 	__u64 mappings;
 };
 
+/* kshm_buf_register.flags: what the kernel may do with the buffer */
+#define KSHM_BUF_KERNEL_READ	(1U << 0)
+#define KSHM_BUF_KERNEL_WRITE	(1U << 1)
+
 /**
- * struct kshm_engine_start - a test engine: an hrtimer writing a region
- * @size: sizeof(struct kshm_engine_start)
+ * struct kshm_buf_register - give the kernel a buffer of the application's
+ * @size: sizeof(struct kshm_buf_register)
+ * @flags: KSHM_BUF_KERNEL_READ and/or KSHM_BUF_KERNEL_WRITE (one at least)
+ * @id: out, the registration's handle in this open file
+ * @__reserved: must be 0
+ * @addr: first byte, any alignment; 0 or unmapped is EFAULT
+ * @length: bytes, any length; 0 or @addr + @length overflowing is EINVAL,
+ *	beyond max_buf_size EFBIG
+ *
+ * The pages are pinned (FOLL_LONGTERM, plus FOLL_WRITE for kernel writes)
+ * and mapped into the kernel as one contiguous range, usable from any
+ * context until the registration is released.  They are charged to
+ * RLIMIT_MEMLOCK unless the caller has CAP_IPC_LOCK (ENOMEM over it).  A
+ * range overlapping a live registration of this file is EEXIST; memory the
+ * kernel will not pin long-term (a PFN mapping, a read-only mapping for
+ * kernel writes, DAX) gets the kernel's errno (EFAULT, EOPNOTSUPP).
+ */
+struct kshm_buf_register {
+	__u32 size;
+	__u32 flags;
+	__u32 id;
+	__u32 __reserved;
+	__u64 addr;
+	__u64 length;
+};
+
+/**
+ * struct kshm_buf_unregister - ask for a registration's release
+ * @size: sizeof(struct kshm_buf_unregister)
  * @flags: must be 0
- * @id: the region written
+ * @id: the registration; unknown, already unregistered or another file's
+ *	is ENOENT
+ * @__reserved: must be 0
+ *
+ * The handle is gone when this returns, but the kernel may still be using
+ * the pages (an engine mid-write): they are unpinned when the last kernel
+ * user is done, and only then does the file report the release (struct
+ * kshm_event, poll, the eventfd).  Until then the buffer must not be freed.
+ */
+struct kshm_buf_unregister {
+	__u32 size;
+	__u32 flags;
+	__u32 id;
+	__u32 __reserved;
+};
+
+/**
+ * struct kshm_buf_info - describe a live registration of this file
+ * @size: sizeof(struct kshm_buf_info)
+ * @flags: must be 0
+ * @id: the registration (ENOENT once unregistered)
+ * @access: out, its KSHM_BUF_KERNEL_* flags
+ * @addr: out
+ * @length: out
+ * @pages: out, pages pinned
+ */
+struct kshm_buf_info {
+	__u32 size;
+	__u32 flags;
+	__u32 id;
+	__u32 access;
+	__u64 addr;
+	__u64 length;
+	__u64 pages;
+};
+
+/**
+ * struct kshm_set_eventfd - an eventfd the file signals with each event
+ * @size: sizeof(struct kshm_set_eventfd)
+ * @flags: must be 0
+ * @fd: an eventfd, or -1 to stop signalling one; not an eventfd is EBADF
+ *	or EINVAL
+ * @__reserved: must be 0
+ */
+struct kshm_set_eventfd {
+	__u32 size;
+	__u32 flags;
+	__s32 fd;
+	__u32 __reserved;
+};
+
+/* struct kshm_event.type */
+enum kshm_event_type {
+	KSHM_EVENT_BUF_RELEASED = 1,	/* @id's pages are unpinned: free at will */
+	KSHM_EVENT_OVERFLOW = 2,	/* events were lost: check with BUF_INFO */
+};
+
+/**
+ * struct kshm_event - what read() on the device returns
+ * @type: enum kshm_event_type
+ * @id: the registration
+ *
+ * read() returns whole events, blocks while there are none (EAGAIN with
+ * O_NONBLOCK), and a buffer smaller than one event is EINVAL.  poll()
+ * reports EPOLLIN while events are waiting.
+ */
+struct kshm_event {
+	__u32 type;
+	__u32 id;
+};
+
+/**
+ * struct kshm_engine_start - a test engine: an hrtimer writing kernel memory
+ * @size: sizeof(struct kshm_engine_start)
+ * @flags: KSHM_TARGET_BUF
+ * @id: the region or buffer written (a buffer must allow kernel writes)
  * @period_us: timer period, 50..1000000 microseconds
  * @offset: first byte written, a multiple of 8
  * @length: bytes written each tick, a multiple of 8 from 16 to 65536
@@ -214,8 +379,10 @@ struct kshm_region_info {
  * Each tick runs in the timer's interrupt context and writes, as u64 in the
  * range, word i (i >= 1) = (tick << 32) | i, then word 0 = tick with release
  * order: a reader that loads word 0 with acquire sees every other word at
- * that tick or later.  One engine per open file (EBUSY); it holds the region
- * until it is stopped, so destroying the region does not stop it.
+ * that tick or later.  One engine per open file (EBUSY).  It holds a region
+ * until it is stopped, so destroying the region does not stop it; a buffer
+ * being unregistered stops it at its next tick, and only then is the
+ * buffer released.
  */
 struct kshm_engine_start {
 	__u32 size;
@@ -242,9 +409,14 @@ struct kshm_engine_stop {
 #define KSHM_IOC_INFO		_IO(KSHM_IOCTL_TYPE, KSHM_CMD_INFO)
 #define KSHM_IOC_REGION_CREATE	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_CREATE)
 #define KSHM_IOC_REGION_DESTROY	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_DESTROY)
-#define KSHM_IOC_REGION_FILL	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_FILL)
-#define KSHM_IOC_REGION_READ	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_READ)
 #define KSHM_IOC_REGION_INFO	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_INFO)
+#define KSHM_IOC_BUF_REGISTER	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_BUF_REGISTER)
+#define KSHM_IOC_BUF_UNREGISTER	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_BUF_UNREGISTER)
+#define KSHM_IOC_BUF_INFO	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_BUF_INFO)
+#define KSHM_IOC_SET_EVENTFD	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_SET_EVENTFD)
+#define KSHM_IOC_FILL		_IO(KSHM_IOCTL_TYPE, KSHM_CMD_FILL)
+#define KSHM_IOC_COPY		_IO(KSHM_IOCTL_TYPE, KSHM_CMD_COPY)
+#define KSHM_IOC_CHECKSUM	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_CHECKSUM)
 #define KSHM_IOC_ENGINE_START	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_ENGINE_START)
 #define KSHM_IOC_ENGINE_STOP	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_ENGINE_STOP)
 

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kshm buffers: memory the application allocated, pinned and mapped into
+ * the kernel for as long as it stays registered.
+ *
+ * The Windows analogue is a METHOD_OUT_DIRECT request kept pending: the
+ * registration is the pending request, unregister is its cancellation, and
+ * the KSHM_EVENT_BUF_RELEASED event is its completion.  Until that event the
+ * kernel may still touch the pages, so the application must not free them.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "kshm.h"
+
+atomic64_t kshm_bufs_alive = ATOMIC64_INIT(0);
+atomic64_t kshm_buf_pages_pinned = ATOMIC64_INIT(0);
+
+/* Registrations one file may hold at once. */
+#define KSHM_MAX_BUF_ID		65535
+
+/*
+ * Charge @nr pages to the caller's RLIMIT_MEMLOCK, as io_uring and AF_XDP
+ * do (the user's locked_vm; CAP_IPC_LOCK is exempt), and count them in the
+ * mm's pinned_vm, which /proc/PID/status shows as VmPin.
+ */
+static int kshm_buf_charge(struct kshm_buf *b)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	struct user_struct *user = NULL;
+	unsigned long cur;
+
+	if (!capable(CAP_IPC_LOCK)) {
+		user = get_uid(current_user());
+		cur = atomic_long_read(&user->locked_vm);
+		do {
+			if (b->nr_pages > limit || cur > limit - b->nr_pages) {
+				free_uid(user);
+				return -ENOMEM;
+			}
+		} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur,
+						  cur + b->nr_pages));
+	}
+	b->user = user;
+	b->mm = current->mm;
+	mmgrab(b->mm);
+	atomic64_add(b->nr_pages, &b->mm->pinned_vm);
+	return 0;
+}
+
+static void kshm_buf_uncharge(struct kshm_buf *b)
+{
+	atomic64_sub(b->nr_pages, &b->mm->pinned_vm);
+	mmdrop(b->mm);
+	if (b->user) {
+		atomic_long_sub(b->nr_pages, &b->user->locked_vm);
+		free_uid(b->user);
+	}
+}
+
+/* Pin every page of the buffer, all or nothing. */
+static int kshm_buf_pin(struct kshm_buf *b)
+{
+	unsigned int gup = FOLL_LONGTERM;
+	int pinned;
+
+	if (b->access & KSHM_BUF_KERNEL_WRITE)
+		gup |= FOLL_WRITE;
+	b->pages = kvmalloc_array(b->nr_pages, sizeof(*b->pages),
+				  GFP_KERNEL_ACCOUNT);
+	if (!b->pages)
+		return -ENOMEM;
+	pinned = pin_user_pages_fast(b->addr & PAGE_MASK, b->nr_pages, gup,
+				     b->pages);
+	if (pinned == b->nr_pages)
+		return 0;
+	/* A hole part-way: release what was pinned at once. */
+	if (pinned > 0)
+		unpin_user_pages(b->pages, pinned);
+	kvfree(b->pages);
+	return pinned < 0 ? pinned : -EFAULT;
+}
+
+static void kshm_buf_unpin(struct kshm_buf *b)
+{
+	/* Pages the kernel may have written must reach their backing store. */
+	unpin_user_pages_dirty_lock(b->pages, b->nr_pages,
+				    b->access & KSHM_BUF_KERNEL_WRITE);
+	kvfree(b->pages);
+}
+
+static void kshm_buf_release_work(struct work_struct *work)
+{
+	struct kshm_buf *b = container_of(work, struct kshm_buf, release_work);
+	struct kshm_file *kf = b->kf;
+
+	vunmap(b->vaddr);
+	kshm_buf_unpin(b);
+	kshm_buf_uncharge(b);
+	atomic64_sub(b->nr_pages, &kshm_buf_pages_pinned);
+	atomic64_dec(&kshm_bufs_alive);
+	if (b->id)	/* a buffer never published has nobody to tell */
+		kshm_event_post(kf, KSHM_EVENT_BUF_RELEASED, b->id);
+	kfree(b);
+	kshm_file_put(kf);
+}
+
+static void kshm_buf_last_put(struct kref *ref)
+{
+	struct kshm_buf *b = container_of(ref, struct kshm_buf, ref);
+
+	/* May run in the engine's hard IRQ: the release itself sleeps. */
+	queue_work(kshm_wq, &b->release_work);
+}
+
+void kshm_buf_put(struct kshm_buf *b)
+{
+	kref_put(&b->ref, kshm_buf_last_put);
+}
+
+struct kshm_buf *kshm_buf_get(struct kshm_file *kf, u32 id)
+{
+	struct kshm_buf *b;
+
+	xa_lock(&kf->bufs);
+	b = xa_load(&kf->bufs, id);
+	if (b)
+		kref_get(&b->ref);
+	xa_unlock(&kf->bufs);
+	return b ? b : ERR_PTR(-ENOENT);
+}
+
+static int kshm_buf_register_check(const struct kshm_buf_register *r)
+{
+	u64 end;
+
+	if (r->__reserved || !r->flags || !r->length ||
+	    check_add_overflow(r->addr, r->length, &end))
+		return -EINVAL;
+	if (r->length > READ_ONCE(kshm_max_buf_size))
+		return -EFBIG;
+	if (!r->addr || !access_ok(u64_to_user_ptr(r->addr), r->length))
+		return -EFAULT;
+	return 0;
+}
+
+/* Pin, charge and map a new buffer; the caller publishes it. */
+static struct kshm_buf *kshm_buf_create(struct kshm_file *kf,
+					const struct kshm_buf_register *r)
+{
+	struct kshm_buf *b;
+	int ret;
+
+	b = kzalloc(sizeof(*b), GFP_KERNEL_ACCOUNT);
+	if (!b)
+		return ERR_PTR(-ENOMEM);
+	b->access = r->flags;
+	b->addr = r->addr;
+	b->length = r->length;
+	b->nr_pages = DIV_ROUND_UP(offset_in_page(r->addr) + r->length, PAGE_SIZE);
+	ret = kshm_buf_charge(b);
+	if (ret)
+		goto out_free_buf;
+	ret = kshm_buf_pin(b);
+	if (ret)
+		goto out_uncharge;
+	ret = -ENOMEM;
+	b->vaddr = vmap(b->pages, b->nr_pages, VM_MAP, PAGE_KERNEL);
+	if (!b->vaddr)
+		goto out_unpin;
+	b->kaddr = b->vaddr + offset_in_page(r->addr);
+	kref_init(&b->ref);
+	INIT_WORK(&b->release_work, kshm_buf_release_work);
+	return b;
+
+out_unpin:
+	kshm_buf_unpin(b);
+out_uncharge:
+	kshm_buf_uncharge(b);
+out_free_buf:
+	kfree(b);
+	return ERR_PTR(ret);
+}
+
+/* Does [@addr, @addr + @len) overlap a live registration of @kf? */
+static bool kshm_buf_overlaps(struct kshm_file *kf, u64 addr, u64 len)
+{
+	struct kshm_buf *b;
+	unsigned long id;
+
+	lockdep_assert_held(&kf->buf_lock);
+	xa_for_each(&kf->bufs, id, b)
+		if (addr < b->addr + b->length && b->addr < addr + len)
+			return true;
+	return false;
+}
+
+/* Give @b a handle in @kf, unless it overlaps a live registration. */
+static int kshm_buf_publish(struct kshm_file *kf, struct kshm_buf *b)
+{
+	int ret = -EEXIST;
+
+	mutex_lock(&kf->buf_lock);
+	if (!kshm_buf_overlaps(kf, b->addr, b->length))
+		ret = xa_alloc(&kf->bufs, &b->id, b, XA_LIMIT(1, KSHM_MAX_BUF_ID),
+			       GFP_KERNEL_ACCOUNT);
+	mutex_unlock(&kf->buf_lock);
+	return ret == -EBUSY ? -ENOSPC : ret;
+}
+
+int kshm_ioctl_buf_register(struct kshm_file *kf, void *arg)
+{
+	struct kshm_buf_register *r = arg;
+	struct kshm_buf *b;
+	int ret;
+
+	ret = kshm_buf_register_check(r);
+	if (ret)
+		return ret;
+	b = kshm_buf_create(kf, r);
+	if (IS_ERR(b))
+		return PTR_ERR(b);
+	atomic64_inc(&kshm_bufs_alive);
+	atomic64_add(b->nr_pages, &kshm_buf_pages_pinned);
+	kref_get(&kf->ref);
+	b->kf = kf;
+	ret = kshm_buf_publish(kf, b);
+	if (ret) {
+		/* Never published: released at once, without an event. */
+		kshm_buf_put(b);
+		return ret;
+	}
+	r->id = b->id;
+	return 0;
+}
+
+/* Take @b out of the table: no new user can find it; the engine stops. */
+static void kshm_buf_cancel(struct kshm_buf *b)
+{
+	WRITE_ONCE(b->cancelled, true);
+	kshm_buf_put(b);
+}
+
+int kshm_ioctl_buf_unregister(struct kshm_file *kf, void *arg)
+{
+	struct kshm_buf_unregister *u = arg;
+	struct kshm_buf *b;
+
+	if (u->__reserved)
+		return -EINVAL;
+	b = xa_erase(&kf->bufs, u->id);
+	if (!b)
+		return -ENOENT;
+	kshm_buf_cancel(b);
+	return 0;
+}
+
+int kshm_ioctl_buf_info(struct kshm_file *kf, void *arg)
+{
+	struct kshm_buf_info *info = arg;
+	struct kshm_buf *b;
+	int ret = 0;
+
+	/* The fields copied are fixed for the buffer's life. */
+	xa_lock(&kf->bufs);
+	b = xa_load(&kf->bufs, info->id);
+	if (b) {
+		info->access = b->access;
+		info->addr = b->addr;
+		info->length = b->length;
+		info->pages = b->nr_pages;
+	} else {
+		ret = -ENOENT;
+	}
+	xa_unlock(&kf->bufs);
+	return ret;
+}
+
+void kshm_file_release_bufs(struct kshm_file *kf)
+{
+	struct kshm_buf *b;
+	unsigned long id;
+
+	xa_for_each(&kf->bufs, id, b) {
+		xa_erase(&kf->bufs, id);
+		kshm_buf_cancel(b);
+	}
+	xa_destroy(&kf->bufs);
+}

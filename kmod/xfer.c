@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What the kernel itself does with shared memory: fill a sequence, copy
+ * (the METHOD_NEITHER path: copy_{from,to}_user in the caller's context),
+ * and checksum from a workqueue.  Each acts on a target, a region or a
+ * buffer, through the module's kernel mapping of it.
+ */
+#include <linux/overflow.h>
+#include <linux/sched.h>
+#include <linux/sizes.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
+
+#include "kshm.h"
+
+/* Bytes handled between two chances to reschedule. */
+#define KSHM_XFER_CHUNK	SZ_1M
+
+/*
+ * Take a reference on region or buffer @id of @kf.  A buffer must allow
+ * @access (KSHM_BUF_KERNEL_*), else EACCES; regions allow everything.
+ */
+int kshm_target_get(struct kshm_file *kf, bool buf, u32 id, u32 access,
+		    struct kshm_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (!buf) {
+		t->region = kshm_region_get(kf, id);
+		if (IS_ERR(t->region))
+			return PTR_ERR(t->region);
+		t->kaddr = t->region->vaddr;
+		t->length = t->region->length;
+		return 0;
+	}
+	t->buf = kshm_buf_get(kf, id);
+	if (IS_ERR(t->buf))
+		return PTR_ERR(t->buf);
+	if ((t->buf->access & access) != access) {
+		kshm_buf_put(t->buf);
+		return -EACCES;
+	}
+	t->kaddr = t->buf->kaddr;
+	t->length = t->buf->length;
+	return 0;
+}
+
+void kshm_target_put(struct kshm_target *t)
+{
+	if (t->region)
+		kshm_region_put(t->region);
+	if (t->buf)
+		kshm_buf_put(t->buf);
+}
+
+/* Is [@offset, @offset + @len) a nonempty range inside @t? */
+bool kshm_target_range_ok(const struct kshm_target *t, u64 offset, u64 len)
+{
+	return len && len <= t->length && offset <= t->length - len;
+}
+
+static void kshm_fill_sequence(void *dst, u32 width, u64 count, u64 v, u64 step)
+{
+	u64 i;
+
+	for (i = 0; i < count; i++, v += step) {
+		switch (width) {
+		case 1:
+			((u8 *)dst)[i] = v;
+			break;
+		case 2:
+			((u16 *)dst)[i] = v;
+			break;
+		case 4:
+			((u32 *)dst)[i] = v;
+			break;
+		default:
+			((u64 *)dst)[i] = v;
+			break;
+		}
+		if ((i & 0xffff) == 0xffff)
+			cond_resched();
+	}
+}
+
+int kshm_ioctl_fill(struct kshm_file *kf, void *arg)
+{
+	struct kshm_fill *f = arg;
+	struct kshm_target t;
+	u64 bytes;
+	int ret;
+
+	if (f->width != 1 && f->width != 2 && f->width != 4 && f->width != 8)
+		return -EINVAL;
+	if (f->offset % f->width || check_mul_overflow(f->count, (u64)f->width, &bytes))
+		return -EINVAL;
+	ret = kshm_target_get(kf, f->flags & KSHM_TARGET_BUF, f->id,
+			      KSHM_BUF_KERNEL_WRITE, &t);
+	if (ret)
+		return ret;
+	if (kshm_target_range_ok(&t, f->offset, bytes))
+		kshm_fill_sequence(t.kaddr + f->offset, f->width, f->count,
+				   f->start, f->step);
+	else
+		ret = -EINVAL;
+	kshm_target_put(&t);
+	return ret;
+}
+
+/* One side of a copy, resolved: a user pointer or a kernel address. */
+struct kshm_copy_side {
+	struct kshm_target t;
+	void __user *user;
+	void *kaddr;
+};
+
+static int kshm_copy_side_get(struct kshm_file *kf, const struct kshm_copy_end *e,
+			      u32 access, u64 len, struct kshm_copy_side *s)
+{
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	if (e->kind == KSHM_MEM_USER) {
+		if (e->id)
+			return -EINVAL;
+		s->user = u64_to_user_ptr(e->addr);
+		return 0;
+	}
+	if (e->kind != KSHM_MEM_REGION && e->kind != KSHM_MEM_BUF)
+		return -EINVAL;
+	ret = kshm_target_get(kf, e->kind == KSHM_MEM_BUF, e->id, access, &s->t);
+	if (ret)
+		return ret;
+	if (!kshm_target_range_ok(&s->t, e->addr, len)) {
+		kshm_target_put(&s->t);
+		return -EINVAL;
+	}
+	s->kaddr = s->t.kaddr + e->addr;
+	return 0;
+}
+
+/* Copy @len bytes between two resolved sides, a chunk at a time. */
+static int kshm_copy_bytes(struct kshm_copy_side *src, struct kshm_copy_side *dst,
+			   u64 len)
+{
+	u64 done, n;
+
+	for (done = 0; done < len; done += n) {
+		n = min_t(u64, len - done, KSHM_XFER_CHUNK);
+		if (src->kaddr && dst->kaddr)
+			memmove(dst->kaddr + done, src->kaddr + done, n);
+		else if (dst->kaddr && copy_from_user(dst->kaddr + done,
+						      src->user + done, n))
+			return -EFAULT;
+		else if (src->kaddr && copy_to_user(dst->user + done,
+						    src->kaddr + done, n))
+			return -EFAULT;
+		cond_resched();
+	}
+	return 0;
+}
+
+int kshm_ioctl_copy(struct kshm_file *kf, void *arg)
+{
+	struct kshm_copy *c = arg;
+	struct kshm_copy_side src, dst;
+	int ret;
+
+	if (!c->length ||
+	    (c->src.kind == KSHM_MEM_USER && c->dst.kind == KSHM_MEM_USER))
+		return -EINVAL;
+	ret = kshm_copy_side_get(kf, &c->src, KSHM_BUF_KERNEL_READ, c->length, &src);
+	if (ret)
+		return ret;
+	ret = kshm_copy_side_get(kf, &c->dst, KSHM_BUF_KERNEL_WRITE, c->length, &dst);
+	if (ret)
+		goto out_put_src;
+	ret = kshm_copy_bytes(&src, &dst, c->length);
+	kshm_target_put(&dst.t);
+out_put_src:
+	kshm_target_put(&src.t);
+	return ret;
+}
+
+/**
+ * struct kshm_checksum_work - a checksum computed on a kernel worker
+ * @work: queued on system_unbound_wq, waited for by the ioctl
+ * @data: first byte, in the kernel mapping
+ * @length: bytes
+ * @sum: the result
+ */
+struct kshm_checksum_work {
+	struct work_struct work;
+	const u8 *data;
+	u64 length;
+	u64 sum;
+};
+
+static void kshm_checksum_fn(struct work_struct *work)
+{
+	struct kshm_checksum_work *cw =
+		container_of(work, struct kshm_checksum_work, work);
+	u64 i, sum = 0xcbf29ce484222325ULL;	/* FNV-1a 64 offset basis */
+
+	for (i = 0; i < cw->length; i++) {
+		sum = (sum ^ cw->data[i]) * 0x100000001b3ULL;
+		if ((i & (KSHM_XFER_CHUNK - 1)) == KSHM_XFER_CHUNK - 1)
+			cond_resched();
+	}
+	cw->sum = sum;
+}
+
+int kshm_ioctl_checksum(struct kshm_file *kf, void *arg)
+{
+	struct kshm_checksum *c = arg;
+	struct kshm_checksum_work cw;
+	struct kshm_target t;
+	int ret;
+
+	if (c->__reserved)
+		return -EINVAL;
+	ret = kshm_target_get(kf, c->flags & KSHM_TARGET_BUF, c->id,
+			      KSHM_BUF_KERNEL_READ, &t);
+	if (ret)
+		return ret;
+	if (kshm_target_range_ok(&t, c->offset, c->length)) {
+		cw.data = t.kaddr + c->offset;
+		cw.length = c->length;
+		INIT_WORK_ONSTACK(&cw.work, kshm_checksum_fn);
+		queue_work(system_unbound_wq, &cw.work);
+		flush_work(&cw.work);
+		destroy_work_on_stack(&cw.work);
+		c->sum = cw.sum;
+	} else {
+		ret = -EINVAL;
+	}
+	kshm_target_put(&t);
+	return ret;
+}
