@@ -97,9 +97,8 @@ static void kshm_buf_unpin(struct kshm_buf *b)
 	kvfree(b->pages);
 }
 
-static void kshm_buf_release_work(struct work_struct *work)
+static void kshm_buf_release(struct kshm_buf *b)
 {
-	struct kshm_buf *b = container_of(work, struct kshm_buf, release_work);
 	struct kshm_file *kf = b->kf;
 
 	vunmap(b->vaddr);
@@ -113,17 +112,37 @@ static void kshm_buf_release_work(struct work_struct *work)
 	kshm_file_put(kf);
 }
 
+static void kshm_buf_release_work(struct work_struct *work)
+{
+	kshm_buf_release(container_of(work, struct kshm_buf, release_work));
+}
+
 static void kshm_buf_last_put(struct kref *ref)
+{
+	kshm_buf_release(container_of(ref, struct kshm_buf, ref));
+}
+
+static void kshm_buf_last_put_atomic(struct kref *ref)
 {
 	struct kshm_buf *b = container_of(ref, struct kshm_buf, ref);
 
-	/* May run in the engine's hard IRQ: the release itself sleeps. */
 	queue_work(kshm_wq, &b->release_work);
 }
 
+/*
+ * Drop a reference in process context: the last one releases at once, so
+ * close() and exit have released every idle buffer when they return.
+ */
 void kshm_buf_put(struct kshm_buf *b)
 {
+	might_sleep();
 	kref_put(&b->ref, kshm_buf_last_put);
+}
+
+/* Drop a reference in any context (the engine's hard IRQ): release later. */
+void kshm_buf_put_atomic(struct kshm_buf *b)
+{
+	kref_put(&b->ref, kshm_buf_last_put_atomic);
 }
 
 struct kshm_buf *kshm_buf_get(struct kshm_file *kf, u32 id)

@@ -48,7 +48,7 @@ static enum hrtimer_restart kshm_engine_tick(struct hrtimer *timer)
 	/* Unregistered: stop touching the pages and let the release go on. */
 	if (buf && READ_ONCE(buf->cancelled)) {
 		e->target_dropped = true;
-		kshm_buf_put(buf);
+		kshm_buf_put_atomic(buf);
 		return HRTIMER_NORESTART;
 	}
 	tick = ++e->ticks;

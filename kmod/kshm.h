@@ -66,9 +66,10 @@ struct kshm_file {
 /**
  * struct kshm_buf - an application's buffer, pinned and mapped for the kernel
  * @ref: one for the handle in kshm_file.bufs, one per kernel user (an ioctl,
- *	the engine); the last one queues @release_work
- * @release_work: unmaps, unpins, uncharges and reports, in process context
- *	(the last reference may go in the engine's hard IRQ)
+ *	the engine); the last one releases the buffer: unmaps, unpins,
+ *	uncharges and reports it
+ * @release_work: the release, when the last reference goes in the
+ *	engine's hard IRQ, where it cannot sleep
  * @kf: the file to report the release to; holds a reference on it
  * @cancelled: set once unregistered; the engine stops at its next tick
  * @id: handle in @kf
@@ -176,6 +177,7 @@ int kshm_ioctl_region_destroy(struct kshm_file *kf, void *arg);
 int kshm_ioctl_region_info(struct kshm_file *kf, void *arg);
 
 void kshm_buf_put(struct kshm_buf *b);
+void kshm_buf_put_atomic(struct kshm_buf *b);
 struct kshm_buf *kshm_buf_get(struct kshm_file *kf, u32 id);
 void kshm_file_release_bufs(struct kshm_file *kf);
 void kshm_file_init_events(struct kshm_file *kf);

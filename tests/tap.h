@@ -127,4 +127,32 @@ static inline int kill_and_reap(pid_t pid)
 	return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
 }
 
+/* 64-bit FNV-1a, as KSHM_IOC_CHECKSUM computes it. */
+static inline unsigned long long fnv1a(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	unsigned long long h = 0xcbf29ce484222325ULL;
+
+	while (len--)
+		h = (h ^ *p++) * 0x100000001b3ULL;
+	return h;
+}
+
+/* A number from /proc/self/status ("VmPin:") or /proc/vmstat, or -1. */
+static inline long long proc_value(const char *file, const char *key)
+{
+	char line[256];
+	long long v = -1;
+	size_t n = strlen(key);
+	FILE *f = fopen(file, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && (line[n] == ' ' || line[n] == ':' ||
+					       line[n] == '\t'))
+			v = atoll(line + n + (line[n] == ':'));
+	if (f)
+		fclose(f);
+	return v;
+}
+
 #endif /* KSHM_TAP_H */

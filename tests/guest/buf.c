@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Application-allocated buffers: registration of every kind of memory the
+ * kernel will pin, the kernel reading and writing through its own mapping,
+ * and what fork does to a registered buffer.
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "kshm.h"
+#include "tap.h"
+
+#define RW (KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE)
+
+static long page;
+
+/*
+ * Register @len bytes at @p, let the kernel write a sequence into them and
+ * read back what the application wrote, then unregister and wait for the
+ * release.  All checks carry @kind in their names.
+ */
+static void kernel_reads_and_writes(int fd, uint8_t *p, size_t len,
+				    const char *kind)
+{
+	uint64_t sum = 0;
+	uint32_t id = 0;
+	size_t i;
+	int good = 1;
+
+	tap_ok(!kshm_buf_register(fd, p, len, RW, &id), "buf_%s_register", kind);
+	tap_ok(!kshm_buf_fill(fd, id, 1, 0, len, 3, 7), "buf_%s_fill", kind);
+	for (i = 0; i < len; i++)
+		good &= p[i] == (uint8_t)(3 + 7 * i);
+	tap_ok(good, "buf_%s_kernel_writes_seen_by_app", kind);
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)(i * 31 + 1);
+	tap_ok(!kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, len, &sum) &&
+	       sum == fnv1a(p, len), "buf_%s_app_writes_seen_by_kernel_worker", kind);
+	tap_ok(!kshm_buf_unregister(fd, id) &&
+	       !kshm_wait_buf_released(fd, id, 30000), "buf_%s_released", kind);
+}
+
+static void anonymous_unaligned(int fd)
+{
+	struct kshm_buf_info info;
+	uint8_t *mem = malloc(8 * page);
+	uint8_t *p = mem + page + 100;
+	size_t len = 3 * page + 123;
+	uint32_t id;
+
+	tap_require(mem != NULL, "malloc");
+	memset(mem, 0, 8 * page);
+	tap_zero(kshm_buf_register(fd, p, len, KSHM_BUF_KERNEL_READ, &id),
+		 "buf_register_unaligned");
+	tap_ok(!kshm_buf_info(fd, id, &info) && info.addr == (uintptr_t)p &&
+	       info.length == len && info.access == KSHM_BUF_KERNEL_READ &&
+	       info.pages == (uint64_t)((((uintptr_t)p & (page - 1)) + len + page - 1) / page),
+	       "buf_info_reports_range_and_pages");
+	kshm_buf_unregister(fd, id);
+	kshm_wait_buf_released(fd, id, 30000);
+	kernel_reads_and_writes(fd, p, len, "anon_unaligned");
+	/* The kernel wrote only the registered bytes. */
+	tap_ok(mem[page + 99] == 0 && mem[page + 100 + len] == 0,
+	       "buf_kernel_stays_inside_range");
+	free(mem);
+}
+
+static void memfd_and_shared_file(int fd)
+{
+	size_t len = 4 * page;
+	uint8_t *p, *q;
+	int mfd, tfd;
+
+	mfd = memfd_create("kshm-test", 0);
+	tap_require(mfd >= 0 && !ftruncate(mfd, len), "memfd");
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	q = mmap(NULL, len, PROT_READ, MAP_SHARED, mfd, 0);
+	tap_require(p != MAP_FAILED && q != MAP_FAILED, "map memfd");
+	kernel_reads_and_writes(fd, p, len, "memfd");
+	tap_ok(q[5] == (uint8_t)(5 * 31 + 1), "buf_memfd_pages_are_the_files");
+	munmap(p, len);
+	munmap(q, len);
+	close(mfd);
+
+	tfd = open("/tmp/kshm-shared", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	tap_require(tfd >= 0 && !ftruncate(tfd, len), "tmpfs file");
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, tfd, 0);
+	tap_require(p != MAP_FAILED, "map tmpfs file");
+	kernel_reads_and_writes(fd, p, len, "tmpfs_map_shared");
+	munmap(p, len);
+	close(tfd);
+	unlink("/tmp/kshm-shared");
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int f = open(path, O_WRONLY), ok;
+
+	if (f < 0)
+		return 0;
+	ok = write(f, s, strlen(s)) == (ssize_t)strlen(s);
+	close(f);
+	return ok;
+}
+
+static void huge_pages(int fd)
+{
+	size_t len = 2 << 20;
+	uint8_t *p, *mem;
+
+	write_str("/proc/sys/vm/nr_hugepages", "4");
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (p == MAP_FAILED) {
+		tap_ok(1, "buf_hugetlb # SKIP no huge page could be reserved");
+	} else {
+		memset(p, 0, len);
+		kernel_reads_and_writes(fd, p + 4096 - 8, len - 4096, "hugetlb");
+		munmap(p, len);
+	}
+	write_str("/proc/sys/vm/nr_hugepages", "0");
+
+	mem = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	tap_require(mem != MAP_FAILED, "map for THP");
+	p = (uint8_t *)(((uintptr_t)mem + len - 1) & ~(len - 1));
+	madvise(p, len, MADV_HUGEPAGE);
+	memset(p, 1, len);
+	kernel_reads_and_writes(fd, p, len, "thp");
+	munmap(mem, 2 * len);
+}
+
+/* munmap does not pull the pages from under the kernel: the pin holds them. */
+static void munmap_while_registered(int fd)
+{
+	size_t len = 2 * page;
+	uint64_t sum = 0;
+	uint8_t *p, copy[64];
+	uint32_t id;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	tap_require(p != MAP_FAILED, "map");
+	memset(p, 0x5a, len);
+	tap_require(!kshm_buf_register(fd, p, len, RW, &id), "register");
+	memcpy(copy, p, sizeof(copy));
+	tap_zero(munmap(p, len) ? -errno : 0, "buf_munmap_while_registered");
+	tap_ok(!kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, 64, &sum) &&
+	       sum == fnv1a(copy, 64), "buf_kernel_reads_after_munmap");
+	tap_zero(kshm_buf_fill(fd, id, 8, 0, len / 8, 1, 1), "buf_kernel_writes_after_munmap");
+	tap_ok(!kshm_buf_unregister(fd, id) && !kshm_wait_buf_released(fd, id, 30000),
+	       "buf_munmapped_buffer_released");
+}
+
+/*
+ * After fork the parent keeps the pinned pages (the kernel copies them for
+ * the child at fork instead of sharing them copy-on-write), so what the
+ * parent writes the kernel reads and what the kernel writes the parent
+ * sees; the child has its own copy, frozen at fork.
+ */
+static void fork_keeps_parent_and_kernel_together(int fd)
+{
+	int go[2], status;
+	uint64_t sum = 0;
+	uint8_t *p;
+	uint32_t id;
+	pid_t pid;
+	char c;
+
+	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	tap_require(p != MAP_FAILED && !pipe(go), "map");
+	memset(p, 0x11, page);
+	tap_require(!kshm_buf_register(fd, p, page, RW, &id), "register");
+	pid = fork();
+	tap_require(pid >= 0, "fork");
+	if (!pid) {
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		/* Neither the parent's write nor the kernel's reached us. */
+		_exit(p[0] == 0x11 && p[100] == 0x11 ? 0 : 1);
+	}
+	close(go[0]);
+	memset(p, 0x22, 64);
+	tap_ok(!kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, page, &sum) &&
+	       sum == fnv1a(p, page), "buf_fork_kernel_reads_parent_writes");
+	kshm_buf_fill(fd, id, 1, 100, 1, 0x33, 0);
+	tap_ok(p[100] == 0x33, "buf_fork_parent_sees_kernel_writes");
+	tap_require(write(go[1], "x", 1) == 1, "wake child");
+	waitpid(pid, &status, 0);
+	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	       "buf_fork_child_keeps_its_copy_from_fork");
+	close(go[1]);
+	kshm_buf_unregister(fd, id);
+	kshm_wait_buf_released(fd, id, 30000);
+	munmap(p, page);
+}
+
+int main(void)
+{
+	int fd;
+
+	page = sysconf(_SC_PAGESIZE);
+	fd = kshm_open(NULL);
+	tap_require(fd >= 0, "open /dev/kshm");
+	anonymous_unaligned(fd);
+	memfd_and_shared_file(fd);
+	huge_pages(fd);
+	munmap_while_registered(fd);
+	fork_keeps_parent_and_kernel_together(fd);
+	kshm_close(fd);
+	return tap_done();
+}
