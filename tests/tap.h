@@ -7,6 +7,7 @@
 #define KSHM_TAP_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,6 +154,19 @@ static inline long long proc_value(const char *file, const char *key)
 	if (f)
 		fclose(f);
 	return v;
+}
+
+/* /proc/vmstat, with every CPU's pending counter updates folded in first. */
+static inline long long proc_vmstat(const char *key)
+{
+	int f = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+
+	if (f >= 0) {
+		if (write(f, "1", 1) != 1)
+			tap_diag("stat_refresh: %s", strerror(errno));
+		close(f);
+	}
+	return proc_value("/proc/vmstat", key);
 }
 
 #endif /* KSHM_TAP_H */

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Registrations the module must refuse, each with its exact errno, and
+ * with nothing left pinned behind.
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "kshm.h"
+#include "tap.h"
+
+#define RW (KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE)
+
+static long page;
+
+static int raw_register(int fd, uint64_t addr, uint64_t len, uint32_t flags)
+{
+	struct kshm_buf_register r = {
+		.size = sizeof(r), .flags = flags, .addr = addr, .length = len,
+	};
+
+	return raw_ioctl(fd, KSHM_IOC_BUF_REGISTER, &r);
+}
+
+/* Pins held system-wide. */
+static long long pins_outstanding(void)
+{
+	return proc_vmstat("nr_foll_pin_acquired") -
+	       proc_vmstat("nr_foll_pin_released");
+}
+
+static void bad_ranges(int fd)
+{
+	struct kshm_info info;
+	uint8_t *p, *hole;
+	long long before;
+
+	kshm_get_info(fd, &info);
+	p = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	tap_require(p != MAP_FAILED, "map");
+	tap_errno(raw_register(fd, 0, page, RW), EFAULT, "buf_address_zero_efault");
+	tap_errno(raw_register(fd, (uintptr_t)p, 0, RW), EINVAL, "buf_length_zero_einval");
+	tap_errno(raw_register(fd, ~0ull - 100, 4096, RW), EINVAL, "buf_range_overflow_einval");
+	tap_errno(raw_register(fd, (uintptr_t)p, info.max_buf_size + 1, RW), EFBIG,
+		  "buf_length_beyond_limit_efbig");
+	tap_errno(raw_register(fd, 1ull << 62, page, RW), EFAULT,
+		  "buf_kernel_half_address_efault");
+	hole = p + 2 * page;
+	munmap(hole, page);
+	tap_errno(raw_register(fd, (uintptr_t)hole, page, RW), EFAULT,
+		  "buf_unmapped_address_efault");
+	before = pins_outstanding();
+	tap_errno(raw_register(fd, (uintptr_t)p, 4 * page, RW), EFAULT,
+		  "buf_range_into_hole_efault");
+	tap_ok(pins_outstanding() == before, "buf_partial_pin_released_at_once");
+	munmap(p, 2 * page);
+	munmap(p + 3 * page, page);
+}
+
+static void bad_access(int fd)
+{
+	uint8_t *ro = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *p = calloc(1, page);
+	uint64_t sum;
+	uint32_t id;
+
+	tap_require(ro != MAP_FAILED && p, "map");
+	tap_errno(raw_register(fd, (uintptr_t)ro, page, KSHM_BUF_KERNEL_WRITE), EFAULT,
+		  "buf_read_only_mapping_for_kernel_writes_efault");
+	tap_ok(!kshm_buf_register(fd, ro, page, KSHM_BUF_KERNEL_READ, &id) &&
+	       !kshm_buf_unregister(fd, id), "buf_read_only_mapping_for_kernel_reads_ok");
+	tap_errno(raw_register(fd, (uintptr_t)p, page, 0), EINVAL, "buf_no_access_flag_einval");
+	tap_errno(raw_register(fd, (uintptr_t)p, page, 1u << 5), EINVAL,
+		  "buf_unknown_access_flag_einval");
+	tap_require(!kshm_buf_register(fd, p, page, KSHM_BUF_KERNEL_READ, &id), "register");
+	tap_errno(kshm_buf_fill(fd, id, 1, 0, 1, 0, 0), EACCES,
+		  "buf_kernel_write_to_read_only_registration_eacces");
+	tap_errno(kshm_engine_start(fd, KSHM_TARGET_BUF, id, 100, 0, 16, 1), EACCES,
+		  "buf_engine_on_read_only_registration_eacces");
+	kshm_buf_unregister(fd, id);
+	tap_require(!kshm_buf_register(fd, p, page, KSHM_BUF_KERNEL_WRITE, &id), "register");
+	tap_errno(kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, 8, &sum), EACCES,
+		  "buf_kernel_read_of_write_only_registration_eacces");
+	kshm_buf_unregister(fd, id);
+	munmap(ro, page);
+	free(p);
+}
+
+static void bad_handles(int fd)
+{
+	struct kshm_buf_register r = { .size = sizeof(r), .flags = RW, .length = 16 };
+	struct kshm_buf_info info;
+	uint8_t *p = calloc(4, page);
+	uint32_t id, id2;
+	int other;
+
+	tap_require(p != NULL, "alloc");
+	tap_zero(kshm_buf_register(fd, p + page, page, RW, &id), "buf_register");
+	tap_errno(kshm_buf_register(fd, p + page, page, RW, &id2), EEXIST,
+		  "buf_same_range_twice_eexist");
+	tap_errno(kshm_buf_register(fd, p + page + 100, 16, RW, &id2), EEXIST,
+		  "buf_overlapping_range_eexist");
+	tap_zero(kshm_buf_register(fd, p + 2 * page, 16, RW, &id2), "buf_adjacent_range_ok");
+	other = kshm_open(NULL);
+	tap_errno(kshm_buf_unregister(other, id), ENOENT, "buf_handle_of_another_file_enoent");
+	tap_errno(kshm_buf_info(other, id, &info), ENOENT, "buf_info_of_another_file_enoent");
+	tap_zero(kshm_buf_register(other, p + page, page, RW, &id2),
+		 "buf_same_range_in_another_file_ok");
+	kshm_close(other);
+	tap_zero(kshm_buf_unregister(fd, id), "buf_unregister_once");
+	tap_errno(kshm_buf_unregister(fd, id), ENOENT, "buf_unregister_twice_enoent");
+	tap_errno(kshm_buf_unregister(fd, 4242), ENOENT, "buf_unregister_unknown_enoent");
+	tap_errno(kshm_buf_info(fd, id, &info), ENOENT, "buf_info_after_unregister_enoent");
+	r.addr = (uintptr_t)p;
+	r.__reserved = 1;
+	tap_errno(raw_ioctl(fd, KSHM_IOC_BUF_REGISTER, &r), EINVAL,
+		  "buf_register_reserved_nonzero_einval");
+	free(p);
+}
+
+/* Another driver's memory (here the PC's BIOS area through /dev/mem). */
+static void pfn_mapping(int fd)
+{
+	int mem = open("/dev/mem", O_RDWR | O_SYNC);
+	void *p = MAP_FAILED;
+
+	if (mem >= 0)
+		p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, mem, 0xf0000);
+	if (p == MAP_FAILED) {
+		tap_ok(1, "buf_pfn_mapping_efault # SKIP /dev/mem cannot be mapped");
+	} else {
+		tap_errno(raw_register(fd, (uintptr_t)p, page, RW), EFAULT,
+			  "buf_pfn_mapping_efault");
+		munmap(p, page);
+	}
+	if (mem >= 0)
+		close(mem);
+}
+
+int main(void)
+{
+	int fd;
+
+	page = sysconf(_SC_PAGESIZE);
+	fd = kshm_open(NULL);
+	tap_require(fd >= 0, "open /dev/kshm");
+	bad_ranges(fd);
+	bad_access(fd);
+	bad_handles(fd);
+	pfn_mapping(fd);
+	kshm_close(fd);
+	return tap_done();
+}

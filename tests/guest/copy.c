@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The copy path (METHOD_NEITHER): copy_{from,to}_user in the caller's
+ * context between user memory, regions and buffers.  Every bad pointer is
+ * EFAULT, every bad range EINVAL, and the kernel never oopses on either.
+ */
+#include <stdint.h>
+#include <sys/mman.h>
+
+#include "kshm.h"
+#include "tap.h"
+
+static long page;
+
+static struct kshm_copy_end user_end(const void *p)
+{
+	return (struct kshm_copy_end){ KSHM_MEM_USER, 0, (uintptr_t)p };
+}
+
+static struct kshm_copy_end region_end(uint32_t id, uint64_t off)
+{
+	return (struct kshm_copy_end){ KSHM_MEM_REGION, id, off };
+}
+
+static struct kshm_copy_end buf_end(uint32_t id, uint64_t off)
+{
+	return (struct kshm_copy_end){ KSHM_MEM_BUF, id, off };
+}
+
+static int copy(int fd, struct kshm_copy_end src, struct kshm_copy_end dst,
+		uint64_t len)
+{
+	return kshm_copy(fd, &src, &dst, len);
+}
+
+static void round_trips(int fd)
+{
+	size_t len = 4 << 20;
+	struct kshm_region_desc r;
+	uint8_t *in = malloc(len), *out = malloc(len), *bufmem = malloc(len + 64);
+	uint32_t b;
+	size_t i;
+
+	tap_require(in && out && bufmem, "alloc");
+	for (i = 0; i < len; i++)
+		in[i] = (uint8_t)(i * 7 + (i >> 12));
+	tap_require(!kshm_region_create(fd, len, 0, &r), "create");
+	tap_require(!kshm_buf_register(fd, bufmem + 3, len,
+				       KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE, &b),
+		    "register");
+	tap_zero(copy(fd, user_end(in), region_end(r.id, 0), len), "copy_user_to_region_4MiB");
+	tap_zero(copy(fd, region_end(r.id, 0), buf_end(b, 0), len), "copy_region_to_buf_4MiB");
+	tap_ok(!memcmp(bufmem + 3, in, len), "copy_buf_holds_the_bytes");
+	memset(out, 0, len);
+	tap_zero(copy(fd, buf_end(b, 0), user_end(out), len), "copy_buf_to_user_4MiB");
+	tap_ok(!memcmp(out, in, len), "copy_round_trip_intact");
+	tap_zero(copy(fd, user_end(in + 5), buf_end(b, 1001), 333), "copy_unaligned_user_to_buf");
+	tap_ok(!memcmp(bufmem + 3 + 1001, in + 5, 333), "copy_unaligned_bytes_land");
+	tap_zero(copy(fd, region_end(r.id, 10), region_end(r.id, 20), 100),
+		 "copy_overlapping_within_region");
+	kshm_region_read(fd, r.id, 20, out, 100);
+	tap_ok(!memcmp(out, in + 10, 100), "copy_overlap_moves_like_memmove");
+	kshm_buf_unregister(fd, b);
+	kshm_wait_buf_released(fd, b, 30000);
+	kshm_region_destroy(fd, r.id);
+	free(in);
+	free(out);
+	free(bufmem);
+}
+
+static void bad_pointers(int fd)
+{
+	struct kshm_region_desc r;
+	uint8_t *p, *hole;
+
+	tap_require(!kshm_region_create(fd, 4 * page, 0, &r), "create");
+	p = mmap(NULL, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	tap_require(p != MAP_FAILED, "map");
+	hole = p + 2 * page;
+	munmap(hole, page);
+	tap_errno(copy(fd, user_end(NULL), region_end(r.id, 0), 8), EFAULT,
+		  "copy_from_null_efault");
+	tap_errno(copy(fd, region_end(r.id, 0), user_end((void *)16), 8), EFAULT,
+		  "copy_to_low_address_efault");
+	tap_errno(copy(fd, user_end(hole), region_end(r.id, 0), 8), EFAULT,
+		  "copy_from_unmapped_efault");
+	tap_errno(copy(fd, region_end(r.id, 0), user_end(p + page), 2 * page), EFAULT,
+		  "copy_to_range_into_hole_efault");
+	tap_errno(copy(fd, user_end((void *)(1ull << 62)), region_end(r.id, 0), 8), EFAULT,
+		  "copy_from_kernel_half_efault");
+	tap_errno(copy(fd, region_end(r.id, 0), user_end((void *)~0ull), 8), EFAULT,
+		  "copy_to_wrapping_pointer_efault");
+	/* Read-only memory cannot receive a copy. */
+	mprotect(p, page, PROT_READ);
+	tap_errno(copy(fd, region_end(r.id, 0), user_end(p), 8), EFAULT,
+		  "copy_to_read_only_memory_efault");
+	munmap(p, 2 * page);
+	kshm_region_destroy(fd, r.id);
+}
+
+static void bad_ranges_and_ends(int fd)
+{
+	struct kshm_copy_end bogus = { 7, 0, 0 };
+	struct kshm_region_desc r;
+	uint8_t tmp[64];
+	uint32_t b;
+
+	tap_require(!kshm_region_create(fd, page, 0, &r), "create");
+	tap_require(!kshm_buf_register(fd, tmp, sizeof(tmp), KSHM_BUF_KERNEL_READ, &b),
+		    "register");
+	tap_errno(copy(fd, region_end(r.id, 0), user_end(tmp), 0), EINVAL, "copy_length_zero_einval");
+	tap_errno(copy(fd, region_end(r.id, page - 4), user_end(tmp), 8), EINVAL,
+		  "copy_past_region_end_einval");
+	tap_errno(copy(fd, region_end(r.id, ~0ull - 3), user_end(tmp), 8), EINVAL,
+		  "copy_offset_overflow_einval");
+	tap_errno(copy(fd, buf_end(b, 60), user_end(tmp), 8), EINVAL, "copy_past_buf_end_einval");
+	tap_errno(copy(fd, user_end(tmp), user_end(tmp + 8), 8), EINVAL, "copy_user_to_user_einval");
+	tap_errno(copy(fd, bogus, user_end(tmp), 8), EINVAL, "copy_unknown_kind_einval");
+	tap_errno(copy(fd, (struct kshm_copy_end){ KSHM_MEM_USER, 3, (uintptr_t)tmp },
+		       region_end(r.id, 0), 8), EINVAL, "copy_user_end_with_id_einval");
+	tap_errno(copy(fd, region_end(999, 0), user_end(tmp), 8), ENOENT,
+		  "copy_unknown_region_enoent");
+	tap_errno(copy(fd, buf_end(999, 0), user_end(tmp), 8), ENOENT, "copy_unknown_buf_enoent");
+	tap_errno(copy(fd, user_end(tmp), buf_end(b, 0), 8), EACCES,
+		  "copy_into_read_only_registration_eacces");
+	kshm_buf_unregister(fd, b);
+	kshm_wait_buf_released(fd, b, 30000);
+	kshm_region_destroy(fd, r.id);
+}
+
+static void checksum_bad_inputs(int fd)
+{
+	struct kshm_checksum c = { .size = sizeof(c) };
+	struct kshm_region_desc r;
+	uint64_t sum;
+
+	tap_require(!kshm_region_create(fd, page, 0, &r), "create");
+	kshm_region_fill(fd, r.id, 1, 0, page, 0, 1);
+	tap_zero(kshm_checksum(fd, 0, r.id, 0, page, &sum), "checksum_region");
+	{
+		uint8_t expect[4096];
+		int i;
+
+		for (i = 0; i < page && i < 4096; i++)
+			expect[i] = (uint8_t)i;
+		tap_ok(page != 4096 || sum == fnv1a(expect, 4096), "checksum_region_matches");
+	}
+	tap_errno(kshm_checksum(fd, 0, r.id, 0, 0, &sum), EINVAL, "checksum_length_zero_einval");
+	tap_errno(kshm_checksum(fd, 0, r.id, 1, page, &sum), EINVAL, "checksum_past_end_einval");
+	tap_errno(kshm_checksum(fd, 0, 999, 0, 8, &sum), ENOENT, "checksum_unknown_region_enoent");
+	c.id = r.id;
+	c.length = 8;
+	c.__reserved = 1;
+	tap_errno(raw_ioctl(fd, KSHM_IOC_CHECKSUM, &c), EINVAL, "checksum_reserved_nonzero_einval");
+	kshm_region_destroy(fd, r.id);
+}
+
+int main(void)
+{
+	int fd;
+
+	page = sysconf(_SC_PAGESIZE);
+	fd = kshm_open(NULL);
+	tap_require(fd >= 0, "open /dev/kshm");
+	round_trips(fd);
+	bad_pointers(fd);
+	bad_ranges_and_ends(fd);
+	checksum_bad_inputs(fd);
+	kshm_close(fd);
+	return tap_done();
+}
