@@ -6,6 +6,7 @@
  *   kshmctl demo    the driver allocates pages and writes 10..1 into them,
  *                   the application maps them and reads the values back
  *   kshmctl region  create, map, fill, dump, list and destroy regions
+ *   kshmctl buf     register kshmctl's memory, let the kernel use it, release
  */
 #include <ctype.h>
 #include <errno.h>
@@ -36,8 +37,10 @@ int fail(const char *what, int err)
 		hint = " (is the module loaded? try: sudo insmod kmod/kshm.ko)";
 	else if (err == -EACCES && !strncmp(what, "cannot open", 11))
 		hint = " (run as root, or give your group access to the device)";
+	else if (err == -EACCES)
+		hint = " (the buffer was registered without that kernel access)";
 	else if (err == -EFBIG)
-		hint = " (larger than the module's max_region_size; see kshmctl info)";
+		hint = " (larger than the module's max_region_size or max_buf_size; see kshmctl info)";
 	else if (err == -ENOSPC)
 		hint = " (over the module's max_file_size or max_total_size; see kshmctl info)";
 	fprintf(stderr, "kshmctl: %s: %s%s.\n", what, strerror(-err), hint);
@@ -120,6 +123,23 @@ void hexdump(const void *buf, size_t len, uint64_t base)
 	}
 }
 
+int run_steps(int fd, int argc, char **argv,
+	      int (*run)(int fd, int argc, char **argv))
+{
+	int start = 0, i, ret = 0;
+
+	for (i = 0; i <= argc && !ret; i++) {
+		if (i < argc && strcmp(argv[i], ","))
+			continue;
+		if (i == start)
+			ret = usage_error("an empty step");
+		else
+			ret = run(fd, i - start, argv + start);
+		start = i + 1;
+	}
+	return ret;
+}
+
 int open_dev(void)
 {
 	char what[300];
@@ -154,8 +174,13 @@ static int cmd_info(void)
 	       (unsigned long long)info.max_file_size);
 	printf("max in total:    %llu bytes\n",
 	       (unsigned long long)info.max_total_size);
+	printf("max buffer size: %llu bytes\n",
+	       (unsigned long long)info.max_buf_size);
 	printf("regions alive:   %llu\n", (unsigned long long)info.regions_alive);
 	printf("pages alive:     %llu\n", (unsigned long long)info.pages_alive);
+	printf("buffers pinned:  %llu (%llu pages)\n",
+	       (unsigned long long)info.bufs_alive,
+	       (unsigned long long)info.buf_pages_pinned);
 	return 0;
 }
 
@@ -222,7 +247,7 @@ static int cmd_demo(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: kshmctl info | demo | region STEP [, STEP]...\n"
+	fprintf(f, "usage: kshmctl info | demo | region STEP [, STEP]... | buf STEP [, STEP]...\n"
 		"  info    ABI version, limits and counters of the loaded module\n"
 		"  demo    the driver fills pages with 10..1, the application maps and reads them\n"
 		"  region  run steps on regions, in order, in one open file:\n"
@@ -233,7 +258,14 @@ static void usage(FILE *f)
 		"    list                                   the file's regions\n"
 		"    destroy ID\n"
 		"  e.g. kshmctl region create 64K wc , fill 1 2 0 10 10 -1 , map 1 , dump 1 0 32\n"
-		"Regions live as long as the file: they go when kshmctl exits.\n"
+		"  buf     register kshmctl's own memory with the kernel, in one open file:\n"
+		"    register SIZE|file=PATH [read|write|rw]  pin it for the kernel (default rw)\n"
+		"    fill ID WIDTH OFFSET COUNT START [STEP]  the kernel writes START + i*STEP\n"
+		"    dump ID [OFFSET [LENGTH]]                hexdump of the application's memory\n"
+		"    checksum ID                              FNV-1a 64 read by a kernel worker\n"
+		"    unregister ID                            release, and wait until the kernel let go\n"
+		"  e.g. kshmctl buf register 8K , fill 1 4 0 4 100 , dump 1 0 16 , unregister 1\n"
+		"Regions and buffers live as long as the file: they go when kshmctl exits.\n"
 		"The device is $KSHM_DEVICE, else %s.\n", KSHM_DEFAULT_PATH);
 }
 
@@ -245,6 +277,8 @@ int main(int argc, char **argv)
 		return cmd_demo();
 	if (argc >= 2 && !strcmp(argv[1], "region"))
 		return cmd_region(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "buf"))
+		return cmd_buf(argc - 2, argv + 2);
 	if (argc == 2 && (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help"))) {
 		usage(stdout);
 		return 0;

@@ -19,6 +19,14 @@ int parse_int(const char *s, int64_t *out);
 /* hexdump -C style, offsets counted from @base. */
 void hexdump(const void *buf, size_t len, uint64_t base);
 
+/*
+ * Run the steps of @argv, separated by "," arguments, in order; stop at the
+ * first that fails and return its status.
+ */
+int run_steps(int fd, int argc, char **argv,
+	      int (*run)(int fd, int argc, char **argv));
+
 int cmd_region(int argc, char **argv);
+int cmd_buf(int argc, char **argv);
 
 #endif /* KSHMCTL_H */

@@ -240,22 +240,14 @@ static int run_step(int fd, int argc, char **argv)
 
 int cmd_region(int argc, char **argv)
 {
-	int fd, start = 0, i, ret = 0;
+	int fd, ret;
 
 	if (!argc)
 		return usage_error("region needs a step: create, map, fill, dump, list or destroy");
 	fd = open_dev();
 	if (fd < 0)
 		return 1;
-	for (i = 0; i <= argc && !ret; i++) {
-		if (i < argc && strcmp(argv[i], ","))
-			continue;
-		if (i == start)
-			ret = usage_error("an empty step");
-		else
-			ret = run_step(fd, i - start, argv + start);
-		start = i + 1;
-	}
+	ret = run_steps(fd, argc, argv, run_step);
 	kshm_close(fd);
 	return ret;
 }

@@ -49,5 +49,31 @@ out=$(kshmctl region frobnicate 2>&1); rc=$?
 check kshmctl_region_unknown_step_usage eval '[ $rc = 2 ] && has "frobnicate. is not a region step"'
 out=$(kshmctl region create , , list 2>&1); rc=$?
 check kshmctl_region_bad_script_usage [ $rc = 2 ]
+out=$(kshmctl buf register 8K , fill 1 4 0 4 100 , dump 1 0 16 , checksum 1 , unregister 1 2>&1); rc=$?
+check kshmctl_buf_script_succeeds [ $rc = 0 ]
+check kshmctl_buf_register_reports has '^buffer 1: 8192 bytes at 0x[0-9a-f]*, pinned for the kernel to read and write$'
+check kshmctl_buf_kernel_fill_shown has '^00000000  64 00 00 00 65 00 00 00  66 00 00 00 67 00 00 00  |d...e...f...g...|$'
+check kshmctl_buf_checksum_by_kernel has '^buffer 1: FNV-1a 64 read by a kernel worker: 0x'
+check kshmctl_buf_release_confirmed has '^buffer 1 released: the kernel no longer holds it$'
+
+printf 'hello' > /tmp/kshmctl-file
+truncate -s 4096 /tmp/kshmctl-file
+out=$(kshmctl buf register file=/tmp/kshmctl-file , fill 1 1 5 1 33 , dump 1 0 16 2>&1); rc=$?
+check kshmctl_buf_file_registered [ $rc = 0 ]
+check kshmctl_buf_file_shown has '^00000000  68 65 6c 6c 6f 21 00 00'
+check kshmctl_buf_file_written_through eval '[ "$(head -c 6 /tmp/kshmctl-file)" = "hello!" ]'
+out=$(kshmctl buf register 4K read , fill 1 1 0 1 0 2>&1); rc=$?
+check kshmctl_buf_fill_read_only_explained eval '[ $rc = 1 ] && has "registered without that kernel access"'
+out=$(kshmctl buf unregister 3 2>&1); rc=$?
+check kshmctl_buf_unknown_id_one_sentence eval '[ $rc = 1 ] && has "buffer 3 was not registered in this run"'
+
+# Without CAP_IPC_LOCK the memlock limit applies, and kshmctl says which.
+mkdir -p /etc
+printf 'root:x:0:0::/:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n' > /etc/passwd
+chmod 0666 /dev/kshm
+out=$(su -s /bin/sh nobody -c 'ulimit -l 64; kshmctl buf register 1M' 2>&1); rc=$?
+chmod 0600 /dev/kshm
+check kshmctl_buf_memlock_names_the_limit eval '[ $rc = 1 ] &&
+	has "exceed RLIMIT_MEMLOCK (64 KiB).*ulimit -l.*CAP_IPC_LOCK"'
 echo "1..$n"
 exit $failed
