@@ -3,6 +3,7 @@
 #   make demo     set up, build, boot a guest and run `kshmctl demo` there
 #   make check    host tests, then the guest suite on every kernel in KERNELS
 #   make vm-run RUN='cmd args' EXTRA='prog ...' [KERNEL=6.1|6.12]
+#   make bench    the benchmarks in bench/, in the guest, on every kernel
 #
 # Nothing here needs the host's own kernel headers: modules are built against
 # the Debian kernels that vm/fetch-kernel.sh caches under ~/.cache/kshm.
@@ -58,6 +59,20 @@ $(B)/guest-tests/%: tests/guest/%.sh
 	@mkdir -p $(@D)
 	install -m 0755 $< $@
 
+# --- benchmarks (run in the guest; see bench/) ------------------------------------
+bench-bin: $(B)/bench/bench_buf
+
+$(B)/bench/bench_buf: bench/bench_buf.c $(B)/lib/libkshm.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) -static -o $@ $< $(B)/lib/libkshm.a -luring
+
+bench: setup all bench-bin $(addprefix kmod-,$(KERNELS))
+	@for k in $(KERNELS); do \
+		echo "== kshm buffer benchmarks in Debian $$k (QEMU TCG; ratios only) =="; \
+		$(call VM_RUN,$$k) --out $(B)/vm-bench-$$k \
+			--extra $(B)/bench/bench_buf cmd /extra/bench_buf || exit 1; \
+	done
+
 # --- the module, once per kernel --------------------------------------------------
 # build/kmod-<series>/ holds links to the sources so the kernels do not share
 # object files.
@@ -89,4 +104,5 @@ check: setup all $(addprefix kmod-,$(KERNELS))
 clean:
 	rm -rf $(B)
 
-.PHONY: all lib tools guest-tests modules setup demo vm-run host-tests check clean
+.PHONY: all lib tools guest-tests modules setup demo vm-run host-tests check \
+	bench bench-bin clean
