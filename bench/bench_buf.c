@@ -102,6 +102,8 @@ static void registration(int fd, struct io_uring *ring, const char *pages,
 		printf("| register 16 MiB, %s pages | (no memory of that kind) | | |\n", pages);
 		return;
 	}
+	if (!hugetlb)	/* really 4 KiB pages: no transparent huge pages */
+		madvise(p, len, MADV_NOHUGEPAGE);
 	memset(p, 1, len);	/* populated: both sides pin, neither faults */
 	k = kshm_register_us(fd, p, len);
 	u = uring_register_us(ring, p, len);
