@@ -209,17 +209,27 @@ out_free_buf:
 	return ERR_PTR(ret);
 }
 
-/* Does [@addr, @addr + @len) overlap a live registration of @kf? */
+/*
+ * Does [@addr, @addr + @len) overlap a live registration of @kf?  buf_lock
+ * keeps other registrations out; the xarray lock keeps an unregister from
+ * freeing a buffer while we look at it.
+ */
 static bool kshm_buf_overlaps(struct kshm_file *kf, u64 addr, u64 len)
 {
 	struct kshm_buf *b;
 	unsigned long id;
+	bool hit = false;
 
 	lockdep_assert_held(&kf->buf_lock);
-	xa_for_each(&kf->bufs, id, b)
-		if (addr < b->addr + b->length && b->addr < addr + len)
-			return true;
-	return false;
+	xa_lock(&kf->bufs);
+	xa_for_each(&kf->bufs, id, b) {
+		if (addr < b->addr + b->length && b->addr < addr + len) {
+			hit = true;
+			break;
+		}
+	}
+	xa_unlock(&kf->bufs);
+	return hit;
 }
 
 /* Give @b a handle in @kf, unless it overlaps a live registration. */

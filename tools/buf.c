@@ -204,10 +204,7 @@ static int step_unregister(int fd, int argc, char **argv)
 	return 0;
 }
 
-static const struct buf_step {
-	const char *name;
-	int (*run)(int fd, int argc, char **argv);
-} steps[] = {
+static const struct step steps[] = {
 	{ "register", step_register },
 	{ "fill", step_fill },
 	{ "dump", step_dump },
@@ -215,27 +212,7 @@ static const struct buf_step {
 	{ "unregister", step_unregister },
 };
 
-static int run_step(int fd, int argc, char **argv)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
-		if (!strcmp(argv[0], steps[i].name))
-			return steps[i].run(fd, argc - 1, argv + 1);
-	return usage_error("'%s' is not a buf step", argv[0]);
-}
-
 int cmd_buf(int argc, char **argv)
 {
-	int fd, ret;
-
-	if (!argc)
-		return usage_error("buf needs a step: register, fill, dump, checksum or unregister");
-	fd = open_dev();
-	if (fd < 0)
-		return 1;
-	ret = run_steps(fd, argc, argv, run_step);
-	/* Closing releases what is still registered before the memory goes. */
-	kshm_close(fd);
-	return ret;
+	return run_script("buf", steps, sizeof(steps) / sizeof(steps[0]), argc, argv);
 }

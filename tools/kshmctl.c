@@ -123,23 +123,6 @@ void hexdump(const void *buf, size_t len, uint64_t base)
 	}
 }
 
-int run_steps(int fd, int argc, char **argv,
-	      int (*run)(int fd, int argc, char **argv))
-{
-	int start = 0, i, ret = 0;
-
-	for (i = 0; i <= argc && !ret; i++) {
-		if (i < argc && strcmp(argv[i], ","))
-			continue;
-		if (i == start)
-			ret = usage_error("an empty step");
-		else
-			ret = run(fd, i - start, argv + start);
-		start = i + 1;
-	}
-	return ret;
-}
-
 int open_dev(void)
 {
 	char what[300];
@@ -150,6 +133,41 @@ int open_dev(void)
 		fail(what, fd);
 	}
 	return fd;
+}
+
+static int run_step(const char *what, const struct step *steps, size_t nsteps,
+		    int fd, int argc, char **argv)
+{
+	size_t i;
+
+	for (i = 0; i < nsteps; i++)
+		if (!strcmp(argv[0], steps[i].name))
+			return steps[i].run(fd, argc - 1, argv + 1);
+	return usage_error("'%s' is not a %s step", argv[0], what);
+}
+
+int run_script(const char *what, const struct step *steps, size_t nsteps,
+	       int argc, char **argv)
+{
+	int fd, start = 0, i, ret = 0;
+
+	if (!argc)
+		return usage_error("%s needs a step", what);
+	fd = open_dev();
+	if (fd < 0)
+		return 1;
+	for (i = 0; i <= argc && !ret; i++) {
+		if (i < argc && strcmp(argv[i], ","))
+			continue;
+		if (i == start)
+			ret = usage_error("an empty step");
+		else
+			ret = run_step(what, steps, nsteps, fd, i - start, argv + start);
+		start = i + 1;
+	}
+	/* Closing releases what the script left registered or created. */
+	kshm_close(fd);
+	return ret;
 }
 
 static int cmd_info(void)

@@ -19,12 +19,19 @@ int parse_int(const char *s, int64_t *out);
 /* hexdump -C style, offsets counted from @base. */
 void hexdump(const void *buf, size_t len, uint64_t base);
 
+/* One step of a "kshmctl region" or "kshmctl buf" script. */
+struct step {
+	const char *name;
+	int (*run)(int fd, int argc, char **argv);
+};
+
 /*
- * Run the steps of @argv, separated by "," arguments, in order; stop at the
- * first that fails and return its status.
+ * Open the device and run the steps of @argv, separated by "," arguments,
+ * in order, each found by name in @steps; stop at the first that fails and
+ * return its status.  @what names the subcommand in messages.
  */
-int run_steps(int fd, int argc, char **argv,
-	      int (*run)(int fd, int argc, char **argv));
+int run_script(const char *what, const struct step *steps, size_t nsteps,
+	       int argc, char **argv);
 
 int cmd_region(int argc, char **argv);
 int cmd_buf(int argc, char **argv);

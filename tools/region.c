@@ -216,10 +216,7 @@ static int step_destroy(int fd, int argc, char **argv)
 	return 0;
 }
 
-static const struct step {
-	const char *name;
-	int (*run)(int fd, int argc, char **argv);
-} steps[] = {
+static const struct step steps[] = {
 	{ "create", step_create },
 	{ "map", step_map },
 	{ "fill", step_fill },
@@ -228,26 +225,7 @@ static const struct step {
 	{ "destroy", step_destroy },
 };
 
-static int run_step(int fd, int argc, char **argv)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
-		if (!strcmp(argv[0], steps[i].name))
-			return steps[i].run(fd, argc - 1, argv + 1);
-	return usage_error("'%s' is not a region step", argv[0]);
-}
-
 int cmd_region(int argc, char **argv)
 {
-	int fd, ret;
-
-	if (!argc)
-		return usage_error("region needs a step: create, map, fill, dump, list or destroy");
-	fd = open_dev();
-	if (fd < 0)
-		return 1;
-	ret = run_steps(fd, argc, argv, run_step);
-	kshm_close(fd);
-	return ret;
+	return run_script("region", steps, sizeof(steps) / sizeof(steps[0]), argc, argv);
 }
