@@ -23,7 +23,7 @@
 
 #include "kshm.h"
 
-#define RW (KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE)
+#define RW     (KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE)
 #define ROUNDS 31
 
 static double now_us(void)
@@ -90,8 +90,7 @@ static double uring_register_us(struct io_uring *ring, void *p, size_t len)
 	return median(t, ROUNDS);
 }
 
-static void registration(int fd, struct io_uring *ring, const char *pages,
-			 int hugetlb)
+static void registration(int fd, struct io_uring *ring, const char *pages, int hugetlb)
 {
 	size_t len = 16 << 20;
 	double k, u, mib = len / (double)(1 << 20);
@@ -102,19 +101,18 @@ static void registration(int fd, struct io_uring *ring, const char *pages,
 		printf("| register 16 MiB, %s pages | (no memory of that kind) | | |\n", pages);
 		return;
 	}
-	if (!hugetlb)	/* really 4 KiB pages: no transparent huge pages */
+	if (!hugetlb) /* really 4 KiB pages: no transparent huge pages */
 		madvise(p, len, MADV_NOHUGEPAGE);
-	memset(p, 1, len);	/* populated: both sides pin, neither faults */
+	memset(p, 1, len); /* populated: both sides pin, neither faults */
 	k = kshm_register_us(fd, p, len);
 	u = uring_register_us(ring, p, len);
-	printf("| register, %s pages, per MiB | %.1f us | %.1f us | %.2f |\n",
-	       pages, k / mib, u / mib, k / u);
+	printf("| register, %s pages, per MiB | %.1f us | %.1f us | %.2f |\n", pages, k / mib,
+	       u / mib, k / u);
 	munmap(p, len);
 }
 
 /* Median microseconds of one KSHM_IOC_COPY from @src to @dst. */
-static double copy_us(int fd, struct kshm_copy_end src, struct kshm_copy_end dst,
-		      size_t len)
+static double copy_us(int fd, struct kshm_copy_end src, struct kshm_copy_end dst, size_t len)
 {
 	double t[ROUNDS], t0;
 	int i, ret;
@@ -151,8 +149,8 @@ static void kernel_writes(int fd, size_t len, const char *name)
 	to_user = (struct kshm_copy_end){ KSHM_MEM_USER, 0, (uintptr_t)mem };
 	k = copy_us(fd, src, to_buf, len);
 	c = copy_us(fd, src, to_user, len);
-	printf("| kernel writes %s into the buffer | %.1f us | %.1f us | %.2f |\n",
-	       name, k, c, k / c);
+	printf("| kernel writes %s into the buffer | %.1f us | %.1f us | %.2f |\n", name, k, c,
+	       k / c);
 	kshm_buf_unregister(fd, id);
 	kshm_wait_buf_released(fd, id, 10000);
 	kshm_region_destroy(fd, r.id);

@@ -21,7 +21,7 @@ extern "C" {
 /* What an application needs to know to map a region. */
 struct kshm_region_desc {
 	uint32_t id;
-	uint64_t length;	/* bytes, whole pages */
+	uint64_t length; /* bytes, whole pages */
 	uint64_t mmap_offset;
 };
 
@@ -33,35 +33,30 @@ int kshm_close(int fd);
 int kshm_get_info(int fd, struct kshm_info *info);
 
 /* Allocate @length bytes (rounded up to pages) of zeroed module memory. */
-int kshm_region_create(int fd, uint64_t length, uint32_t flags,
-		       struct kshm_region_desc *out);
+int kshm_region_create(int fd, uint64_t length, uint32_t flags, struct kshm_region_desc *out);
 /*
  * The same with every option: @flags (KSHM_REGION_USER_RDONLY), a cache
  * mode (enum kshm_cache_mode) and a NUMA node (KSHM_NODE_ANY for none).
  */
-int kshm_region_create_ex(int fd, uint64_t length, uint32_t flags,
-			  uint32_t cache_mode, int node,
+int kshm_region_create_ex(int fd, uint64_t length, uint32_t flags, uint32_t cache_mode, int node,
 			  struct kshm_region_desc *out);
 /* Describe region @id; with KSHM_REGION_INFO_NEXT the first id >= @id. */
-int kshm_region_info(int fd, uint32_t id, uint32_t flags,
-		     struct kshm_region_info *out);
+int kshm_region_info(int fd, uint32_t id, uint32_t flags, struct kshm_region_info *out);
 /* Drop the handle; existing mappings keep the pages until munmap. */
 int kshm_region_destroy(int fd, uint32_t id);
 
 /* mmap the whole region (MAP_SHARED) with @prot; *@addrp gets the address. */
-int kshm_region_map(int fd, const struct kshm_region_desc *r, int prot,
-		    void **addrp);
+int kshm_region_map(int fd, const struct kshm_region_desc *r, int prot, void **addrp);
 int kshm_region_unmap(const struct kshm_region_desc *r, void *addr);
 
 /*
  * The kernel writes @count elements of @width bytes at @offset, through its
  * own mapping: element i is @start + i * @step.
  */
-int kshm_region_fill(int fd, uint32_t id, uint32_t width, uint64_t offset,
-		     uint64_t count, uint64_t start, int64_t step);
+int kshm_region_fill(int fd, uint32_t id, uint32_t width, uint64_t offset, uint64_t count,
+		     uint64_t start, int64_t step);
 /* The kernel copies @len bytes at @offset of the region into @buf. */
-int kshm_region_read(int fd, uint32_t id, uint64_t offset, void *buf,
-		     size_t len);
+int kshm_region_read(int fd, uint32_t id, uint64_t offset, void *buf, size_t len);
 
 /*
  * Buffers: register @length bytes at @addr (any alignment) for the kernel
@@ -69,13 +64,12 @@ int kshm_region_read(int fd, uint32_t id, uint64_t offset, void *buf,
  * until the KSHM_EVENT_BUF_RELEASED event for the id, which comes after
  * kshm_buf_unregister() or close(): free the memory only then.
  */
-int kshm_buf_register(int fd, const void *addr, size_t length, uint32_t access,
-		      uint32_t *id);
+int kshm_buf_register(int fd, const void *addr, size_t length, uint32_t access, uint32_t *id);
 int kshm_buf_unregister(int fd, uint32_t id);
 int kshm_buf_info(int fd, uint32_t id, struct kshm_buf_info *out);
 /* kshm_region_fill() for a buffer the kernel may write. */
-int kshm_buf_fill(int fd, uint32_t id, uint32_t width, uint64_t offset,
-		  uint64_t count, uint64_t start, int64_t step);
+int kshm_buf_fill(int fd, uint32_t id, uint32_t width, uint64_t offset, uint64_t count,
+		  uint64_t start, int64_t step);
 /* Wait (poll, then read) until @id's release is reported; -ETIMEDOUT. */
 int kshm_wait_buf_released(int fd, uint32_t id, int timeout_ms);
 
@@ -85,15 +79,15 @@ int kshm_read_events(int fd, struct kshm_event *events, int max);
 int kshm_set_eventfd(int fd, int efd);
 
 /* The kernel copies @length bytes between user memory, regions, buffers. */
-int kshm_copy(int fd, const struct kshm_copy_end *src,
-	      const struct kshm_copy_end *dst, uint64_t length);
+int kshm_copy(int fd, const struct kshm_copy_end *src, const struct kshm_copy_end *dst,
+	      uint64_t length);
 /* FNV-1a 64 of a range, computed by a kernel worker (@flags KSHM_TARGET_BUF). */
-int kshm_checksum(int fd, uint32_t flags, uint32_t id, uint64_t offset,
-		  uint64_t length, uint64_t *sum);
+int kshm_checksum(int fd, uint32_t flags, uint32_t id, uint64_t offset, uint64_t length,
+		  uint64_t *sum);
 
 /* The test engine: a kernel timer writing the region (see the uapi header). */
-int kshm_engine_start(int fd, uint32_t flags, uint32_t id, uint32_t period_us,
-		      uint64_t offset, uint64_t length, uint64_t max_ticks);
+int kshm_engine_start(int fd, uint32_t flags, uint32_t id, uint32_t period_us, uint64_t offset,
+		      uint64_t length, uint64_t max_ticks);
 int kshm_engine_stop(int fd, uint64_t *ticks);
 
 #ifdef __cplusplus

@@ -43,15 +43,12 @@ int kshm_get_info(int fd, struct kshm_info *info)
 	return kshm_ioctl(fd, KSHM_IOC_INFO, info);
 }
 
-int kshm_region_create(int fd, uint64_t length, uint32_t flags,
-		       struct kshm_region_desc *out)
+int kshm_region_create(int fd, uint64_t length, uint32_t flags, struct kshm_region_desc *out)
 {
-	return kshm_region_create_ex(fd, length, flags, KSHM_CACHE_WB,
-				     KSHM_NODE_ANY, out);
+	return kshm_region_create_ex(fd, length, flags, KSHM_CACHE_WB, KSHM_NODE_ANY, out);
 }
 
-int kshm_region_create_ex(int fd, uint64_t length, uint32_t flags,
-			  uint32_t cache_mode, int node,
+int kshm_region_create_ex(int fd, uint64_t length, uint32_t flags, uint32_t cache_mode, int node,
 			  struct kshm_region_desc *out)
 {
 	struct kshm_region_create c = {
@@ -75,8 +72,7 @@ int kshm_region_create_ex(int fd, uint64_t length, uint32_t flags,
 	return 0;
 }
 
-int kshm_region_info(int fd, uint32_t id, uint32_t flags,
-		     struct kshm_region_info *out)
+int kshm_region_info(int fd, uint32_t id, uint32_t flags, struct kshm_region_info *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->size = sizeof(*out);
@@ -92,11 +88,9 @@ int kshm_region_destroy(int fd, uint32_t id)
 	return kshm_ioctl(fd, KSHM_IOC_REGION_DESTROY, &d);
 }
 
-int kshm_region_map(int fd, const struct kshm_region_desc *r, int prot,
-		    void **addrp)
+int kshm_region_map(int fd, const struct kshm_region_desc *r, int prot, void **addrp)
 {
-	void *p = mmap(NULL, r->length, prot, MAP_SHARED, fd,
-		       (off_t)r->mmap_offset);
+	void *p = mmap(NULL, r->length, prot, MAP_SHARED, fd, (off_t)r->mmap_offset);
 
 	if (p == MAP_FAILED)
 		return -errno;
@@ -109,8 +103,8 @@ int kshm_region_unmap(const struct kshm_region_desc *r, void *addr)
 	return munmap(addr, r->length) < 0 ? -errno : 0;
 }
 
-static int kshm_fill(int fd, uint32_t flags, uint32_t id, uint32_t width,
-		     uint64_t offset, uint64_t count, uint64_t start, int64_t step)
+static int kshm_fill(int fd, uint32_t flags, uint32_t id, uint32_t width, uint64_t offset,
+		     uint64_t count, uint64_t start, int64_t step)
 {
 	struct kshm_fill f = {
 		.size = sizeof(f),
@@ -126,21 +120,20 @@ static int kshm_fill(int fd, uint32_t flags, uint32_t id, uint32_t width,
 	return kshm_ioctl(fd, KSHM_IOC_FILL, &f);
 }
 
-int kshm_region_fill(int fd, uint32_t id, uint32_t width, uint64_t offset,
-		     uint64_t count, uint64_t start, int64_t step)
+int kshm_region_fill(int fd, uint32_t id, uint32_t width, uint64_t offset, uint64_t count,
+		     uint64_t start, int64_t step)
 {
 	return kshm_fill(fd, 0, id, width, offset, count, start, step);
 }
 
-int kshm_buf_fill(int fd, uint32_t id, uint32_t width, uint64_t offset,
-		  uint64_t count, uint64_t start, int64_t step)
+int kshm_buf_fill(int fd, uint32_t id, uint32_t width, uint64_t offset, uint64_t count,
+		  uint64_t start, int64_t step)
 {
-	return kshm_fill(fd, KSHM_TARGET_BUF, id, width, offset, count, start,
-			 step);
+	return kshm_fill(fd, KSHM_TARGET_BUF, id, width, offset, count, start, step);
 }
 
-int kshm_copy(int fd, const struct kshm_copy_end *src,
-	      const struct kshm_copy_end *dst, uint64_t length)
+int kshm_copy(int fd, const struct kshm_copy_end *src, const struct kshm_copy_end *dst,
+	      uint64_t length)
 {
 	struct kshm_copy c = {
 		.size = sizeof(c),
@@ -152,8 +145,7 @@ int kshm_copy(int fd, const struct kshm_copy_end *src,
 	return kshm_ioctl(fd, KSHM_IOC_COPY, &c);
 }
 
-int kshm_region_read(int fd, uint32_t id, uint64_t offset, void *buf,
-		     size_t len)
+int kshm_region_read(int fd, uint32_t id, uint64_t offset, void *buf, size_t len)
 {
 	struct kshm_copy_end src = { KSHM_MEM_REGION, id, offset };
 	struct kshm_copy_end dst = { KSHM_MEM_USER, 0, (uintptr_t)buf };
@@ -161,8 +153,8 @@ int kshm_region_read(int fd, uint32_t id, uint64_t offset, void *buf,
 	return kshm_copy(fd, &src, &dst, len);
 }
 
-int kshm_checksum(int fd, uint32_t flags, uint32_t id, uint64_t offset,
-		  uint64_t length, uint64_t *sum)
+int kshm_checksum(int fd, uint32_t flags, uint32_t id, uint64_t offset, uint64_t length,
+		  uint64_t *sum)
 {
 	struct kshm_checksum c = {
 		.size = sizeof(c),
@@ -178,8 +170,7 @@ int kshm_checksum(int fd, uint32_t flags, uint32_t id, uint64_t offset,
 	return ret;
 }
 
-int kshm_buf_register(int fd, const void *addr, size_t length, uint32_t access,
-		      uint32_t *id)
+int kshm_buf_register(int fd, const void *addr, size_t length, uint32_t access, uint32_t *id)
 {
 	struct kshm_buf_register r = {
 		.size = sizeof(r),
@@ -246,8 +237,8 @@ int kshm_wait_buf_released(int fd, uint32_t id, int timeout_ms)
 	}
 }
 
-int kshm_engine_start(int fd, uint32_t flags, uint32_t id, uint32_t period_us,
-		      uint64_t offset, uint64_t length, uint64_t max_ticks)
+int kshm_engine_start(int fd, uint32_t flags, uint32_t id, uint32_t period_us, uint64_t offset,
+		      uint64_t length, uint64_t max_ticks)
 {
 	struct kshm_engine_start e = {
 		.size = sizeof(e),

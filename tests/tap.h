@@ -20,8 +20,7 @@
 static int tap_count;
 static int tap_failed;
 
-__attribute__((format(printf, 2, 3)))
-static inline void tap_ok(int pass, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static inline void tap_ok(int pass, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -35,8 +34,7 @@ static inline void tap_ok(int pass, const char *fmt, ...)
 		tap_failed++;
 }
 
-__attribute__((format(printf, 1, 2)))
-static inline void tap_diag(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static inline void tap_diag(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -53,8 +51,8 @@ static inline void tap_errno(int ret, int want, const char *name)
 {
 	tap_ok(ret == -want, "%s", name);
 	if (ret != -want)
-		tap_diag("  got %d (%s), want -%s", ret,
-			 ret ? strerror(-ret) : "success", strerrorname_np(want));
+		tap_diag("  got %d (%s), want -%s", ret, ret ? strerror(-ret) : "success",
+			 strerrorname_np(want));
 }
 
 /* Check that @ret is 0, naming the errno when it is not. */
@@ -148,8 +146,7 @@ static inline long long proc_value(const char *file, const char *key)
 	FILE *f = fopen(file, "r");
 
 	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && (line[n] == ' ' || line[n] == ':' ||
-					       line[n] == '\t'))
+		if (!strncmp(line, key, n) && (line[n] == ' ' || line[n] == ':' || line[n] == '\t'))
 			v = atoll(line + n + (line[n] == ':'));
 	if (f)
 		fclose(f);

@@ -49,10 +49,12 @@ static int register_failed(int err)
 
 	if (err != -ENOMEM || getrlimit(RLIMIT_MEMLOCK, &rl))
 		return fail("cannot register the buffer", err);
-	fprintf(stderr, "kshmctl: cannot register the buffer: its pages would exceed "
+	fprintf(stderr,
+		"kshmctl: cannot register the buffer: its pages would exceed "
 		"RLIMIT_MEMLOCK (%llu KiB), which pinned memory is charged to; raise it "
 		"with 'ulimit -l' or in /etc/security/limits.conf, or run with "
-		"CAP_IPC_LOCK.\n", (unsigned long long)rl.rlim_cur / 1024);
+		"CAP_IPC_LOCK.\n",
+		(unsigned long long)rl.rlim_cur / 1024);
 	return 1;
 }
 
@@ -68,8 +70,7 @@ static uint8_t *get_memory(const char *what, uint64_t *len)
 			usage_error("register needs SIZE or file=PATH");
 			return NULL;
 		}
-		p = mmap(NULL, *len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	} else {
 		f = open(what + 5, O_RDWR);
 		if (f < 0 || fstat(f, &st) || !st.st_size) {
@@ -118,8 +119,9 @@ static int step_register(int fd, int argc, char **argv)
 	bufs[nbufs++] = (struct owned){ id, p, len };
 	printf("buffer %u: %llu bytes at %p, pinned for the kernel to %s\n", id,
 	       (unsigned long long)len, (void *)p,
-	       access == KSHM_BUF_KERNEL_READ ? "read" :
-	       access == KSHM_BUF_KERNEL_WRITE ? "write" : "read and write");
+	       access == KSHM_BUF_KERNEL_READ	 ? "read"
+	       : access == KSHM_BUF_KERNEL_WRITE ? "write"
+						 : "read and write");
 	return 0;
 }
 
@@ -140,8 +142,8 @@ static int step_fill(int fd, int argc, char **argv)
 	ret = kshm_buf_fill(fd, b->id, v[0], v[1], v[2], v[3], v[4]);
 	if (ret)
 		return fail("the kernel could not fill the buffer", ret);
-	printf("buffer %u: the kernel wrote %lld x u%lld at offset %lld\n", b->id,
-	       (long long)v[2], (long long)v[0] * 8, (long long)v[1]);
+	printf("buffer %u: the kernel wrote %lld x u%lld at offset %lld\n", b->id, (long long)v[2],
+	       (long long)v[0] * 8, (long long)v[1]);
 	return 0;
 }
 
@@ -156,8 +158,7 @@ static int step_dump(int fd, int argc, char **argv)
 	b = find_buf(argv[0]);
 	if (!b)
 		return 1;
-	if ((argc > 1 && parse_size(argv[1], &off)) ||
-	    (argc > 2 && parse_size(argv[2], &len)))
+	if ((argc > 1 && parse_size(argv[1], &off)) || (argc > 2 && parse_size(argv[2], &len)))
 		return usage_error("dump needs numbers for OFFSET and LENGTH");
 	if (off >= b->length || len > b->length - off)
 		return fail("cannot dump past the buffer's end", -EINVAL);

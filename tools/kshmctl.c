@@ -40,7 +40,8 @@ int fail(const char *what, int err)
 	else if (err == -EACCES)
 		hint = " (the buffer was registered without that kernel access)";
 	else if (err == -EFBIG)
-		hint = " (larger than the module's max_region_size or max_buf_size; see kshmctl info)";
+		hint = " (larger than the module's max_region_size or max_buf_size; see kshmctl "
+		       "info)";
 	else if (err == -ENOSPC)
 		hint = " (over the module's max_file_size or max_total_size; see kshmctl info)";
 	fprintf(stderr, "kshmctl: %s: %s%s.\n", what, strerror(-err), hint);
@@ -135,8 +136,8 @@ int open_dev(void)
 	return fd;
 }
 
-static int run_step(const char *what, const struct step *steps, size_t nsteps,
-		    int fd, int argc, char **argv)
+static int run_step(const char *what, const struct step *steps, size_t nsteps, int fd, int argc,
+		    char **argv)
 {
 	size_t i;
 
@@ -146,8 +147,7 @@ static int run_step(const char *what, const struct step *steps, size_t nsteps,
 	return usage_error("'%s' is not a %s step", argv[0], what);
 }
 
-int run_script(const char *what, const struct step *steps, size_t nsteps,
-	       int argc, char **argv)
+int run_script(const char *what, const struct step *steps, size_t nsteps, int argc, char **argv)
 {
 	int fd, start = 0, i, ret = 0;
 
@@ -183,21 +183,16 @@ static int cmd_info(void)
 	if (ret)
 		return fail("cannot read the module's info", ret);
 	printf("device:          %s\n", dev_path());
-	printf("abi version:     %u (this kshmctl speaks %u)\n",
-	       info.abi_version, KSHM_ABI_VERSION);
+	printf("abi version:     %u (this kshmctl speaks %u)\n", info.abi_version,
+	       KSHM_ABI_VERSION);
 	printf("page size:       %u bytes\n", info.page_size);
-	printf("max region size: %llu bytes\n",
-	       (unsigned long long)info.max_region_size);
-	printf("max per file:    %llu bytes\n",
-	       (unsigned long long)info.max_file_size);
-	printf("max in total:    %llu bytes\n",
-	       (unsigned long long)info.max_total_size);
-	printf("max buffer size: %llu bytes\n",
-	       (unsigned long long)info.max_buf_size);
+	printf("max region size: %llu bytes\n", (unsigned long long)info.max_region_size);
+	printf("max per file:    %llu bytes\n", (unsigned long long)info.max_file_size);
+	printf("max in total:    %llu bytes\n", (unsigned long long)info.max_total_size);
+	printf("max buffer size: %llu bytes\n", (unsigned long long)info.max_buf_size);
 	printf("regions alive:   %llu\n", (unsigned long long)info.regions_alive);
 	printf("pages alive:     %llu\n", (unsigned long long)info.pages_alive);
-	printf("buffers pinned:  %llu (%llu pages)\n",
-	       (unsigned long long)info.bufs_alive,
+	printf("buffers pinned:  %llu (%llu pages)\n", (unsigned long long)info.bufs_alive,
 	       (unsigned long long)info.buf_pages_pinned);
 	return 0;
 }
@@ -211,18 +206,17 @@ static int demo_verify(int fd, const struct kshm_region_desc *r, uint16_t *cells
 	for (i = 0; i < DEMO_CELLS; i++) {
 		printf("  cell[%d] = %u\n", i, cells[i]);
 		if (cells[i] != DEMO_CELLS - i) {
-			fprintf(stderr, "kshmctl: cell %d holds %u, expected %d.\n",
-				i, cells[i], DEMO_CELLS - i);
+			fprintf(stderr, "kshmctl: cell %d holds %u, expected %d.\n", i, cells[i],
+				DEMO_CELLS - i);
 			return 1;
 		}
 	}
 	cells[DEMO_CELLS] = 0xbeef;
-	ret = kshm_region_read(fd, r->id, DEMO_CELLS * sizeof(*cells), &back,
-			       sizeof(back));
+	ret = kshm_region_read(fd, r->id, DEMO_CELLS * sizeof(*cells), &back, sizeof(back));
 	if (ret)
 		return fail("the kernel could not read the region back", ret);
-	printf("the application wrote 0xbeef into cell[%d]; the kernel read 0x%x\n",
-	       DEMO_CELLS, back);
+	printf("the application wrote 0xbeef into cell[%d]; the kernel read 0x%x\n", DEMO_CELLS,
+	       back);
 	return back == 0xbeef ? 0 : 1;
 }
 
@@ -242,8 +236,7 @@ static int cmd_demo(void)
 	}
 	printf("the driver allocated region %u: %llu zeroed bytes\n", r.id,
 	       (unsigned long long)r.length);
-	ret = kshm_region_fill(fd, r.id, sizeof(uint16_t), 0, DEMO_CELLS,
-			       DEMO_CELLS, -1);
+	ret = kshm_region_fill(fd, r.id, sizeof(uint16_t), 0, DEMO_CELLS, DEMO_CELLS, -1);
 	if (!ret)
 		ret = kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, &map);
 	if (ret) {
@@ -265,14 +258,16 @@ static int cmd_demo(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: kshmctl info | demo | region STEP [, STEP]... | buf STEP [, STEP]...\n"
+	fprintf(f,
+		"usage: kshmctl info | demo | region STEP [, STEP]... | buf STEP [, STEP]...\n"
 		"  info    ABI version, limits and counters of the loaded module\n"
 		"  demo    the driver fills pages with 10..1, the application maps and reads them\n"
 		"  region  run steps on regions, in order, in one open file:\n"
 		"    create SIZE [wb|wc|uc] [node=N] [ro]   SIZE may end in K, M or G\n"
 		"    map ID                                 mmap it into kshmctl\n"
 		"    fill ID WIDTH OFFSET COUNT START [STEP] the kernel writes START + i*STEP\n"
-		"    dump ID [OFFSET [LENGTH]]              hexdump (through the mapping if mapped)\n"
+		"    dump ID [OFFSET [LENGTH]]              hexdump (through the mapping if "
+		"mapped)\n"
 		"    list                                   the file's regions\n"
 		"    destroy ID\n"
 		"  e.g. kshmctl region create 64K wc , fill 1 2 0 10 10 -1 , map 1 , dump 1 0 32\n"
@@ -281,10 +276,12 @@ static void usage(FILE *f)
 		"    fill ID WIDTH OFFSET COUNT START [STEP]  the kernel writes START + i*STEP\n"
 		"    dump ID [OFFSET [LENGTH]]                hexdump of the application's memory\n"
 		"    checksum ID                              FNV-1a 64 read by a kernel worker\n"
-		"    unregister ID                            release, and wait until the kernel let go\n"
+		"    unregister ID                            release, and wait until the kernel "
+		"let go\n"
 		"  e.g. kshmctl buf register 8K , fill 1 4 0 4 100 , dump 1 0 16 , unregister 1\n"
 		"Regions and buffers live as long as the file: they go when kshmctl exits.\n"
-		"The device is $KSHM_DEVICE, else %s.\n", KSHM_DEFAULT_PATH);
+		"The device is $KSHM_DEVICE, else %s.\n",
+		KSHM_DEFAULT_PATH);
 }
 
 int main(int argc, char **argv)

@@ -30,8 +30,7 @@ struct step {
  * in order, each found by name in @steps; stop at the first that fails and
  * return its status.  @what names the subcommand in messages.
  */
-int run_script(const char *what, const struct step *steps, size_t nsteps,
-	       int argc, char **argv);
+int run_script(const char *what, const struct step *steps, size_t nsteps, int argc, char **argv);
 
 int cmd_region(int argc, char **argv);
 int cmd_buf(int argc, char **argv);

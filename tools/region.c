@@ -60,8 +60,8 @@ static int parse_create_option(const char *arg, struct create_opts *o)
 		o->flags |= KSHM_REGION_USER_RDONLY;
 		return 0;
 	}
-	if (!strncmp(arg, "node=", 5) && !parse_int(arg + 5, &node) &&
-	    node >= 0 && node < 1 << 20) {
+	if (!strncmp(arg, "node=", 5) && !parse_int(arg + 5, &node) && node >= 0 &&
+	    node < 1 << 20) {
 		o->node = node;
 		return 0;
 	}
@@ -86,8 +86,8 @@ static int step_create(int fd, int argc, char **argv)
 		return fail("cannot create the region", ret);
 	if (o.node != KSHM_NODE_ANY)
 		snprintf(where, sizeof(where), "%d", o.node);
-	printf("region %u: %llu bytes, cache %s, node %s%s, mmap offset 0x%llx\n",
-	       r.id, (unsigned long long)r.length, cache_name(o.cache), where,
+	printf("region %u: %llu bytes, cache %s, node %s%s, mmap offset 0x%llx\n", r.id,
+	       (unsigned long long)r.length, cache_name(o.cache), where,
 	       o.flags & KSHM_REGION_USER_RDONLY ? ", read-only for applications" : "",
 	       (unsigned long long)r.mmap_offset);
 	return 0;
@@ -111,13 +111,14 @@ static int step_map(int fd, int argc, char **argv)
 	r.id = id;
 	r.length = info.length;
 	r.mmap_offset = info.mmap_offset;
-	ret = kshm_region_map(fd, &r, info.region_flags & KSHM_REGION_USER_RDONLY ?
-			      PROT_READ : PROT_READ | PROT_WRITE, &p);
+	ret = kshm_region_map(fd, &r,
+			      info.region_flags & KSHM_REGION_USER_RDONLY ? PROT_READ
+									  : PROT_READ | PROT_WRITE,
+			      &p);
 	if (ret)
 		return fail("cannot map the region", ret);
 	maps[nmaps++] = (struct mapped){ id, info.length, p };
-	printf("region %u mapped at %p (%llu bytes)\n", id, p,
-	       (unsigned long long)info.length);
+	printf("region %u mapped at %p (%llu bytes)\n", id, p, (unsigned long long)info.length);
 	return 0;
 }
 
@@ -137,8 +138,8 @@ static int step_fill(int fd, int argc, char **argv)
 	ret = kshm_region_fill(fd, id, v[0], v[1], v[2], v[3], v[4]);
 	if (ret)
 		return fail("the kernel could not fill the region", ret);
-	printf("region %u: the kernel wrote %lld x u%lld at offset %lld\n", id,
-	       (long long)v[2], (long long)v[0] * 8, (long long)v[1]);
+	printf("region %u: the kernel wrote %lld x u%lld at offset %lld\n", id, (long long)v[2],
+	       (long long)v[0] * 8, (long long)v[1]);
 	return 0;
 }
 
@@ -151,8 +152,7 @@ static int step_dump(int fd, int argc, char **argv)
 
 	if (argc < 1 || argc > 3 || parse_id(argv[0], &id))
 		return argc < 1 || argc > 3 ? usage_error("dump needs ID [OFFSET [LENGTH]]") : 2;
-	if ((argc > 1 && parse_size(argv[1], &off)) ||
-	    (argc > 2 && parse_size(argv[2], &len)))
+	if ((argc > 1 && parse_size(argv[1], &off)) || (argc > 2 && parse_size(argv[2], &len)))
 		return usage_error("dump needs numbers for OFFSET and LENGTH");
 	for (i = nmaps - 1; i >= 0; i--) {
 		if (maps[i].id != id)
@@ -184,17 +184,17 @@ static int step_list(int fd, int argc, char **argv)
 	(void)argv;
 	if (argc)
 		return usage_error("list takes no argument");
-	printf("%-6s %-12s %-5s %-5s %-10s %s\n", "ID", "BYTES", "CACHE", "NODE",
-	       "USER", "MAPPINGS");
+	printf("%-6s %-12s %-5s %-5s %-10s %s\n", "ID", "BYTES", "CACHE", "NODE", "USER",
+	       "MAPPINGS");
 	while (!kshm_region_info(fd, id, KSHM_REGION_INFO_NEXT, &info)) {
 		char node[16] = "any";
 
 		if (info.node != KSHM_NODE_ANY)
 			snprintf(node, sizeof(node), "%d", info.node);
 		printf("%-6u %-12llu %-5s %-5s %-10s %llu\n", info.id,
-		       (unsigned long long)info.length, cache_name(info.cache_mode),
-		       node, info.region_flags & KSHM_REGION_USER_RDONLY ?
-		       "read" : "read-write", (unsigned long long)info.mappings);
+		       (unsigned long long)info.length, cache_name(info.cache_mode), node,
+		       info.region_flags & KSHM_REGION_USER_RDONLY ? "read" : "read-write",
+		       (unsigned long long)info.mappings);
 		id = info.id + 1;
 		n++;
 	}
@@ -217,12 +217,8 @@ static int step_destroy(int fd, int argc, char **argv)
 }
 
 static const struct step steps[] = {
-	{ "create", step_create },
-	{ "map", step_map },
-	{ "fill", step_fill },
-	{ "dump", step_dump },
-	{ "list", step_list },
-	{ "destroy", step_destroy },
+	{ "create", step_create }, { "map", step_map },	  { "fill", step_fill },
+	{ "dump", step_dump },	   { "list", step_list }, { "destroy", step_destroy },
 };
 
 int cmd_region(int argc, char **argv)

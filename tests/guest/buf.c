@@ -21,8 +21,7 @@ static long page;
  * read back what the application wrote, then unregister and wait for the
  * release.  All checks carry @kind in their names.
  */
-static void kernel_reads_and_writes(int fd, uint8_t *p, size_t len,
-				    const char *kind)
+static void kernel_reads_and_writes(int fd, uint8_t *p, size_t len, const char *kind)
 {
 	uint64_t sum = 0;
 	uint32_t id = 0;
@@ -36,10 +35,10 @@ static void kernel_reads_and_writes(int fd, uint8_t *p, size_t len,
 	tap_ok(good, "buf_%s_kernel_writes_seen_by_app", kind);
 	for (i = 0; i < len; i++)
 		p[i] = (uint8_t)(i * 31 + 1);
-	tap_ok(!kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, len, &sum) &&
-	       sum == fnv1a(p, len), "buf_%s_app_writes_seen_by_kernel_worker", kind);
-	tap_ok(!kshm_buf_unregister(fd, id) &&
-	       !kshm_wait_buf_released(fd, id, 30000), "buf_%s_released", kind);
+	tap_ok(!kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, len, &sum) && sum == fnv1a(p, len),
+	       "buf_%s_app_writes_seen_by_kernel_worker", kind);
+	tap_ok(!kshm_buf_unregister(fd, id) && !kshm_wait_buf_released(fd, id, 30000),
+	       "buf_%s_released", kind);
 }
 
 static void anonymous_unaligned(int fd)
@@ -54,16 +53,16 @@ static void anonymous_unaligned(int fd)
 	memset(mem, 0, 8 * page);
 	tap_zero(kshm_buf_register(fd, p, len, KSHM_BUF_KERNEL_READ, &id),
 		 "buf_register_unaligned");
-	tap_ok(!kshm_buf_info(fd, id, &info) && info.addr == (uintptr_t)p &&
-	       info.length == len && info.access == KSHM_BUF_KERNEL_READ &&
-	       info.pages == (uint64_t)((((uintptr_t)p & (page - 1)) + len + page - 1) / page),
+	tap_ok(!kshm_buf_info(fd, id, &info) && info.addr == (uintptr_t)p && info.length == len &&
+		       info.access == KSHM_BUF_KERNEL_READ &&
+		       info.pages ==
+			       (uint64_t)((((uintptr_t)p & (page - 1)) + len + page - 1) / page),
 	       "buf_info_reports_range_and_pages");
 	kshm_buf_unregister(fd, id);
 	kshm_wait_buf_released(fd, id, 30000);
 	kernel_reads_and_writes(fd, p, len, "anon_unaligned");
 	/* The kernel wrote only the registered bytes. */
-	tap_ok(mem[page + 99] == 0 && mem[page + 100 + len] == 0,
-	       "buf_kernel_stays_inside_range");
+	tap_ok(mem[page + 99] == 0 && mem[page + 100 + len] == 0, "buf_kernel_stays_inside_range");
 	free(mem);
 }
 
@@ -111,8 +110,8 @@ static void huge_pages(int fd)
 	uint8_t *p, *mem;
 
 	write_str("/proc/sys/vm/nr_hugepages", "4");
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1,
+		 0);
 	if (p == MAP_FAILED) {
 		tap_ok(1, "buf_hugetlb # SKIP no huge page could be reserved");
 	} else {
@@ -122,8 +121,7 @@ static void huge_pages(int fd)
 	}
 	write_str("/proc/sys/vm/nr_hugepages", "0");
 
-	mem = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mem = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	tap_require(mem != MAP_FAILED, "map for THP");
 	p = (uint8_t *)(((uintptr_t)mem + len - 1) & ~(len - 1));
 	madvise(p, len, MADV_HUGEPAGE);
@@ -146,8 +144,8 @@ static void munmap_while_registered(int fd)
 	tap_require(!kshm_buf_register(fd, p, len, RW, &id), "register");
 	memcpy(copy, p, sizeof(copy));
 	tap_zero(munmap(p, len) ? -errno : 0, "buf_munmap_while_registered");
-	tap_ok(!kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, 64, &sum) &&
-	       sum == fnv1a(copy, 64), "buf_kernel_reads_after_munmap");
+	tap_ok(!kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, 64, &sum) && sum == fnv1a(copy, 64),
+	       "buf_kernel_reads_after_munmap");
 	tap_zero(kshm_buf_fill(fd, id, 8, 0, len / 8, 1, 1), "buf_kernel_writes_after_munmap");
 	tap_ok(!kshm_buf_unregister(fd, id) && !kshm_wait_buf_released(fd, id, 30000),
 	       "buf_munmapped_buffer_released");
@@ -183,8 +181,8 @@ static void fork_keeps_parent_and_kernel_together(int fd)
 	}
 	close(go[0]);
 	memset(p, 0x22, 64);
-	tap_ok(!kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, page, &sum) &&
-	       sum == fnv1a(p, page), "buf_fork_kernel_reads_parent_writes");
+	tap_ok(!kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, page, &sum) && sum == fnv1a(p, page),
+	       "buf_fork_kernel_reads_parent_writes");
 	kshm_buf_fill(fd, id, 1, 100, 1, 0x33, 0);
 	tap_ok(p[100] == 0x33, "buf_fork_parent_sees_kernel_writes");
 	tap_require(write(go[1], "x", 1) == 1, "wake child");

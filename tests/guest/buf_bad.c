@@ -17,7 +17,10 @@ static long page;
 static int raw_register(int fd, uint64_t addr, uint64_t len, uint32_t flags)
 {
 	struct kshm_buf_register r = {
-		.size = sizeof(r), .flags = flags, .addr = addr, .length = len,
+		.size = sizeof(r),
+		.flags = flags,
+		.addr = addr,
+		.length = len,
 	};
 
 	return raw_ioctl(fd, KSHM_IOC_BUF_REGISTER, &r);
@@ -26,8 +29,7 @@ static int raw_register(int fd, uint64_t addr, uint64_t len, uint32_t flags)
 /* Pins held system-wide. */
 static long long pins_outstanding(void)
 {
-	return proc_vmstat("nr_foll_pin_acquired") -
-	       proc_vmstat("nr_foll_pin_released");
+	return proc_vmstat("nr_foll_pin_acquired") - proc_vmstat("nr_foll_pin_released");
 }
 
 static void bad_ranges(int fd)
@@ -44,8 +46,7 @@ static void bad_ranges(int fd)
 	tap_errno(raw_register(fd, ~0ull - 100, 4096, RW), EINVAL, "buf_range_overflow_einval");
 	tap_errno(raw_register(fd, (uintptr_t)p, info.max_buf_size + 1, RW), EFBIG,
 		  "buf_length_beyond_limit_efbig");
-	tap_errno(raw_register(fd, 1ull << 62, page, RW), EFAULT,
-		  "buf_kernel_half_address_efault");
+	tap_errno(raw_register(fd, 1ull << 62, page, RW), EFAULT, "buf_kernel_half_address_efault");
 	hole = p + 2 * page;
 	munmap(hole, page);
 	tap_errno(raw_register(fd, (uintptr_t)hole, page, RW), EFAULT,
@@ -69,7 +70,8 @@ static void bad_access(int fd)
 	tap_errno(raw_register(fd, (uintptr_t)ro, page, KSHM_BUF_KERNEL_WRITE), EFAULT,
 		  "buf_read_only_mapping_for_kernel_writes_efault");
 	tap_ok(!kshm_buf_register(fd, ro, page, KSHM_BUF_KERNEL_READ, &id) &&
-	       !kshm_buf_unregister(fd, id), "buf_read_only_mapping_for_kernel_reads_ok");
+		       !kshm_buf_unregister(fd, id),
+	       "buf_read_only_mapping_for_kernel_reads_ok");
 	tap_errno(raw_register(fd, (uintptr_t)p, page, 0), EINVAL, "buf_no_access_flag_einval");
 	tap_errno(raw_register(fd, (uintptr_t)p, page, 1u << 5), EINVAL,
 		  "buf_unknown_access_flag_einval");

@@ -20,7 +20,7 @@
 #define RW (KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE)
 
 static long page;
-static int ctl;		/* reads the module's counters */
+static int ctl; /* reads the module's counters */
 
 static int readable(int fd)
 {
@@ -49,7 +49,8 @@ static void events_read_and_poll(int fd)
 	tap_errno(read(fd, small, sizeof(small)) < 0 ? -errno : 0, EINVAL,
 		  "buf_read_smaller_than_event_einval");
 	tap_ok(kshm_read_events(fd, ev, 4) == 1 && ev[0].type == KSHM_EVENT_BUF_RELEASED &&
-	       ev[0].id == id, "buf_read_returns_release_event");
+		       ev[0].id == id,
+	       "buf_read_returns_release_event");
 	tap_ok(!readable(fd), "buf_event_consumed");
 	free(p);
 }
@@ -70,12 +71,11 @@ static void eventfd_signalled(int fd)
 	tap_ok(read(efd, &count, 8) == 8 && count == 1, "buf_eventfd_signalled_on_release");
 	tap_ok(!kshm_wait_buf_released(fd, id, 30000), "buf_event_also_queued");
 	tap_zero(kshm_set_eventfd(fd, -1), "buf_clear_eventfd");
-	s.fd = 0;	/* stdin is not an eventfd */
+	s.fd = 0; /* stdin is not an eventfd */
 	tap_errno(raw_ioctl(fd, KSHM_IOC_SET_EVENTFD, &s), EINVAL,
 		  "buf_set_eventfd_not_an_eventfd_einval");
 	s.fd = 999;
-	tap_errno(raw_ioctl(fd, KSHM_IOC_SET_EVENTFD, &s), EBADF,
-		  "buf_set_eventfd_bad_fd_ebadf");
+	tap_errno(raw_ioctl(fd, KSHM_IOC_SET_EVENTFD, &s), EBADF, "buf_set_eventfd_bad_fd_ebadf");
 	s.fd = -2;
 	tap_errno(raw_ioctl(fd, KSHM_IOC_SET_EVENTFD, &s), EINVAL,
 		  "buf_set_eventfd_negative_einval");
@@ -108,8 +108,7 @@ static void release_waits_for_the_engine(int fd)
 	tap_zero(kshm_buf_unregister(fd, id), "buf_unregister_while_engine_writes");
 	tap_ok(!kshm_wait_buf_released(fd, id, 30000), "buf_release_reported_after_engine");
 	t = tick_of(w);
-	tap_ok(!kshm_engine_stop(fd, &ticks) && ticks == t,
-	       "buf_engine_stopped_before_release");
+	tap_ok(!kshm_engine_stop(fd, &ticks) && ticks == t, "buf_engine_stopped_before_release");
 	tap_ok(tick_of(w) == t, "buf_no_write_after_release");
 	free(w);
 }
@@ -148,7 +147,7 @@ static void close_releases_everything(void)
 		tap_require(!kshm_buf_register(fd, (char *)p + 2 * i * page, page, RW, &id),
 			    "register");
 	tap_ok(pinned_now().pages == start.pages + 4 &&
-	       pinned_now().vmpin == start.vmpin + 4 * page / 1024,
+		       pinned_now().vmpin == start.vmpin + 4 * page / 1024,
 	       "buf_pins_counted_and_vmpin_charged");
 	kshm_close(fd);
 	tap_ok(same_pins(pinned_now(), start) && pinned_now().vmpin == start.vmpin,
@@ -206,14 +205,13 @@ static int memlock_child(int fd)
 	if (!p || setrlimit(RLIMIT_MEMLOCK, &rl) || setgid(65534) || setuid(65534))
 		return 10;
 	if (kshm_buf_register(fd, p, 32 * 4096, RW, &a) != -ENOMEM)
-		return 11;	/* one registration over the limit */
+		return 11; /* one registration over the limit */
 	if (kshm_buf_register(fd, p, 10 * 4096, RW, &a))
-		return 12;	/* within it */
+		return 12; /* within it */
 	if (kshm_buf_register(fd, p + 32 * 4096, 10 * 4096, RW, &b) != -ENOMEM)
-		return 13;	/* together over it */
-	if (kshm_buf_unregister(fd, a) ||
-	    kshm_buf_register(fd, p + 32 * 4096, 10 * 4096, RW, &b))
-		return 14;	/* the charge went with the release */
+		return 13; /* together over it */
+	if (kshm_buf_unregister(fd, a) || kshm_buf_register(fd, p + 32 * 4096, 10 * 4096, RW, &b))
+		return 14; /* the charge went with the release */
 	return 0;
 }
 

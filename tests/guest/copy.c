@@ -27,8 +27,7 @@ static struct kshm_copy_end buf_end(uint32_t id, uint64_t off)
 	return (struct kshm_copy_end){ KSHM_MEM_BUF, id, off };
 }
 
-static int copy(int fd, struct kshm_copy_end src, struct kshm_copy_end dst,
-		uint64_t len)
+static int copy(int fd, struct kshm_copy_end src, struct kshm_copy_end dst, uint64_t len)
 {
 	return kshm_copy(fd, &src, &dst, len);
 }
@@ -106,18 +105,20 @@ static void bad_ranges_and_ends(int fd)
 	uint32_t b;
 
 	tap_require(!kshm_region_create(fd, page, 0, &r), "create");
-	tap_require(!kshm_buf_register(fd, tmp, sizeof(tmp), KSHM_BUF_KERNEL_READ, &b),
-		    "register");
-	tap_errno(copy(fd, region_end(r.id, 0), user_end(tmp), 0), EINVAL, "copy_length_zero_einval");
+	tap_require(!kshm_buf_register(fd, tmp, sizeof(tmp), KSHM_BUF_KERNEL_READ, &b), "register");
+	tap_errno(copy(fd, region_end(r.id, 0), user_end(tmp), 0), EINVAL,
+		  "copy_length_zero_einval");
 	tap_errno(copy(fd, region_end(r.id, page - 4), user_end(tmp), 8), EINVAL,
 		  "copy_past_region_end_einval");
 	tap_errno(copy(fd, region_end(r.id, ~0ull - 3), user_end(tmp), 8), EINVAL,
 		  "copy_offset_overflow_einval");
 	tap_errno(copy(fd, buf_end(b, 60), user_end(tmp), 8), EINVAL, "copy_past_buf_end_einval");
-	tap_errno(copy(fd, user_end(tmp), user_end(tmp + 8), 8), EINVAL, "copy_user_to_user_einval");
+	tap_errno(copy(fd, user_end(tmp), user_end(tmp + 8), 8), EINVAL,
+		  "copy_user_to_user_einval");
 	tap_errno(copy(fd, bogus, user_end(tmp), 8), EINVAL, "copy_unknown_kind_einval");
 	tap_errno(copy(fd, (struct kshm_copy_end){ KSHM_MEM_USER, 3, (uintptr_t)tmp },
-		       region_end(r.id, 0), 8), EINVAL, "copy_user_end_with_id_einval");
+		       region_end(r.id, 0), 8),
+		  EINVAL, "copy_user_end_with_id_einval");
 	tap_errno(copy(fd, region_end(999, 0), user_end(tmp), 8), ENOENT,
 		  "copy_unknown_region_enoent");
 	tap_errno(copy(fd, buf_end(999, 0), user_end(tmp), 8), ENOENT, "copy_unknown_buf_enoent");

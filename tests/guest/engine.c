@@ -34,8 +34,7 @@ static uint64_t wait_tick(const uint64_t *w, uint64_t want)
 	double deadline = now() + 60;
 	uint64_t t;
 
-	while ((t = __atomic_load_n(&w[0], __ATOMIC_ACQUIRE)) < want &&
-	       now() < deadline)
+	while ((t = __atomic_load_n(&w[0], __ATOMIC_ACQUIRE)) < want && now() < deadline)
 		sched_yield();
 	return t;
 }
@@ -54,26 +53,24 @@ static int words_consistent(const uint64_t *w, uint64_t tick)
 	return 1;
 }
 
-static void engine_writes_while_app_reads(int fd, uint32_t cache_mode,
-					  const char *mode)
+static void engine_writes_while_app_reads(int fd, uint32_t cache_mode, const char *mode)
 {
 	struct kshm_region_desc r;
 	uint64_t *w, t, stopped, ticks;
 	int good = 1, n;
 
-	tap_require(!kshm_region_create_ex(fd, 2 * page, 0, cache_mode,
-					   KSHM_NODE_ANY, &r), "create");
+	tap_require(!kshm_region_create_ex(fd, 2 * page, 0, cache_mode, KSHM_NODE_ANY, &r),
+		    "create");
 	tap_require(!kshm_region_map(fd, &r, PROT_READ, (void **)&w), "map");
-	w += page / 8 - 8;	/* straddle the page boundary */
-	tap_ok(!kshm_engine_start(fd, 0, r.id, 200, page - 64, WORDS * 8, 0),
-	       "engine_%s_start", mode);
+	w += page / 8 - 8; /* straddle the page boundary */
+	tap_ok(!kshm_engine_start(fd, 0, r.id, 200, page - 64, WORDS * 8, 0), "engine_%s_start",
+	       mode);
 	for (n = 1; n <= 20; n++) {
 		t = wait_tick(w, n);
 		good &= t >= (uint64_t)n && words_consistent(w, t);
 	}
 	tap_ok(good, "engine_%s_ticks_seen_consistent_by_reader", mode);
-	tap_ok(!kshm_engine_stop(fd, &ticks) && ticks >= 20,
-	       "engine_%s_stop_reports_ticks", mode);
+	tap_ok(!kshm_engine_stop(fd, &ticks) && ticks >= 20, "engine_%s_stop_reports_ticks", mode);
 	stopped = __atomic_load_n(&w[0], __ATOMIC_ACQUIRE);
 	/* hrtimer_cancel has returned: nothing may write any more. */
 	tap_ok(stopped == ticks, "engine_%s_last_tick_is_reported_tick", mode);
@@ -104,17 +101,23 @@ static void engine_bad_inputs(int fd)
 
 	tap_require(!kshm_region_create(fd, page, 0, &r), "create");
 	tap_errno(kshm_engine_stop(fd, NULL), ENOENT, "engine_stop_without_engine_enoent");
-	tap_errno(kshm_engine_start(fd, 0, 999, 100, 0, 64, 0), ENOENT, "engine_unknown_region_enoent");
-	tap_errno(kshm_engine_start(fd, 0, r.id, 10, 0, 64, 0), EINVAL, "engine_period_too_short_einval");
+	tap_errno(kshm_engine_start(fd, 0, 999, 100, 0, 64, 0), ENOENT,
+		  "engine_unknown_region_enoent");
+	tap_errno(kshm_engine_start(fd, 0, r.id, 10, 0, 64, 0), EINVAL,
+		  "engine_period_too_short_einval");
 	tap_errno(kshm_engine_start(fd, 0, r.id, 2000000, 0, 64, 0), EINVAL,
 		  "engine_period_too_long_einval");
-	tap_errno(kshm_engine_start(fd, 0, r.id, 100, 4, 64, 0), EINVAL, "engine_misaligned_offset_einval");
-	tap_errno(kshm_engine_start(fd, 0, r.id, 100, 0, 60, 0), EINVAL, "engine_odd_length_einval");
-	tap_errno(kshm_engine_start(fd, 0, r.id, 100, 0, 8, 0), EINVAL, "engine_length_too_small_einval");
+	tap_errno(kshm_engine_start(fd, 0, r.id, 100, 4, 64, 0), EINVAL,
+		  "engine_misaligned_offset_einval");
+	tap_errno(kshm_engine_start(fd, 0, r.id, 100, 0, 60, 0), EINVAL,
+		  "engine_odd_length_einval");
+	tap_errno(kshm_engine_start(fd, 0, r.id, 100, 0, 8, 0), EINVAL,
+		  "engine_length_too_small_einval");
 	tap_errno(kshm_engine_start(fd, 0, r.id, 100, page - 8, 64, 0), EINVAL,
 		  "engine_range_past_region_einval");
 	tap_zero(kshm_engine_start(fd, 0, r.id, 1000, 0, 64, 0), "engine_start");
-	tap_errno(kshm_engine_start(fd, 0, r.id, 1000, 0, 64, 0), EBUSY, "engine_second_start_ebusy");
+	tap_errno(kshm_engine_start(fd, 0, r.id, 1000, 0, 64, 0), EBUSY,
+		  "engine_second_start_ebusy");
 	tap_zero(kshm_engine_stop(fd, NULL), "engine_stop");
 	tap_errno(kshm_engine_stop(fd, NULL), ENOENT, "engine_stop_twice_enoent");
 	kshm_region_destroy(fd, r.id);
@@ -154,7 +157,7 @@ static void engine_close_while_writing(int ctl)
 	munmap(w, r.length);
 	kshm_get_info(ctl, &after);
 	tap_ok(after.regions_alive == before.regions_alive &&
-	       after.pages_alive == before.pages_alive,
+		       after.pages_alive == before.pages_alive,
 	       "engine_close_then_munmap_releases_region");
 }
 
@@ -169,7 +172,7 @@ static void engine_sigkill_while_writing(int ctl)
 	tap_ok(pid > 0 && kill_and_reap(pid), "engine_child_killed");
 	kshm_get_info(ctl, &after);
 	tap_ok(after.regions_alive == before.regions_alive &&
-	       after.pages_alive == before.pages_alive,
+		       after.pages_alive == before.pages_alive,
 	       "engine_sigkill_while_writing_releases_everything");
 }
 

@@ -15,7 +15,7 @@
 #include "tap.h"
 
 static long page;
-static int ctl;		/* an fd kept open only to read the counters */
+static int ctl; /* an fd kept open only to read the counters */
 
 struct counters {
 	uint64_t regions, pages;
@@ -160,17 +160,15 @@ static void fork_child_keeps_mapping(void)
 		_exit(p[0] == 0x33 && p[1] == 0x44 ? 0 : 1);
 	}
 	close(sync[0]);
-	p[1] = 0x44;	/* shared: the child must see it */
+	p[1] = 0x44; /* shared: the child must see it */
 	kshm_region_destroy(fd, r.id);
 	kshm_close(fd);
 	kshm_region_unmap(&r, (void *)p);
-	tap_ok(counters().regions == start.regions + 1,
-	       "lifetime_child_mapping_keeps_region");
+	tap_ok(counters().regions == start.regions + 1, "lifetime_child_mapping_keeps_region");
 	tap_require(write(sync[1], "x", 1) == 1, "wake the child");
 	close(sync[1]);
 	waitpid(pid, &status, 0);
-	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	       "lifetime_fork_child_shares_mapping");
+	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "lifetime_fork_child_shares_mapping");
 	tap_ok(counters_equal(counters(), start), "lifetime_last_child_exit_frees");
 }
 
@@ -251,8 +249,10 @@ static int send_fd(int sock, int fd, const void *data, size_t len)
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
 	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf),
 	};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 
@@ -268,8 +268,10 @@ static int recv_fd(int sock, void *data, size_t len)
 	char cbuf[CMSG_SPACE(sizeof(int))];
 	struct iovec iov = { .iov_base = data, .iov_len = len };
 	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf),
 	};
 	struct cmsghdr *cm;
 	int fd;

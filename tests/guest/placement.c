@@ -19,9 +19,9 @@
  * UC- is PG_uncached up to 6.1 and PG_arch_2 once PG_uncached was removed.
  * /proc/kpageflags shows them as these bits.
  */
-#define KPF_ARCH	38
-#define KPF_UNCACHED	39
-#define KPF_ARCH_2	41
+#define KPF_ARCH     38
+#define KPF_UNCACHED 39
+#define KPF_ARCH_2   41
 
 static long page;
 
@@ -80,8 +80,7 @@ static void node_bad_inputs(int fd)
 	tap_errno(raw_ioctl(fd, KSHM_IOC_REGION_CREATE, &c), EINVAL,
 		  "placement_negative_node_einval");
 	c.node = 1 << 20;
-	tap_errno(raw_ioctl(fd, KSHM_IOC_REGION_CREATE, &c), EINVAL,
-		  "placement_huge_node_einval");
+	tap_errno(raw_ioctl(fd, KSHM_IOC_REGION_CREATE, &c), EINVAL, "placement_huge_node_einval");
 	c.flags = 0;
 	c.node = 0;
 	c.cache_mode = 3;
@@ -97,9 +96,8 @@ static uint64_t kpageflags_at(void *addr)
 
 	pm = open("/proc/self/pagemap", O_RDONLY);
 	kf = open("/proc/kpageflags", O_RDONLY);
-	if (pm >= 0 && kf >= 0 &&
-	    pread(pm, &ent, 8, (uintptr_t)addr / page * 8) == 8) {
-		pfn = ent & ((1ull << 55) - 1);	/* bits 0-54; 63 = present */
+	if (pm >= 0 && kf >= 0 && pread(pm, &ent, 8, (uintptr_t)addr / page * 8) == 8) {
+		pfn = ent & ((1ull << 55) - 1); /* bits 0-54; 63 = present */
 		if (!(ent >> 63) || !pfn || pread(kf, &flags, 8, pfn * 8) != 8)
 			flags = ~0ull;
 	}
@@ -134,8 +132,7 @@ static void cache_mode_memtype(int fd, uint32_t mode, const char *name)
 	uint8_t *p;
 	int i, good = 1;
 
-	tap_zero(kshm_region_create_ex(fd, 4 * page, 0, mode, KSHM_NODE_ANY, &r),
-		 name);
+	tap_zero(kshm_region_create_ex(fd, 4 * page, 0, mode, KSHM_NODE_ANY, &r), name);
 	tap_require(!kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, (void **)&p), "map");
 	for (i = 0; i < 4; i++)
 		good &= memtype_is(kpageflags_at(p + i * page), mode);
@@ -157,18 +154,17 @@ static void cache_mode_restored_on_free(int fd)
 	int pm, kf;
 	void *p;
 
-	tap_require(!kshm_region_create_ex(fd, page, 0, KSHM_CACHE_WC,
-					   KSHM_NODE_ANY, &r), "create");
+	tap_require(!kshm_region_create_ex(fd, page, 0, KSHM_CACHE_WC, KSHM_NODE_ANY, &r),
+		    "create");
 	tap_require(!kshm_region_map(fd, &r, PROT_READ, &p), "map");
 	pm = open("/proc/self/pagemap", O_RDONLY);
 	kf = open("/proc/kpageflags", O_RDONLY);
-	tap_require(pm >= 0 && kf >= 0 &&
-		    pread(pm, &pfn_ent, 8, (uintptr_t)p / page * 8) == 8, "pagemap");
+	tap_require(pm >= 0 && kf >= 0 && pread(pm, &pfn_ent, 8, (uintptr_t)p / page * 8) == 8,
+		    "pagemap");
 	munmap(p, r.length);
 	kshm_region_destroy(fd, r.id);
 	pfn_ent &= (1ull << 55) - 1;
-	tap_ok(pread(kf, &flags, 8, pfn_ent * 8) == 8 &&
-	       memtype_is(flags, KSHM_CACHE_WB),
+	tap_ok(pread(kf, &flags, 8, pfn_ent * 8) == 8 && memtype_is(flags, KSHM_CACHE_WB),
 	       "placement_wc_page_back_to_wb_after_free");
 	close(pm);
 	close(kf);
@@ -212,7 +208,8 @@ static void memcg_limit(void)
 	pid_t pid;
 
 	tap_require(write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory") &&
-		    (mkdir(cg, 0755) == 0 || errno == EEXIST), "memory cgroup");
+			    (mkdir(cg, 0755) == 0 || errno == EEXIST),
+		    "memory cgroup");
 	snprintf(path, sizeof(path), "%s/memory.max", cg);
 	tap_require(write_file(path, "16M"), "memory.max");
 	tap_require(!pipe(sync), "pipe");

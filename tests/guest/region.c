@@ -73,10 +73,9 @@ static void kernel_fill_seen_through_mmap(int fd)
 	words = (uint32_t *)((char *)cells + page - 8);
 	tap_zero(kshm_region_fill(fd, r.id, 4, page - 8, 4, 0xa0, 0x10),
 		 "region_fill_across_pages");
-	tap_ok(words[0] == 0xa0 && words[1] == 0xb0 && words[2] == 0xc0 &&
-	       words[3] == 0xd0, "region_fill_across_pages_visible");
-	tap_zero(kshm_region_fill(fd, r.id, 8, r.length - 8, 1, ~0ull, 0),
-		 "region_fill_last_u64");
+	tap_ok(words[0] == 0xa0 && words[1] == 0xb0 && words[2] == 0xc0 && words[3] == 0xd0,
+	       "region_fill_across_pages_visible");
+	tap_zero(kshm_region_fill(fd, r.id, 8, r.length - 8, 1, ~0ull, 0), "region_fill_last_u64");
 	tap_ok(*(uint64_t *)((char *)cells + r.length - 8) == ~0ull,
 	       "region_fill_last_u64_visible");
 	kshm_region_unmap(&r, cells);
@@ -187,16 +186,20 @@ static void fill_and_read_bad_inputs(int fd)
 	tap_require(!kshm_region_create(fd, page, 0, &r), "create");
 	tap_errno(kshm_region_fill(fd, r.id, 3, 0, 1, 0, 0), EINVAL, "region_fill_width_3_einval");
 	tap_errno(kshm_region_fill(fd, r.id, 0, 0, 1, 0, 0), EINVAL, "region_fill_width_0_einval");
-	tap_errno(kshm_region_fill(fd, r.id, 4, 2, 1, 0, 0), EINVAL, "region_fill_misaligned_einval");
+	tap_errno(kshm_region_fill(fd, r.id, 4, 2, 1, 0, 0), EINVAL,
+		  "region_fill_misaligned_einval");
 	tap_errno(kshm_region_fill(fd, r.id, 1, 0, page + 1, 0, 0), EINVAL,
 		  "region_fill_past_end_einval");
 	tap_errno(kshm_region_fill(fd, r.id, 1, page, 1, 0, 0), EINVAL,
 		  "region_fill_offset_at_end_einval");
 	tap_errno(kshm_region_fill(fd, r.id, 8, 0, 1ull << 62, 0, 0), EINVAL,
 		  "region_fill_count_overflow_einval");
-	tap_errno(kshm_region_fill(fd, r.id, 1, 0, 0, 0, 0), EINVAL, "region_fill_count_zero_einval");
-	tap_errno(kshm_region_fill(fd, 999, 1, 0, 1, 0, 0), ENOENT, "region_fill_unknown_id_enoent");
-	tap_errno(kshm_region_read(fd, r.id, page - 4, buf, 8), EINVAL, "region_read_past_end_einval");
+	tap_errno(kshm_region_fill(fd, r.id, 1, 0, 0, 0, 0), EINVAL,
+		  "region_fill_count_zero_einval");
+	tap_errno(kshm_region_fill(fd, 999, 1, 0, 1, 0, 0), ENOENT,
+		  "region_fill_unknown_id_enoent");
+	tap_errno(kshm_region_read(fd, r.id, page - 4, buf, 8), EINVAL,
+		  "region_read_past_end_einval");
 	tap_errno(kshm_region_read(fd, r.id, ~0ull - 2, buf, 8), EINVAL,
 		  "region_read_offset_overflow_einval");
 	tap_errno(kshm_region_read(fd, 999, 0, buf, 8), ENOENT, "region_read_unknown_id_enoent");
@@ -213,14 +216,14 @@ static void mmap_bad_inputs(int fd)
 
 	fresh = kshm_open(NULL);
 	tap_require(fresh >= 0, "open");
-	tap_errno(map_at(fresh, page, 1ull << KSHM_MMAP_WINDOW_SHIFT, MAP_SHARED, &p),
-		  ENXIO, "region_mmap_before_any_create_enxio");
+	tap_errno(map_at(fresh, page, 1ull << KSHM_MMAP_WINDOW_SHIFT, MAP_SHARED, &p), ENXIO,
+		  "region_mmap_before_any_create_enxio");
 	kshm_close(fresh);
 
 	tap_require(!kshm_region_create(fd, 2 * page, 0, &r), "create");
 	tap_errno(map_at(fd, page, 0, MAP_SHARED, &p), ENXIO, "region_mmap_offset_zero_enxio");
-	tap_errno(map_at(fd, page, (uint64_t)(r.id + 50) << KSHM_MMAP_WINDOW_SHIFT,
-			 MAP_SHARED, &p), ENXIO, "region_mmap_wrong_offset_enxio");
+	tap_errno(map_at(fd, page, (uint64_t)(r.id + 50) << KSHM_MMAP_WINDOW_SHIFT, MAP_SHARED, &p),
+		  ENXIO, "region_mmap_wrong_offset_enxio");
 	tap_errno(map_at(fd, 3 * page, r.mmap_offset, MAP_SHARED, &p), EINVAL,
 		  "region_mmap_longer_than_region_einval");
 	tap_errno(map_at(fd, page, r.mmap_offset + 2 * page, MAP_SHARED, &p), EINVAL,
@@ -253,7 +256,7 @@ static void read_only_region(int fd)
 	tap_errno(mprotect(p, page, PROT_READ | PROT_WRITE) ? -errno : 0, EACCES,
 		  "region_read_only_mprotect_write_eacces");
 	tap_ok(!kshm_region_info(fd, r.id, 0, &info) &&
-	       info.region_flags == KSHM_REGION_USER_RDONLY,
+		       info.region_flags == KSHM_REGION_USER_RDONLY,
 	       "region_info_reports_read_only");
 	munmap(p, r.length);
 	kshm_region_destroy(fd, r.id);
@@ -301,14 +304,13 @@ static void info_lists_regions(int fd)
 	int n = 0, seen_a = 0, seen_b = 0;
 
 	tap_require(!kshm_region_create(fd, page, 0, &a), "create");
-	tap_require(!kshm_region_create_ex(fd, 3 * page, 0, KSHM_CACHE_WC,
-					   KSHM_NODE_ANY, &b), "create");
+	tap_require(!kshm_region_create_ex(fd, 3 * page, 0, KSHM_CACHE_WC, KSHM_NODE_ANY, &b),
+		    "create");
 	while (!kshm_region_info(fd, id, KSHM_REGION_INFO_NEXT, &info)) {
 		n++;
 		seen_a |= info.id == a.id && info.length == (uint64_t)page;
 		seen_b |= info.id == b.id && info.length == (uint64_t)(3 * page) &&
-			  info.cache_mode == KSHM_CACHE_WC &&
-			  info.node == KSHM_NODE_ANY &&
+			  info.cache_mode == KSHM_CACHE_WC && info.node == KSHM_NODE_ANY &&
 			  info.mmap_offset == b.mmap_offset;
 		id = info.id + 1;
 	}
@@ -316,8 +318,7 @@ static void info_lists_regions(int fd)
 	tap_errno(kshm_region_info(fd, b.id + 1, 0, &info), ENOENT,
 		  "region_info_unknown_id_enoent");
 	kshm_region_destroy(fd, a.id);
-	tap_errno(kshm_region_info(fd, a.id, 0, &info), ENOENT,
-		  "region_info_destroyed_enoent");
+	tap_errno(kshm_region_info(fd, a.id, 0, &info), ENOENT, "region_info_destroyed_enoent");
 	kshm_region_destroy(fd, b.id);
 }
 

@@ -37,8 +37,7 @@ static int mapping_without_fd(void)
 	void *p;
 	int fd = kshm_open(NULL);
 
-	if (fd < 0 || kshm_region_create(fd, 4096, 0, &r) ||
-	    kshm_region_map(fd, &r, PROT_READ, &p))
+	if (fd < 0 || kshm_region_create(fd, 4096, 0, &r) || kshm_region_map(fd, &r, PROT_READ, &p))
 		return -1;
 	return kshm_close(fd);
 }

@@ -72,7 +72,11 @@ result $? "kshmctl on a device that is not kshm reports ENOTTY" "$msg"
 [ $rc = 2 ]
 result $? "kshmctl rejects an unknown subcommand with status 2"
 
-# Kernel style and sparse, on the real kernel headers.
+# User code in the one .clang-format; kernel style and sparse on the real
+# kernel headers.
+msg=$(cd "$top" && clang-format --dry-run -Werror lib/*.c include/kshm.h tools/*.c \
+	tools/*.h tests/tap.h tests/guest/*.c bench/*.c 2>&1)
+result $? "user code is clang-format clean" "$msg"
 msg=$("$top/vm/checkpatch.sh" 2>&1)
 result $? "kernel code is checkpatch --strict clean" "$msg"
 for k in ${KERNELS:-6.1 6.12}; do
