@@ -58,6 +58,17 @@ fake_boot "$work/late" "$logs/null-deref-oops-6.1.bad.log" "$work/good.out"; rc=
 	grep -q 'not ok kernel log clean' "$work/late/report" &&
 	grep -q 'Oops' "$work/late/report"
 result $? "harness fails at once on a crash after the module loaded, naming it"
+printf 'KSHM-GUEST-BEGIN\nKSHM-MODULE-LOADED\nKSHM-RMMOD rc=0\nKSHM-GUEST-END rc=3\n' > "$work/rc3.out"
+fake_boot "$work/status" "$logs/boot-6.1-demo.clean.log" "$work/rc3.out"; rc=$?
+[ $rc = 3 ]
+result $? "vm-run exits with the command's own status" "exit $rc"
+fake_boot "$work/badlog" "$logs/warn-on-6.1.bad.log" "$work/good.out"; rc=$?
+[ $rc = 1 ] && grep -q 'WARNING: CPU' "$work/badlog/report"
+result $? "vm-run fails a command that succeeded when the kernel log is bad" "exit $rc"
+printf 'KSHM-GUEST-BEGIN\nKSHM-MODULE-LOADED\nKSHM-RMMOD rc=1\nKSHM-GUEST-END rc=0\n' > "$work/busy.out"
+fake_boot "$work/busy" "$logs/boot-6.1-demo.clean.log" "$work/busy.out"; rc=$?
+[ $rc = 1 ] && grep -q 'not ok module unloads' "$work/busy/report"
+result $? "vm-run fails when the module cannot be unloaded" "exit $rc"
 rm -rf "$work"
 
 ctl="$top/build/bin/kshmctl"
