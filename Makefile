@@ -15,11 +15,11 @@ B := build
 CC ?= gcc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
-CPPFLAGS_KSHM := -Iinclude -Iinclude/uapi -D_GNU_SOURCE
+CPPFLAGS_KSHM := -Ilib/include -Iinclude/uapi -D_GNU_SOURCE
 USER_CFLAGS = $(CFLAGS) $(WARN) $(CPPFLAGS_KSHM)
 
 LIB_SRC := lib/kshm.c
-LIB_HDR := include/kshm.h include/uapi/linux/kshm.h
+LIB_HDR := lib/include/kshm.h include/uapi/linux/kshm.h
 TOOL_SRC := $(wildcard tools/*.c) tools/kshmctl.h
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(B)/guest-tests/%,$(wildcard tests/guest/*.c)) \
 	$(patsubst tests/guest/%.sh,$(B)/guest-tests/%,$(wildcard tests/guest/*.sh))
@@ -101,8 +101,23 @@ host-tests: setup all $(addprefix kmod-,$(KERNELS))
 check: setup all $(addprefix kmod-,$(KERNELS))
 	@KERNELS='$(KERNELS)' B=$(B) tests/check.sh
 
+# Installs the library, its headers, kshmctl and the man page (not the module:
+# use packaging/dkms.conf or `make -C kmod`).
+PREFIX ?= /usr/local
+install: lib tools
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/linux \
+		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 $(B)/lib/libkshm.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(B)/lib/libkshm.so.1 $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libkshm.so.1 $(DESTDIR)$(PREFIX)/lib/libkshm.so
+	install -m 0644 lib/include/kshm.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 include/uapi/linux/kshm.h $(DESTDIR)$(PREFIX)/include/linux/
+	sed 's|@PREFIX@|$(PREFIX)|' lib/libkshm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libkshm.pc
+	install -m 0755 $(B)/bin/kshmctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 man/kshmctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
 clean:
 	rm -rf $(B)
 
 .PHONY: all lib tools guest-tests modules setup demo vm-run host-tests check \
-	bench bench-bin clean
+	bench bench-bin install clean
