@@ -166,4 +166,27 @@ static inline long long proc_vmstat(const char *key)
 	return proc_value("/proc/vmstat", key);
 }
 
+/*
+ * The kernel's flags (/proc/kpageflags) of the page mapped at @addr in this
+ * process, found through /proc/self/pagemap; ~0 if there is none.
+ */
+static inline unsigned long long kpageflags_at(const void *addr)
+{
+	unsigned long long ent = 0, pfn, flags = ~0ull;
+	long page = sysconf(_SC_PAGESIZE);
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	int kf = open("/proc/kpageflags", O_RDONLY);
+
+	if (pm >= 0 && kf >= 0 && pread(pm, &ent, 8, (unsigned long)addr / page * 8) == 8) {
+		pfn = ent & ((1ull << 55) - 1); /* bits 0-54; 63 = present */
+		if (!(ent >> 63) || !pfn || pread(kf, &flags, 8, pfn * 8) != 8)
+			flags = ~0ull;
+	}
+	if (pm >= 0)
+		close(pm);
+	if (kf >= 0)
+		close(kf);
+	return flags;
+}
+
 #endif /* KSHM_TAP_H */

@@ -195,6 +195,35 @@ static void fork_keeps_parent_and_kernel_together(int fd)
 	munmap(p, page);
 }
 
+/* The page flags of the page mapped at @p (/proc/kpageflags), or ~0. */
+#define KPF_DIRTY 4
+
+/* Pages the kernel may write are marked dirty when unpinned; others not. */
+static void unpin_marks_written_pages_dirty(int fd)
+{
+	static const uint32_t access[2] = { KSHM_BUF_KERNEL_READ, KSHM_BUF_KERNEL_WRITE };
+	uint64_t flags[2];
+	volatile uint8_t *p;
+	uint32_t id;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		tap_require(p != MAP_FAILED, "map");
+		p[0] = 1;
+		tap_require(!(kpageflags_at((void *)p) >> KPF_DIRTY & 1), "a clean page");
+		tap_require(!kshm_buf_register(fd, (void *)p, page, access[i], &id), "register");
+		kshm_buf_unregister(fd, id);
+		tap_require(!kshm_wait_buf_released(fd, id, 30000), "release");
+		flags[i] = kpageflags_at((void *)p);
+		munmap((void *)p, page);
+	}
+	tap_ok(flags[0] != ~0ull && !(flags[0] >> KPF_DIRTY & 1),
+	       "buf_unpin_leaves_read_only_registration_clean");
+	tap_ok(flags[1] != ~0ull && (flags[1] >> KPF_DIRTY & 1),
+	       "buf_unpin_marks_kernel_writable_pages_dirty");
+}
+
 int main(void)
 {
 	int fd;
@@ -207,6 +236,7 @@ int main(void)
 	huge_pages(fd);
 	munmap_while_registered(fd);
 	fork_keeps_parent_and_kernel_together(fd);
+	unpin_marks_written_pages_dirty(fd);
 	kshm_close(fd);
 	return tap_done();
 }

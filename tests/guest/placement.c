@@ -88,26 +88,6 @@ static void node_bad_inputs(int fd)
 		  "placement_unknown_cache_mode_einval");
 }
 
-/* The kernel's page flags of the page mapped at @addr, or ~0 on error. */
-static uint64_t kpageflags_at(void *addr)
-{
-	uint64_t ent = 0, pfn, flags = ~0ull;
-	int pm, kf;
-
-	pm = open("/proc/self/pagemap", O_RDONLY);
-	kf = open("/proc/kpageflags", O_RDONLY);
-	if (pm >= 0 && kf >= 0 && pread(pm, &ent, 8, (uintptr_t)addr / page * 8) == 8) {
-		pfn = ent & ((1ull << 55) - 1); /* bits 0-54; 63 = present */
-		if (!(ent >> 63) || !pfn || pread(kf, &flags, 8, pfn * 8) != 8)
-			flags = ~0ull;
-	}
-	if (pm >= 0)
-		close(pm);
-	if (kf >= 0)
-		close(kf);
-	return flags;
-}
-
 static int memtype_is(uint64_t flags, uint32_t mode)
 {
 	int arch = flags >> KPF_ARCH & 1;
