@@ -60,17 +60,18 @@ $(B)/guest-tests/%: tests/guest/%.sh
 	install -m 0755 $< $@
 
 # --- benchmarks (run in the guest; see bench/) ------------------------------------
-bench-bin: $(B)/bench/bench_buf
+bench-bin: $(B)/bench/bench_buf $(B)/bench/bench_region
 
-$(B)/bench/bench_buf: bench/bench_buf.c $(B)/lib/libkshm.a $(LIB_HDR)
+$(B)/bench/%: bench/%.c $(B)/lib/libkshm.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -static -o $@ $< $(B)/lib/libkshm.a -luring
 
 bench: setup all bench-bin $(addprefix kmod-,$(KERNELS))
 	@for k in $(KERNELS); do \
-		echo "== kshm buffer benchmarks in Debian $$k (QEMU TCG; ratios only) =="; \
+		echo "== kshm benchmarks in Debian $$k (QEMU TCG; ratios only) =="; \
 		$(call VM_RUN,$$k) --out $(B)/vm-bench-$$k \
-			--extra $(B)/bench/bench_buf cmd /extra/bench_buf || exit 1; \
+			--extra $(B)/bench/bench_buf --extra $(B)/bench/bench_region \
+			cmd '/extra/bench_buf && echo && /extra/bench_region' || exit 1; \
 	done
 
 # --- the module, once per kernel --------------------------------------------------
