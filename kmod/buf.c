@@ -27,6 +27,9 @@ atomic64_t kshm_buf_pages_pinned = ATOMIC64_INIT(0);
 /* Registrations one file may hold at once. */
 #define KSHM_MAX_BUF_ID		65535
 
+/* Whatever max_buf_size says: page counts must fit pin_user_pages' int. */
+#define KSHM_BUF_SIZE_CAP	BIT_ULL(40)
+
 /*
  * Charge @nr pages to the caller's RLIMIT_MEMLOCK, as io_uring and AF_XDP
  * do (the user's locked_vm; CAP_IPC_LOCK is exempt), and count them in the
@@ -164,7 +167,7 @@ static int kshm_buf_register_check(const struct kshm_buf_register *r)
 	if (r->__reserved || !r->flags || !r->length ||
 	    check_add_overflow(r->addr, r->length, &end))
 		return -EINVAL;
-	if (r->length > READ_ONCE(kshm_max_buf_size))
+	if (r->length > min_t(u64, READ_ONCE(kshm_max_buf_size), KSHM_BUF_SIZE_CAP))
 		return -EFBIG;
 	if (!r->addr || !access_ok(u64_to_user_ptr(r->addr), r->length))
 		return -EFAULT;

@@ -30,6 +30,10 @@ unsigned long kshm_max_buf_size = 256UL << 20;
 module_param_named(max_buf_size, kshm_max_buf_size, ulong, 0644);
 MODULE_PARM_DESC(max_buf_size, "Largest buffer one registration may cover, in bytes");
 
+bool kshm_test_engine;
+module_param_named(test_engine, kshm_test_engine, bool, 0444);
+MODULE_PARM_DESC(test_engine, "Allow KSHM_IOC_ENGINE_START (a kernel timer writing shared memory, for tests)");
+
 struct workqueue_struct *kshm_wq;
 
 static int kshm_ioctl_info(struct kshm_file *kf, void *arg)

@@ -18,7 +18,7 @@ kmsg() { echo "kshm-harness: $*" > /dev/kmsg; }
 
 echo "KSHM-GUEST-BEGIN $(uname -r)"
 kmsg "loading module"
-if insmod /kshm.ko; then
+if insmod /kshm.ko test_engine=1; then
 	echo "KSHM-MODULE-LOADED"
 	cd /tmp
 	. /kshm-run

@@ -19,13 +19,13 @@ static int unload(void)
 	return syscall(SYS_delete_module, "kshm", O_NONBLOCK) ? -errno : 0;
 }
 
-static int load(const char *path)
+static int load(const char *path, const char *params)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
 
 	if (fd < 0)
 		return -errno;
-	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
 	close(fd);
 	return ret;
 }
@@ -42,6 +42,18 @@ static int mapping_without_fd(void)
 	return kshm_close(fd);
 }
 
+/* Loaded without test_engine=1, the module refuses to start an engine. */
+static void engine_refused_by_default(void)
+{
+	struct kshm_region_desc r;
+	int fd = kshm_open(NULL);
+
+	tap_require(fd >= 0 && !kshm_region_create(fd, 4096, 0, &r), "region");
+	tap_errno(kshm_engine_start(fd, 0, r.id, 1000, 0, 16, 1), EPERM,
+		  "unload_engine_needs_test_engine_parameter_eperm");
+	kshm_close(fd);
+}
+
 int main(void)
 {
 	pid_t pid = spawn_ready(mapping_without_fd);
@@ -52,7 +64,11 @@ int main(void)
 	tap_ok(kill_and_reap(pid), "unload_mapping_owner_killed");
 	tap_zero(unload(), "unload_succeeds_after_last_munmap");
 	tap_ok(access("/dev/kshm", F_OK) != 0, "unload_device_gone");
-	tap_zero(load("/kshm.ko"), "unload_module_loads_again");
+	tap_zero(load("/kshm.ko", ""), "unload_module_loads_again");
 	tap_ok(access("/dev/kshm", F_OK) == 0, "unload_device_back");
+	engine_refused_by_default();
+	tap_zero(unload(), "unload_again");
+	/* For whatever runs next: as the harness loads it. */
+	tap_zero(load("/kshm.ko", "test_engine=1"), "unload_reloaded_with_test_engine");
 	return tap_done();
 }

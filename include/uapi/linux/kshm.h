@@ -379,7 +379,8 @@ struct kshm_event {
  * Each tick runs in the timer's interrupt context and writes, as u64 in the
  * range, word i (i >= 1) = (tick << 32) | i, then word 0 = tick with release
  * order: a reader that loads word 0 with acquire sees every other word at
- * that tick or later.  One engine per open file (EBUSY).  It holds a region
+ * that tick or later.  One engine per open file (EBUSY).  The module
+ * refuses engines (EPERM) unless loaded with test_engine=1.  It holds a region
  * until it is stopped, so destroying the region does not stop it; a buffer
  * being unregistered stops it at its next tick, and only then is the
  * buffer released.
