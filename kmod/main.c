@@ -159,8 +159,15 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 	},
 };
 
-/* Big enough for the struct of every command. */
+/*
+ * Big enough for the struct of every command.  Each begins with __u32 size
+ * and __u32 flags (the uapi header's rule), which @hdr reads.
+ */
 union kshm_ioctl_buf {
+	struct {
+		u32 size;
+		u32 flags;
+	} hdr;
 	struct kshm_info info;
 	struct kshm_region_create create;
 	struct kshm_region_destroy destroy;
@@ -211,7 +218,7 @@ static long kshm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	ret = copy_struct_from_user(&buf, op->size, uarg, usize);
 	if (ret)
 		return ret;
-	if (buf.info.flags & ~op->valid_flags)
+	if (buf.hdr.flags & ~op->valid_flags)
 		return -EINVAL;
 	ret = op->fn(kf, &buf);
 	if (ret)
