@@ -12,7 +12,8 @@
 #   --extra FILE        copied to /extra/ (repeatable)
 #   --out DIR           where logs go (default: a temporary directory)
 # KSHM_QEMU replaces qemu-system-x86_64 (the harness's own tests use a fake);
-# KSHM_VM_TIMEOUT bounds one boot in seconds (default 900).
+# KSHM_VM_TIMEOUT bounds one boot in seconds (default 600); in a suite each
+# test program gets 240 s.
 #
 # suite: prints one line per test naming the kernel, appends
 # "passed failed skipped" to OUT/counts, exits 1 on any failure.
@@ -61,7 +62,7 @@ for t in /tests/*; do
 	[ -x "$t" ] || continue
 	name=${t##*/}
 	echo "KSHM-TEST-BEGIN $name"
-	timeout 600 "$t"
+	timeout 240 "$t"
 	trc=$?
 	echo "KSHM-TEST-END $name rc=$trc"
 	[ $trc -eq 0 ] || suite_rc=1
@@ -78,7 +79,7 @@ fi
 # across nodes makes the guest kernel warn), so node placement is real.
 boot() {
 	rm -f "$out/console.log" "$out/output.log"
-	timeout --foreground -k 10 "${KSHM_VM_TIMEOUT:-900}" \
+	timeout --foreground -k 10 "${KSHM_VM_TIMEOUT:-600}" \
 		"${KSHM_QEMU:-qemu-system-x86_64}" -accel tcg,thread=multi -smp 2,sockets=2,cores=1,threads=1 -m 2G \
 		-object memory-backend-ram,id=mem0,size=1G \
 		-object memory-backend-ram,id=mem1,size=1G \

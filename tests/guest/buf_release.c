@@ -55,6 +55,33 @@ static void events_read_and_poll(int fd)
 	free(p);
 }
 
+/* An unread ring of 256 events overflows into one KSHM_EVENT_OVERFLOW. */
+static void events_overflow(void)
+{
+	struct kshm_event ev[300];
+	int i, n, released = 0, overflow = 0, fd = kshm_open(NULL);
+	void *p = calloc(1, page);
+	uint32_t id;
+
+	tap_require(p && fd >= 0, "open");
+	for (i = 0; i < 300; i++)
+		tap_require(!kshm_buf_register(fd, p, page, RW, &id) &&
+				    !kshm_buf_unregister(fd, id),
+			    "register and unregister");
+	/* The ring drains first; the overflow comes after its last event. */
+	n = kshm_read_events(fd, ev, 300);
+	for (i = 0; i < n; i++) {
+		released += ev[i].type == KSHM_EVENT_BUF_RELEASED;
+		overflow += ev[i].type == KSHM_EVENT_OVERFLOW;
+	}
+	tap_ok(n == 257 && released == 256, "buf_events_ring_holds_256");
+	tap_ok(overflow == 1 && ev[256].type == KSHM_EVENT_OVERFLOW,
+	       "buf_events_overflow_reported_once_after_them");
+	tap_ok(!readable(fd), "buf_events_empty_after_overflow");
+	kshm_close(fd);
+	free(p);
+}
+
 static void eventfd_signalled(int fd)
 {
 	struct kshm_set_eventfd s = { .size = sizeof(s) };
@@ -281,6 +308,7 @@ int main(void)
 	fd = kshm_open(NULL);
 	tap_require(ctl >= 0 && fd >= 0, "open /dev/kshm");
 	events_read_and_poll(fd);
+	events_overflow();
 	eventfd_signalled(fd);
 	release_waits_for_the_engine(fd);
 	close_releases_everything();
