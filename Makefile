@@ -62,7 +62,7 @@ $(B)/guest-tests/%: tests/guest/%.sh
 # --- benchmarks (run in the guest; see bench/) ------------------------------------
 bench-bin: $(B)/bench/bench_buf $(B)/bench/bench_region
 
-$(B)/bench/%: bench/%.c $(B)/lib/libkshm.a $(LIB_HDR)
+$(B)/bench/%: bench/%.c bench/bench.h $(B)/lib/libkshm.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -static -o $@ $< $(B)/lib/libkshm.a -luring
 

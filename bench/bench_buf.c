@@ -21,31 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "kshm.h"
 
 #define RW     (KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE)
 #define ROUNDS 31
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
 
 static void die(const char *what, int err)
 {

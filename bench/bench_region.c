@@ -16,24 +16,10 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "bench.h"
 #include "kshm.h"
 
 #define ROUNDS 15
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 /* Median microseconds to create, map, unmap and destroy @len bytes in @mode. */
 static double cycle_us(int fd, uint64_t len, uint32_t mode)
@@ -56,8 +42,7 @@ static double cycle_us(int fd, uint64_t len, uint32_t mode)
 		kshm_region_destroy(fd, r.id);
 		t[i] = now_us() - t0;
 	}
-	qsort(t, ROUNDS, sizeof(t[0]), cmp_double);
-	return t[ROUNDS / 2];
+	return median(t, ROUNDS);
 }
 
 int main(void)

@@ -153,6 +153,18 @@ static inline long long proc_value(const char *file, const char *key)
 	return v;
 }
 
+/* Write @s to @path (a sysctl, a cgroup file); true if all of it went. */
+static inline int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	close(fd);
+	return ok;
+}
+
 /* /proc/vmstat, with every CPU's pending counter updates folded in first. */
 static inline long long proc_vmstat(const char *key)
 {

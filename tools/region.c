@@ -29,6 +29,15 @@ static const char *cache_name(uint32_t mode)
 	return mode < 3 ? cache_names[mode] : "?";
 }
 
+/* "any" or the node's number, in @buf. */
+static const char *node_label(int node, char buf[16])
+{
+	if (node == KSHM_NODE_ANY)
+		return "any";
+	snprintf(buf, 16, "%d", node);
+	return buf;
+}
+
 static int parse_id(const char *s, uint32_t *id)
 {
 	int64_t v;
@@ -72,7 +81,7 @@ static int step_create(int fd, int argc, char **argv)
 {
 	struct create_opts o = { 0, KSHM_CACHE_WB, KSHM_NODE_ANY };
 	struct kshm_region_desc r;
-	char where[16] = "any";
+	char where[16];
 	uint64_t size;
 	int i, ret;
 
@@ -84,10 +93,8 @@ static int step_create(int fd, int argc, char **argv)
 	ret = kshm_region_create_ex(fd, size, o.flags, o.cache, o.node, &r);
 	if (ret)
 		return fail("cannot create the region", ret);
-	if (o.node != KSHM_NODE_ANY)
-		snprintf(where, sizeof(where), "%d", o.node);
 	printf("region %u: %llu bytes, cache %s, node %s%s, mmap offset 0x%llx\n", r.id,
-	       (unsigned long long)r.length, cache_name(o.cache), where,
+	       (unsigned long long)r.length, cache_name(o.cache), node_label(o.node, where),
 	       o.flags & KSHM_REGION_USER_RDONLY ? ", read-only for applications" : "",
 	       (unsigned long long)r.mmap_offset);
 	return 0;
@@ -187,12 +194,11 @@ static int step_list(int fd, int argc, char **argv)
 	printf("%-6s %-12s %-5s %-5s %-10s %s\n", "ID", "BYTES", "CACHE", "NODE", "USER",
 	       "MAPPINGS");
 	while (!kshm_region_info(fd, id, KSHM_REGION_INFO_NEXT, &info)) {
-		char node[16] = "any";
+		char node[16];
 
-		if (info.node != KSHM_NODE_ANY)
-			snprintf(node, sizeof(node), "%d", info.node);
 		printf("%-6u %-12llu %-5s %-5s %-10s %llu\n", info.id,
-		       (unsigned long long)info.length, cache_name(info.cache_mode), node,
+		       (unsigned long long)info.length, cache_name(info.cache_mode),
+		       node_label(info.node, node),
 		       info.region_flags & KSHM_REGION_USER_RDONLY ? "read" : "read-write",
 		       (unsigned long long)info.mappings);
 		id = info.id + 1;

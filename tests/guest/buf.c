@@ -93,23 +93,12 @@ static void memfd_and_shared_file(int fd)
 	unlink("/tmp/kshm-shared");
 }
 
-static int write_str(const char *path, const char *s)
-{
-	int f = open(path, O_WRONLY), ok;
-
-	if (f < 0)
-		return 0;
-	ok = write(f, s, strlen(s)) == (ssize_t)strlen(s);
-	close(f);
-	return ok;
-}
-
 static void huge_pages(int fd)
 {
 	size_t len = 2 << 20;
 	uint8_t *p, *mem;
 
-	write_str("/proc/sys/vm/nr_hugepages", "4");
+	write_file("/proc/sys/vm/nr_hugepages", "4");
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1,
 		 0);
 	if (p == MAP_FAILED) {
@@ -119,7 +108,7 @@ static void huge_pages(int fd)
 		kernel_reads_and_writes(fd, p + 4096 - 8, len - 4096, "hugetlb");
 		munmap(p, len);
 	}
-	write_str("/proc/sys/vm/nr_hugepages", "0");
+	write_file("/proc/sys/vm/nr_hugepages", "0");
 
 	mem = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	tap_require(mem != MAP_FAILED, "map for THP");

@@ -357,31 +357,17 @@ static void fork_parent_exits_child_reads(void)
 	tap_ok(counters_equal(counters(), start), "lifetime_orphan_exit_frees");
 }
 
-static long meminfo_kb(const char *key)
-{
-	char line[256];
-	long v = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key)))
-			v = atol(line + strlen(key));
-	if (f)
-		fclose(f);
-	return v;
-}
-
 /* 10,000 create/map/touch/munmap/destroy cycles leave nothing behind. */
 static void cycles_leave_nothing(void)
 {
 	struct counters start = counters();
-	long free_before, free_after;
+	long long free_before, free_after;
 	struct kshm_region_desc r;
 	int i, bad = 0, fd = kshm_open(NULL);
 	uint8_t *p;
 
 	tap_require(fd >= 0, "open");
-	free_before = meminfo_kb("MemFree:");
+	free_before = proc_value("/proc/meminfo", "MemFree");
 	for (i = 0; i < 10000 && !bad; i++) {
 		if (kshm_region_create(fd, 2 * page, 0, &r) ||
 		    kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, (void **)&p)) {
@@ -392,12 +378,12 @@ static void cycles_leave_nothing(void)
 		bad |= munmap(p, r.length) || kshm_region_destroy(fd, r.id);
 	}
 	kshm_close(fd);
-	free_after = meminfo_kb("MemFree:");
+	free_after = proc_value("/proc/meminfo", "MemFree");
 	tap_ok(!bad, "lifetime_10000_cycles_succeed");
 	tap_ok(counters_equal(counters(), start), "lifetime_10000_cycles_counters_back");
 	/* A leak would be 80 MiB; allow for slab and per-cpu list noise. */
 	tap_ok(free_after > free_before - 8192, "lifetime_10000_cycles_meminfo_back");
-	tap_diag("MemFree before %ld kB, after %ld kB", free_before, free_after);
+	tap_diag("MemFree before %lld kB, after %lld kB", free_before, free_after);
 }
 
 int main(int argc, char **argv)

@@ -168,17 +168,6 @@ static void large_region(int fd)
 	kshm_region_destroy(fd, r.id);
 }
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ok;
-
-	if (fd < 0)
-		return 0;
-	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
-	close(fd);
-	return ok;
-}
-
 /* A create beyond the cgroup's memory.max fails with ENOMEM, leaving nothing. */
 static void memcg_limit(void)
 {
