@@ -1,83 +1,96 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Fetch one Debian kernel (image + headers) into the cache, never installing it.
+# Fetch one pinned Debian kernel (image + headers) into the cache, never
+# installing it.
 #
-#   vm/fetch-kernel.sh 6.1|6.12     prints the cache directory of that kernel
+#   vm/fetch-kernel.sh 6.1|6.12|6.1-rt|6.1-san   prints the kernel's cache directory
 #
-# The directory holds vmlinuz, the unpacked headers (KDIR=<dir>/kdir) and a
-# file "release" with the kernel's uname -r.  Package names are resolved at
-# run time because the archive drops old ABIs.
+# The directory holds vmlinuz, the headers (KDIR=<dir>/kdir) and a file
+# "release" with the kernel's uname -r.  vm/kernels.lock names the exact
+# packages and their sha256; a warm cache needs no network.  A pinned version
+# that has left the archive falls back to the newest of its series, with a
+# warning naming both versions.  6.1-san is built from source by
+# vm/build-sanitizer.sh.
 set -euo pipefail
-
-series=${1:?usage: fetch-kernel.sh 6.1|6.12}
+here=$(cd "$(dirname "$0")" && pwd)
+series=${1:?usage: fetch-kernel.sh 6.1|6.12|6.1-rt|6.1-san}
 cache=${KSHM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kshm}
+lock=${KSHM_KERNELS_LOCK:-$here/kernels.lock}
 mkdir -p "$cache"
 
 log() { printf 'fetch-kernel: %s\n' "$*" >&2; }
 
-apt_updated=
-apt_update_once() {
-	[ -n "$apt_updated" ] && return
-	apt-get update -qq >&2 || log "apt-get update failed; using the lists we have"
-	apt_updated=1
-}
+[ "$series" != 6.1-san ] || exec "$here/build-sanitizer.sh"
 
-# Print the uname -r of the newest amd64 kernel of the series.
-resolve_release() {
-	local img
-	case "$series" in
-	6.1)
-		img=$(apt-cache depends linux-image-amd64 2>/dev/null |
-		      sed -n 's/.*Depends: \(linux-image-6\.1\.[0-9]*-[0-9]*-amd64\)$/\1/p' | head -1)
-		;;
-	6.12)
-		img=$(apt-cache pkgnames linux-image-6.12 2>/dev/null |
-		      grep -E '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' | sort -V | tail -1)
-		;;
-	*)
-		log "unknown kernel series '$series' (want 6.1 or 6.12)"; exit 2 ;;
-	esac
-	[ -n "$img" ] && echo "${img#linux-image-}"
-}
-
-release=$(resolve_release || true)
-if [ -z "$release" ]; then
-	apt_update_once
-	release=$(resolve_release || true)
-fi
-if [ -z "$release" ]; then
-	# Offline with a warm cache: fall back to the newest cached release.
-	release=$(ls -d "$cache"/"$series".*/ 2>/dev/null | sort -V | tail -1 | xargs -r basename || true)
-	[ -n "$release" ] || { log "cannot resolve a $series kernel package"; exit 1; }
-	release=$(cat "$cache/$release/release")
-fi
-
-version=$(apt-cache show "linux-image-$release" 2>/dev/null | sed -n 's/^Version: //p' | head -1)
-safe_version=${version:-cached}
-safe_version=${safe_version//[~:]/_}
-dir="$cache/${release}_${safe_version}"
+# The pins of this series: "package version sha256" lines.
+pins=$(awk -v s="$series" '$1 == s {print $2, $3, $4}' "$lock")
+[ -n "$pins" ] || { log "no kernel series '$series' in $lock (want 6.1, 6.12, 6.1-rt or 6.1-san)"; exit 2; }
+image=$(printf '%s\n' "$pins" | awk '$1 ~ /^linux-image-/ {print $1; exit}')
+version=$(printf '%s\n' "$pins" | awk '$1 ~ /^linux-image-/ {print $2; exit}')
+release=${image#linux-image-}
+dir="$cache/${release}_${version//[~:]/_}"
 if [ -f "$dir/.complete" ]; then
 	echo "$dir"
 	exit 0
 fi
 
-log "fetching Debian kernel $release ($version) into $dir"
-apt_update_once
-rm -rf "$dir" && mkdir -p "$dir/root"
+sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
 # apt downloads as the unprivileged _apt user: give it a directory it can write.
 debs=$(mktemp -d /tmp/kshm-debs.XXXXXX)
 chmod 0777 "$debs"
 trap 'rm -rf "$debs"' EXIT
-hdr_common=$(apt-cache show "linux-headers-$release" | sed -n 's/^Depends: //p' | head -1 |
-	     tr ',' '\n' | sed -n 's/^ *\(linux-headers-[^ ]*-common\).*/\1/p' | head -1)
-kbuild=$(apt-cache show "linux-headers-$release" | sed -n 's/^Depends: //p' | head -1 |
-	 tr ',' '\n' | sed -n 's/^ *\(linux-kbuild-[^ ]*\).*/\1/p' | head -1)
-(cd "$debs" && apt-get download -q "linux-image-$release" "linux-headers-$release" \
-	"$hdr_common" "$kbuild" >&2)
+
+download() { # package=version ...
+	(cd "$debs" && apt-get download -q "$@" >&2)
+}
+
+# Everything pinned, each checked against its sha256.
+fetch_pinned() {
+	local p v sum f
+	while read -r p v sum; do
+		download "$p=$v" || return 1
+		f=$(ls "$debs/${p}_"*.deb)
+		echo "$sum  $f" | sha256sum -c --quiet - >&2 ||
+			{ log "$p $v does not match its sha256 in $lock"; exit 1; }
+	done <<< "$pins"
+}
+
+# The pinned version has left the archive: take the newest of the series.
+fetch_newest() {
+	local img rel deps hdrs
+	case "$series" in
+	6.1) img=$(apt-cache depends linux-image-amd64 |
+		sed -n 's/.*Depends: \(linux-image-6\.1\.[0-9]*-[0-9]*-amd64\)$/\1/p' | head -1) ;;
+	6.1-rt) img=$(apt-cache depends linux-image-rt-amd64 |
+		sed -n 's/.*Depends: \(linux-image-6\.1\.[0-9]*-[0-9]*-rt-amd64\)$/\1/p' | head -1) ;;
+	6.12) img=$(apt-cache pkgnames linux-image-6.12 |
+		grep -E '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' | sort -V | tail -1) ;;
+	esac
+	[ -n "$img" ] || { log "cannot resolve any $series kernel in the archive"; exit 1; }
+	rel=${img#linux-image-}
+	deps=$(apt-cache show "linux-headers-$rel" | sed -n 's/^Depends: //p' | head -1 | tr ',' '\n')
+	hdrs=$(printf '%s\n' "$deps" | sed -n 's/^ *\(linux-headers-[^ ]*-common[^ ]*\).*/\1/p
+		s/^ *\(linux-kbuild-[^ ]*\).*/\1/p')
+	release=$rel
+	version=$(apt-cache show "$img" | sed -n 's/^Version: //p' | head -1)
+	log "WARNING: the pinned $image $(printf '%s\n' "$pins" | awk 'NR == 1 {print $2}')" \
+	    "has left the archive; testing the newest $series kernel, $img $version, instead." \
+	    "Run 'make kernels-update' and commit vm/kernels.lock to pin it."
+	dir="$cache/${release}_${version//[~:]/_}"
+	[ ! -f "$dir/.complete" ] || { echo "$dir"; exit 0; }
+	rm -f "$debs"/*.deb
+	# shellcheck disable=SC2086
+	download "$img" "linux-headers-$rel" $hdrs
+}
+
+log "fetching Debian kernel $release ($version) into $dir"
+$sudo apt-get update -qq >&2 || log "apt-get update failed; using the lists we have"
+fetch_pinned || fetch_newest
+
+rm -rf "$dir" && mkdir -p "$dir/root"
 for deb in "$debs"/*.deb; do
 	dpkg-deb -x "$deb" "$dir/root"
 done
-
 kdir="$dir/root/usr/src/linux-headers-$release"
 # The arch Makefile includes the -common tree by an absolute path; point it
 # at the unpacked copy.

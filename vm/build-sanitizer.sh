@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Build the sanitizer kernel once per machine and print its cache directory
+# (the same layout as vm/fetch-kernel.sh: vmlinuz, kdir, release).
+#
+#   vm/build-sanitizer.sh        (vm/fetch-kernel.sh 6.1-san calls it)
+#
+# Source: the pinned linux-source-6.1 package (vm/kernels.lock), the same
+# version as the packaged 6.1 kernel.  Config: that kernel's own .config
+# (from its headers package) plus vm/sanitizer.config.  The cache key is the
+# source version and a hash of both configs, so a config change rebuilds.
+# About 15 minutes at make -j2 and some 3 GB of objects.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${KSHM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kshm}
+lock=${KSHM_KERNELS_LOCK:-$here/kernels.lock}
+frag="$here/sanitizer.config"
+log() { printf 'build-sanitizer: %s\n' "$*" >&2; }
+
+read -r pkg version sum < <(awk '$1 == "6.1-san" {print $2, $3, $4; exit}' "$lock")
+[ -n "${sum:-}" ] || { log "no 6.1-san line in $lock"; exit 2; }
+base=$("$here/fetch-kernel.sh" 6.1)
+key=$(cat "$base/kdir/.config" "$frag" | sha256sum | cut -c1-12)
+dir="$cache/sanitizer-6.1_${version//[~:]/_}_$key"
+if [ -f "$dir/.complete" ]; then
+	echo "$dir"
+	exit 0
+fi
+
+log "building the sanitizer kernel ($pkg $version, config $key) into $dir; about 15 minutes"
+# One sanitizer tree per machine: drop those of older pins and configs.
+rm -rf "$cache"/sanitizer-6.1_* && mkdir -p "$dir"
+debs=$(mktemp -d /tmp/kshm-debs.XXXXXX)
+chmod 0777 "$debs"
+trap 'rm -rf "$debs"' EXIT
+(cd "$debs" && apt-get download -q "$pkg=$version" >&2) ||
+	{ log "cannot download $pkg $version; run 'make kernels-update' to move the pin"; exit 1; }
+echo "$sum  $(ls "$debs"/*.deb)" | sha256sum -c --quiet - >&2 ||
+	{ log "$pkg $version does not match its sha256 in $lock"; exit 1; }
+dpkg-deb --fsys-tarfile "$debs"/*.deb |
+	tar -xO --wildcards './usr/src/linux-source-*.tar.xz' | tar -xJ -C "$dir"
+src="$dir/linux-source-6.1"
+cp "$base/kdir/.config" "$src/.config"
+cat "$frag" >> "$src/.config"
+make -s -C "$src" olddefconfig >&2
+
+# Every option of the fragment must have survived olddefconfig.
+missing=$(grep -E '^CONFIG_' "$frag" | while IFS= read -r want; do
+	opt=${want%%=*} val=${want#*=}
+	if [ "$val" = n ]; then
+		grep -qx "$opt=y" "$src/.config" && echo "$want"
+	else
+		grep -qxF "$want" "$src/.config" || echo "$want"
+	fi
+done || true)
+[ -z "$missing" ] || { log "olddefconfig dropped: $missing"; exit 1; }
+
+make -s -C "$src" -j"$(nproc)" bzImage >&2
+cp "$src/vmlinux.symvers" "$src/Module.symvers"
+ln -sfn "$src" "$dir/kdir"
+cp "$src/arch/x86/boot/bzImage" "$dir/vmlinuz"
+make -s -C "$src" kernelrelease > "$dir/release"
+touch "$dir/.complete"
+log "done: $(cat "$dir/release")"
+echo "$dir"
