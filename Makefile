@@ -8,7 +8,7 @@
 # Nothing here needs the host's own kernel headers: modules are built against
 # the Debian kernels that vm/fetch-kernel.sh caches under ~/.cache/kshm.
 
-KERNELS ?= 6.1 6.12
+KERNELS ?= 6.1 6.12 6.1-rt 6.1-san
 KERNEL ?= 6.1
 B := build
 

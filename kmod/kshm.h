@@ -229,4 +229,13 @@ static inline void kshm_vm_flags_clear(struct vm_area_struct *vma,
 #endif
 }
 
+/* plant.c: a bug planted for the gate's own test; nothing otherwise. */
+#ifdef KSHM_TEST_PLANT
+void kshm_plant_bug(void);
+#else
+static inline void kshm_plant_bug(void)
+{
+}
+#endif
+
 #endif /* _KSHM_INTERNAL_H */

@@ -325,6 +325,7 @@ static int __init kshm_init(void)
 		goto out_destroy_wq;
 	}
 	pr_info("ABI %d ready\n", KSHM_ABI_VERSION);
+	kshm_plant_bug();
 	return 0;
 
 out_destroy_wq:

@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: MIT
 # Build kmod/ against one cached Debian kernel into build/kmod-<series>/.
 # Any compiler output other than kbuild's BTF notice fails the build.
+# KSHM_KMOD_OUT builds elsewhere (the gate's planted-bug modules).
 set -euo pipefail
 series=${1:?usage: build-module.sh 6.1|6.12 [extra make args]}
 shift
 top=$(cd "$(dirname "$0")/.." && pwd)
 kdir=$("$top/vm/fetch-kernel.sh" "$series")
-out="$top/build/kmod-$series"
+out=${KSHM_KMOD_OUT:-$top/build/kmod-$series}
 mkdir -p "$out"
 ln -sf "$top"/kmod/*.c "$top"/kmod/*.h "$top"/kmod/Kbuild "$out"/
 log=$(make -s -C "$kdir/kdir" M="$out" KSHM_INCLUDE="$top/include" "$@" modules 2>&1) || {

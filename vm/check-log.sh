@@ -16,13 +16,22 @@ log=${1:?usage: check-log.sh CONSOLE_LOG}
 # Strip the carriage returns of the serial line before matching.
 tr -d '\r' < "$log" | awk -v allowed_taint=12288 '
 BEGIN {
-	n = split("Oops|kernel BUG at|BUG:|WARNING:|\\[ cut here \\]|" \
+	# Reports, never mere mentions: a kmemleak kernel prints "kmemleak:
+	# Kernel memory leak detector initialized" at boot; a leak report
+	# says "unreferenced object".
+	n = split("Oops|kernel BUG at|[^A-Z]BUG:|WARNING:|\\[ cut here \\]|" \
 		  "general protection fault|invalid opcode:|Kernel panic|" \
 		  "detected stall|self-detected stall|soft lockup|hard LOCKUP|" \
 		  "blocked for more than [0-9]+ seconds|" \
 		  "possible circular locking|possible recursive locking|" \
-		  "inconsistent lock state|KASAN|kmemleak|UBSAN|KCSAN|KFENCE|" \
+		  "inconsistent lock state|Invalid wait context|" \
+		  "sleeping function called from invalid context|" \
+		  "scheduling while atomic|" \
+		  "KASAN:|unreferenced object|suspected memory leak|UBSAN:|KCSAN:|KFENCE:|" \
 		  "Call Trace:|page allocation failure|Bad page|" \
+		  "list_add corruption|list_del corruption|" \
+		  "ODEBUG: .*object type|" \
+		  "x86/PAT:.*freeing invalid memtype|conflicting memory types|" \
 		  "unable to handle|Unable to handle", pat, "|")
 	loaded = 0; bad = 0; late = 0
 }

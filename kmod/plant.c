@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Bugs planted on purpose, to prove that the test gate sees them.  Built only
+ * with KSHM_TEST_PLANT=N (tests/host/run.sh does, into its own directory);
+ * the shipped module never contains this file.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/delay.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+
+#include "kshm.h"
+
+static u8 *kshm_plant_ptr;
+static DEFINE_SPINLOCK(kshm_plant_lock);
+
+/*
+ * kshm_plant_bug - commit planted bug KSHM_TEST_PLANT at module load
+ *
+ * 1: read a freed object (KASAN); 2: lose the only pointer to an object
+ * (kmemleak); 3: sleep under a spinlock (DEBUG_ATOMIC_SLEEP).
+ * Context: process (module init).
+ */
+void kshm_plant_bug(void)
+{
+	pr_warn("planting bug %d for the gate's own test\n", KSHM_TEST_PLANT);
+	switch (KSHM_TEST_PLANT) {
+	case 1:
+		kshm_plant_ptr = kmalloc(64, GFP_KERNEL);
+		kfree(kshm_plant_ptr);
+		pr_info("planted read: %u\n", READ_ONCE(kshm_plant_ptr[8]));
+		break;
+	case 2:
+		WRITE_ONCE(kshm_plant_ptr, kmalloc(128, GFP_KERNEL));
+		WRITE_ONCE(kshm_plant_ptr, NULL);
+		break;
+	case 3:
+		spin_lock(&kshm_plant_lock);
+		msleep(20);
+		spin_unlock(&kshm_plant_lock);
+		break;
+	}
+}

@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: MIT
+# Sourced by tests/host/run.sh: the harness's and the gate's own tests.  A
+# fake QEMU replays captured logs; stub steps stand in for whole suites; on
+# the sanitizer kernel, modules with planted bugs must fail the run.
+
+# The harness itself, with a fake QEMU replaying logs: a crash before the
+# module was loaded boots again once and says so; a crash after it does not.
+fake_boot() { # dir console1 output1 [console2 output2]
+	local d=$1; mkdir -p "$d"; rm -f "$d/boots"
+	cp "$2" "$d/console.1"; cp "$3" "$d/output.1"
+	[ $# -lt 5 ] || { cp "$4" "$d/console.2"; cp "$5" "$d/output.2"; }
+	FAKE_QEMU_DIR=$d KSHM_QEMU="$top/tests/host/fake-qemu.sh" \
+		"$top/vm/run.sh" --kernel 6.1 --ko "$top/build/kmod-6.1/kshm.ko" \
+		--out "$d/vm" cmd true > "$d/report" 2>&1
+}
+work=$(mktemp -d /tmp/kshm-host.XXXXXX)
+logs="$top/tests/host/logs"
+printf 'KSHM-GUEST-BEGIN\nKSHM-MODULE-LOADED\nKSHM-RMMOD rc=0\nKSHM-GUEST-END rc=0\n' > "$work/good.out"
+: > "$work/none.out"
+fake_boot "$work/retry" "$logs/early-int3-before-load.early.log" "$work/none.out" \
+	"$logs/boot-6.1-demo.clean.log" "$work/good.out"; rc=$?
+[ $rc = 0 ] && [ "$(cat "$work/retry/boots")" = 2 ] &&
+	grep -q 'died before the harness loaded kshm and ran no test; booting again once' "$work/retry/report"
+result $? "harness boots again once after a crash before the module loaded" "$(cat "$work/retry/report")"
+fake_boot "$work/twice" "$logs/early-int3-before-load.early.log" "$work/none.out" \
+	"$logs/early-int3-before-load.early.log" "$work/none.out"; rc=$?
+[ $rc != 0 ] && [ "$(cat "$work/twice/boots")" = 2 ]
+result $? "harness fails when the early crash happens twice"
+fake_boot "$work/late" "$logs/null-deref-oops-6.1.bad.log" "$work/good.out"; rc=$?
+[ $rc != 0 ] && [ "$(cat "$work/late/boots")" = 1 ] &&
+	grep -q 'not ok kernel log clean' "$work/late/report" &&
+	grep -q 'Oops' "$work/late/report"
+result $? "harness fails at once on a crash after the module loaded, naming it"
+printf 'KSHM-GUEST-BEGIN\nKSHM-MODULE-LOADED\nKSHM-RMMOD rc=0\nKSHM-GUEST-END rc=3\n' > "$work/rc3.out"
+fake_boot "$work/status" "$logs/boot-6.1-demo.clean.log" "$work/rc3.out"; rc=$?
+[ $rc = 3 ]
+result $? "vm-run exits with the command's own status" "exit $rc"
+fake_boot "$work/badlog" "$logs/warn-on-6.1.bad.log" "$work/good.out"; rc=$?
+[ $rc = 1 ] && grep -q 'WARNING: CPU' "$work/badlog/report"
+result $? "vm-run fails a command that succeeded when the kernel log is bad" "exit $rc"
+printf 'KSHM-GUEST-BEGIN\nKSHM-MODULE-LOADED\nKSHM-RMMOD rc=1\nKSHM-GUEST-END rc=0\n' > "$work/busy.out"
+fake_boot "$work/busy" "$logs/boot-6.1-demo.clean.log" "$work/busy.out"; rc=$?
+[ $rc = 1 ] && grep -q 'not ok module unloads' "$work/busy/report"
+result $? "vm-run fails when the module cannot be unloaded" "exit $rc"
+
+
+# --- the suite fails closed ----------------------------------------------------
+# fake_suite DIR OUTPUT-LINES...: a whole suite run whose guest printed those
+# lines (between the load and the unload), judged against a two-program
+# manifest (abi, buf).  Leaves the exit status in $rc, the report in DIR/report.
+fake_suite() {
+	local d=$1; shift
+	mkdir -p "$d"; rm -f "$d/boots"
+	cp "${FAKE_CONSOLE:-$logs/boot-6.1-demo.clean.log}" "$d/console.1"
+	{ echo KSHM-GUEST-BEGIN; echo KSHM-MODULE-LOADED; printf '%s\n' "$@"
+	  echo 'KSHM-RMMOD rc=0'; echo 'KSHM-GUEST-END rc=0'; } > "$d/output.1"
+	printf '# two programs\nabi\nbuf\n' > "$d/manifest"
+	FAKE_QEMU_DIR=$d KSHM_QEMU="$top/tests/host/fake-qemu.sh" \
+		"$top/vm/run.sh" --kernel 6.1 --ko "$top/build/kmod-6.1/kshm.ko" \
+		--manifest "$d/manifest" --out "$d/vm" suite > "$d/report" 2>&1
+	rc=$?
+}
+prog() { # name rc lines...: one program's begin, lines, end
+	local n=$1 r=$2; shift 2
+	echo "KSHM-TEST-BEGIN $n"; printf '%s\n' "$@"; echo "KSHM-TEST-END $n rc=$r"
+}
+fails_with() { # dir pattern: the run failed and its report says so
+	[ "$rc" != 0 ] && grep -q -- "$2" "$1/report"
+}
+
+fake_suite "$work/s-good" "$(prog abi 0 'ok 1 - a' 'ok 2 - b' '1..2')" "$(prog buf 0 'ok 1 - c' '1..1')"
+[ $rc = 0 ] && [ "$(cat "$work/s-good/vm/counts")" = "6 0 0 0" ]
+result $? "a suite whose programs all meet their plans passes" "$(cat "$work/s-good/report")"
+
+fake_suite "$work/s-short" "$(prog abi 0 'ok 1 - a' '1..74')" "$(prog buf 0 'ok 1 - c' '1..1')"
+fails_with "$work/s-short" 'not ok abi # TAP plan 1..74, but 1 results'
+result $? "a program that prints fewer results than its plan fails" "$(cat "$work/s-short/report")"
+
+fake_suite "$work/s-noplan" "$(prog abi 0 'ok 1 - a')" "$(prog buf 0)"
+fails_with "$work/s-noplan" 'not ok abi # no TAP plan (1..N) after 1 results' &&
+	grep -q 'not ok buf # no TAP plan (1..N) after 0 results' "$work/s-noplan/report"
+result $? "a program with no plan, or no output at all, that exits 0 fails" "$(cat "$work/s-noplan/report")"
+
+fake_suite "$work/s-crash" "$(prog abi 139 'ok 1 - a')" "$(prog buf 0 'ok 1 - c' '1..1')"
+fails_with "$work/s-crash" 'not ok abi # killed by signal 11'
+result $? "a program that crashes fails, naming the signal" "$(cat "$work/s-crash/report")"
+
+fake_suite "$work/s-exit" "$(prog abi 1 'ok 1 - a' '1..1')" "$(prog buf 0 'ok 1 - c' '1..1')"
+fails_with "$work/s-exit" 'not ok abi # exited with status 1'
+result $? "a program that exits non-zero after passing checks fails" "$(cat "$work/s-exit/report")"
+
+fake_suite "$work/s-missing" "$(prog abi 0 'ok 1 - a' '1..1')"
+fails_with "$work/s-missing" 'not ok buf # in the manifest, but it did not report'
+result $? "a program of the manifest that never reported fails" "$(cat "$work/s-missing/report")"
+
+fake_suite "$work/s-noexec" "$(prog abi 0 'ok 1 - a' '1..1')" 'KSHM-TEST-NOEXEC buf'
+fails_with "$work/s-noexec" 'not ok buf # the test file has no run bit'
+result $? "a test file without its run bit fails" "$(cat "$work/s-noexec/report")"
+
+fake_suite "$work/s-unfinished" "$(prog abi 0 'ok 1 - a' '1..1')" 'KSHM-TEST-BEGIN buf' 'ok 1 - c'
+fails_with "$work/s-unfinished" 'not ok buf # never finished'
+result $? "a program the guest never finished fails" "$(cat "$work/s-unfinished/report")"
+
+fake_suite "$work/s-skip" "$(prog abi 0 'ok 1 - a # SKIP /dev/mem cannot be mapped' '1..1')" \
+	"$(prog buf 0 'ok 1 - buf_hugetlb # SKIP no huge page could be reserved' '1..1')"
+fails_with "$work/s-skip" 'not ok buf: buf_hugetlb # skipped, but the guest is built to provide it' &&
+	grep -q 'abi: a # /dev/mem cannot be mapped' "$work/s-skip/vm/skips" &&
+	[ "$(cat "$work/s-skip/vm/counts")" = "3 1 1 0" ]
+result $? "skips are counted with their reasons; a skip of hugetlb is a failure" \
+	"$(cat "$work/s-skip/report" "$work/s-skip/vm/counts")"
+
+fake_suite "$work/s-todo" "$(prog abi 0 'ok 1 - a' 'not ok 2 - b # TODO defect 5: close is not cleanup' '1..2')" \
+	"$(prog buf 0 'ok 1 - c' '1..1')"
+[ $rc = 0 ] && [ "$(cat "$work/s-todo/vm/counts")" = "5 0 0 1" ] &&
+	grep -q 'abi: b # defect 5: close is not cleanup' "$work/s-todo/vm/todos"
+result $? "an expected failure (# TODO) is counted apart and does not fail the run" \
+	"$(cat "$work/s-todo/report" "$work/s-todo/vm/counts")"
+
+fake_suite "$work/s-todo-ok" "$(prog abi 0 'ok 1 - b # TODO defect 5: close is not cleanup' '1..1')" \
+	"$(prog buf 0 'ok 1 - c' '1..1')"
+fails_with "$work/s-todo-ok" 'passes but is marked TODO (defect 5: close is not cleanup): remove the mark'
+result $? "a check marked TODO that passes fails the run" "$(cat "$work/s-todo-ok/report")"
+
+# --- the retry is only for a guest that died before the module load --------------
+# A non-tainting report (an RCU stall) before the load, in a run that went on
+# to the end with a real failure: no second boot, and the failure stands.
+{ grep -A3 'self-detected stall' "$logs/rcu-stall-6.1.bad.log" | sed 's/^\[ *[0-9.]*\]/[    1.000000]/'
+  cat "$logs/boot-6.1-demo.clean.log"; } > "$work/stall-then-run.log"
+FAKE_CONSOLE=$work/stall-then-run.log \
+	fake_suite "$work/s-stall" "$(prog abi 1 'not ok 1 - a' '1..1')" "$(prog buf 0 'ok 1 - c' '1..1')"
+fails_with "$work/s-stall" 'not ok abi: a' && [ "$(cat "$work/s-stall/boots")" = 1 ] &&
+	grep -q 'not ok kernel log clean' "$work/s-stall/report" &&
+	! grep -q 'booting again' "$work/s-stall/report"
+result $? "a report before the load in a run that completed is not retried; its failures stand" \
+	"$(cat "$work/s-stall/report")"
+
+# The guest died with no load marker on the console, but tests had printed:
+# not the early crash, so no second boot.
+fake_boot "$work/printed" "$logs/early-int3-before-load.early.log" "$work/good.out"; rc=$?
+[ $rc != 0 ] && [ "$(cat "$work/printed/boots")" = 1 ]
+result $? "a guest that printed test output is never booted again" "$(cat "$work/printed/report")"
+
+grep -qi 'what the first boot showed' "$work/retry/report" &&
+	grep -q 'Kernel panic' "$work/retry/report"
+result $? "the retry says what the first boot showed" "$(cat "$work/retry/report")"
+
+# --- make check fails closed -------------------------------------------------------
+# stub_check NAME HOST-STUB VM-STUB: tests/check.sh with both steps replaced.
+stub_check() {
+	local d="$work/$1"; mkdir -p "$d"
+	printf '#!/bin/sh\n%s\n' "$2" > "$d/host"; printf '#!/bin/sh\n%s\n' "$3" > "$d/vm"
+	chmod +x "$d/host" "$d/vm"
+	B="$d/b" KERNELS='6.1 6.12' KSHM_HOST_RUN="$d/host" KSHM_VM_RUN="$d/vm" \
+		"$top/tests/check.sh" > "$d/report" 2>&1
+	rc=$?
+}
+# The vm stub finds its --out directory and writes counts there.
+vm_counts() { # "p f s t" [status]
+	echo 'while [ $# -gt 0 ]; do [ "$1" = --out ] && o=$2; shift; done'
+	echo "mkdir -p \"\$o\"; echo '$1' > \"\$o/counts\""
+}
+stub_check c-norun 'echo "28 0 0" > "$1"' 'exit 1'
+fails_with "$work/c-norun" 'not ok the guest suite on 6.1 (vm/run.sh) exited with status 1 and reported no results' &&
+	tail -1 "$work/c-norun/report" | grep -qx '28 passed, 2 failed'
+result $? "make check fails when a guest suite never ran" "$(cat "$work/c-norun/report")"
+
+stub_check c-status 'echo "28 0 0" > "$1"' "$(vm_counts '400 0 0 0'; echo 'exit 2')"
+fails_with "$work/c-status" 'exited with status 2 but counted no failure'
+result $? "make check fails when a suite exits non-zero with no failure counted" "$(cat "$work/c-status/report")"
+
+stub_check c-nohost 'exit 0' "$(vm_counts '400 0 0 0')"
+fails_with "$work/c-nohost" 'not ok the host tests (tests/host/run.sh) exited with status 0 and reported no results'
+result $? "make check fails when the host tests report nothing" "$(cat "$work/c-nohost/report")"
+
+stub_check c-todo 'echo "28 0 0" > "$1"' \
+	"$(vm_counts '400 0 1 2'; echo 'echo "[x] abi: b # defect 5" > "$o/todos"; echo "[x] c # why" > "$o/skips"')"
+[ $rc = 0 ] && tail -2 "$work/c-todo/report" | head -1 | grep -q '^4 expected failures' &&
+	tail -1 "$work/c-todo/report" | grep -qx '828 passed, 0 failed, 2 skipped' &&
+	grep -q '^skipped: \[x\] c # why' "$work/c-todo/report" &&
+	grep -q '^expected failure: \[x\] abi: b # defect 5' "$work/c-todo/report"
+result $? "make check lists skips and expected failures, then the summary line" "$(cat "$work/c-todo/report")"
+
+# --- the manifest is the list of guest programs ---------------------------------------
+want=$(cd "$top/tests/guest" && ls *.c *.sh | sed 's/\.[a-z]*$//' | sort)
+have=$(grep -v '^#' "$top/tests/guest/manifest" | grep -v -- '-m32$' | sort)
+[ "$want" = "$have" ]
+result $? "tests/guest/manifest names every guest program" "$(diff <(echo "$want") <(echo "$have"))"
+
+rm -rf "$work"
