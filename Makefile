@@ -4,9 +4,12 @@
 #   make check    host tests, then the guest suite on every kernel in KERNELS
 #   make vm-run RUN='cmd args' EXTRA='prog ...' [KERNEL=6.1|6.12]
 #   make bench    the benchmarks in bench/, in the guest, on every kernel
+#   make kernels-update   move the kernel pins (vm/kernels.lock) to the archive's newest
 #
 # Nothing here needs the host's own kernel headers: modules are built against
-# the Debian kernels that vm/fetch-kernel.sh caches under ~/.cache/kshm.
+# the Debian kernels pinned in vm/kernels.lock, which vm/fetch-kernel.sh
+# caches under ~/.cache/kshm (6.1-san, the sanitizer kernel, is built there
+# from Debian's source by vm/build-sanitizer.sh).
 
 KERNELS ?= 6.1 6.12 6.1-rt 6.1-san
 KERNEL ?= 6.1
@@ -26,6 +29,9 @@ GUEST_TESTS := $(patsubst tests/guest/%.c,$(B)/guest-tests/%,$(wildcard tests/gu
 KMOD_SRC := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild include/uapi/linux/kshm.h
 
 all: lib tools guest-tests
+
+# make demo sets up only the kernel it boots.
+demo: KERNELS = $(KERNEL)
 
 # --- libkshm -----------------------------------------------------------------
 lib: $(B)/lib/libkshm.a $(B)/lib/libkshm.so.1
@@ -86,6 +92,9 @@ modules: $(addprefix kmod-,$(KERNELS))
 setup:
 	vm/setup.sh $(KERNELS)
 
+kernels-update:
+	vm/kernels-update.sh
+
 VM_RUN = vm/run.sh --kernel $(1) --ko $(B)/kmod-$(1)/kshm.ko --bin $(B)/bin
 
 demo: setup all kmod-$(KERNEL)
@@ -120,5 +129,5 @@ install: lib tools
 clean:
 	rm -rf $(B)
 
-.PHONY: all lib tools guest-tests modules setup demo vm-run host-tests check \
+.PHONY: all lib tools guest-tests modules setup kernels-update demo vm-run host-tests check \
 	bench bench-bin install clean

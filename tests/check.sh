@@ -47,7 +47,7 @@ done
 for m in "${broken[@]+"${broken[@]}"}"; do
 	echo "not ok $m"
 done
-cat "$out"/vm-*/skips 2>/dev/null | sed 's/^/skipped: /'
+cat "$out"/host-counts.skips "$out"/vm-*/skips 2>/dev/null | sed 's/^/skipped: /'
 cat "$out"/vm-*/todos 2>/dev/null | sed 's/^/expected failure: /'
 read -r pass fail skip todo < <(awk '{p += $1; f += $2; s += $3; t += $4}
 	END {print p + 0, f + 0, s + 0, t + 0}' "$out/counts")

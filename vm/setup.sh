@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Install what building and booting kshm needs, then fetch the kernels.
-#   vm/setup.sh [series ...]      (default: 6.1 6.12)
+#   vm/setup.sh [series ...]      (default: 6.1 6.12 6.1-rt 6.1-san)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 need=(gcc make libc6-dev qemu-system-x86 busybox-static cpio gzip dwarves
@@ -19,7 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 "$here/checkpatch.sh" --path >/dev/null
-for s in "${@:-6.1 6.12}"; do
+for s in "${@:-6.1 6.12 6.1-rt 6.1-san}"; do
 	for k in $s; do
 		"$here/fetch-kernel.sh" "$k" >/dev/null
 	done

@@ -186,4 +186,24 @@ have=$(grep -v '^#' "$top/tests/guest/manifest" | grep -v -- '-m32$' | sort)
 [ "$want" = "$have" ]
 result $? "tests/guest/manifest names every guest program" "$(diff <(echo "$want") <(echo "$have"))"
 
+# --- the sanitizer kernel sees planted bugs -------------------------------------------
+# Each planted bug (kmod/plant.c) fails a run that does nothing else, and the
+# report names it.
+if [[ " ${KERNELS:-} " == *" 6.1-san "* ]]; then
+	for plant in "1:KASAN: .*use-after-free in kshm_plant_bug" \
+		     "2:unreferenced object 0x[0-9a-f]* \(size 128\)" \
+		     "3:BUG: sleeping function called from invalid context"; do
+		n=${plant%%:*} pat=${plant#*:} d="$work/plant-$n"
+		msg=$(KSHM_KMOD_OUT=$d "$top/vm/build-module.sh" 6.1-san KSHM_TEST_PLANT=$n 2>&1) &&
+			msg=$("$top/vm/run.sh" --kernel 6.1-san --ko "$d/kshm.ko" --out "$d/vm" \
+				cmd 'sleep 6' 2>&1)
+		rc=$?
+		[ $rc != 0 ] && printf '%s\n' "$msg" | grep -q 'not ok kernel log clean' &&
+			printf '%s\n' "$msg" | grep -Eq "$pat"
+		result $? "the sanitizer kernel fails a run on planted bug $n ($pat)" "$msg"
+	done
+else
+	skip "planted bugs fail the run" "KERNELS does not include 6.1-san"
+fi
+
 rm -rf "$work"
