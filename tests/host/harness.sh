@@ -186,6 +186,29 @@ have=$(grep -v '^#' "$top/tests/guest/manifest" | grep -v -- '-m32$' | sort)
 [ "$want" = "$have" ]
 result $? "tests/guest/manifest names every guest program" "$(diff <(echo "$want") <(echo "$have"))"
 
+# --- pinned kernels -------------------------------------------------------------------
+# A warm cache needs no archive: apt that fails loudly is never called.
+mkdir -p "$work/noapt"
+for a in apt-get apt-cache; do
+	printf '#!/bin/sh\necho "$0 called" >&2; exit 1\n' > "$work/noapt/$a"; chmod +x "$work/noapt/$a"
+done
+msg=$(PATH="$work/noapt:$PATH" "$top/vm/fetch-kernel.sh" 6.1 2>&1)
+[ $? = 0 ] && [ -f "$msg/.complete" ]
+result $? "a warm cache gives the pinned kernel without apt" "$msg"
+# A pinned version that left the archive: the newest of the series, warned.
+sed 's/^\(6\.1  *linux-image-[^ ]*  *\)[^ ]* /\16.1.999-1 /' "$top/vm/kernels.lock" > "$work/gone.lock"
+msg=$(KSHM_KERNELS_LOCK=$work/gone.lock "$top/vm/fetch-kernel.sh" 6.1 2>&1)
+[ $? = 0 ] && printf '%s\n' "$msg" |
+	grep -q "WARNING: the pinned linux-image-6.1.0-[0-9]*-amd64 6.1.999-1 has left the archive; testing the newest 6.1 kernel, .*Run 'make kernels-update'"
+result $? "a pin that left the archive falls back to the newest, naming both versions" "$msg"
+# A package that does not match its pinned sha256 is refused.
+sed 's/^\(6\.1  *linux-image-[^ ]*  *[^ ]*  *\).*/\1'"$(printf '0%.0s' $(seq 64))"'/' \
+	"$top/vm/kernels.lock" > "$work/badsum.lock"
+msg=$(KSHM_CACHE=$work/cache KSHM_KERNELS_LOCK=$work/badsum.lock "$top/vm/fetch-kernel.sh" 6.1 2>&1)
+[ $? != 0 ] && printf '%s\n' "$msg" | grep -q 'does not match its sha256'
+result $? "a kernel package that does not match its pinned sha256 is refused" "$msg"
+rm -rf "$work/cache"
+
 # --- the sanitizer kernel sees planted bugs -------------------------------------------
 # Each planted bug (kmod/plant.c) fails a run that does nothing else, and the
 # report names it.
