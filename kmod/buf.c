@@ -264,14 +264,25 @@ int kshm_ioctl_buf_register(struct kshm_file *kf, void *arg)
 	atomic64_add(b->nr_pages, &kshm_buf_pages_pinned);
 	kref_get(&kf->ref);
 	b->kf = kf;
+	/*
+	 * Once published, an unregister of the (predictable) id may drop the
+	 * handle's reference at any moment: hold our own until we have read
+	 * the id.
+	 */
+	kref_get(&b->ref);
 	ret = kshm_buf_publish(kf, b);
 	if (ret) {
-		/* Never published: released at once, without an event. */
+		/*
+		 * Never published: released at once, without an event.  A
+		 * failed xa_alloc() may have left a candidate id in b->id.
+		 */
+		b->id = 0;
 		kshm_buf_put(b);
-		return ret;
+	} else {
+		r->id = b->id;
 	}
-	r->id = b->id;
-	return 0;
+	kshm_buf_put(b);
+	return ret;
 }
 
 /* Take @b out of the table: no new user can find it; the engine stops. */

@@ -251,12 +251,21 @@ int kshm_ioctl_region_create(struct kshm_file *kf, void *arg)
 		ret = PTR_ERR(r);
 		goto out_uncharge;
 	}
+	/*
+	 * Once published, a destroy of the (predictable) id may drop the
+	 * handle's reference at any moment: hold our own until we have read
+	 * the id.  xa_alloc() sets r->id before the entry becomes visible.
+	 */
+	kref_get(&r->ref);
 	ret = xa_alloc(&kf->regions, &r->id, r,
 		       XA_LIMIT(1, KSHM_MAX_REGION_ID), GFP_KERNEL_ACCOUNT);
-	if (ret)
+	if (ret) {
+		kshm_region_put(r);
 		goto out_put_region;
+	}
 	c->id = r->id;
 	c->mmap_offset = (u64)r->id << KSHM_MMAP_WINDOW_SHIFT;
+	kshm_region_put(r);
 	return 0;
 
 out_put_region:
