@@ -109,7 +109,8 @@ static void kshm_buf_release(struct kshm_buf *b)
 	kshm_buf_uncharge(b);
 	atomic64_sub(b->nr_pages, &kshm_buf_pages_pinned);
 	atomic64_dec(&kshm_bufs_alive);
-	if (b->id)	/* a buffer never published has nobody to tell */
+	/* A buffer never published, or undone, has nobody to tell. */
+	if (READ_ONCE(b->id))
 		kshm_event_post(kf, KSHM_EVENT_BUF_RELEASED, b->id);
 	kfree(b);
 	kshm_file_put(kf);
@@ -290,6 +291,21 @@ static void kshm_buf_cancel(struct kshm_buf *b)
 {
 	WRITE_ONCE(b->cancelled, true);
 	kshm_buf_put(b);
+}
+
+/*
+ * The caller never learned the id: release the buffer without an event (a
+ * release of an id nobody knows would only confuse a later registration).
+ */
+void kshm_undo_buf_register(struct kshm_file *kf, void *arg)
+{
+	struct kshm_buf_register *r = arg;
+	struct kshm_buf *b = xa_erase(&kf->bufs, r->id);
+
+	if (b) {
+		WRITE_ONCE(b->id, 0);
+		kshm_buf_cancel(b);
+	}
 }
 
 int kshm_ioctl_buf_unregister(struct kshm_file *kf, void *arg)

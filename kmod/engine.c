@@ -180,3 +180,9 @@ void kshm_engine_release(struct kshm_file *kf)
 	if (e)
 		kshm_engine_destroy(e);
 }
+
+/* The caller is told the start failed: stop the engine it started. */
+void kshm_undo_engine_start(struct kshm_file *kf, void *arg)
+{
+	kshm_engine_release(kf);
+}

@@ -175,6 +175,7 @@ int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma);
 
 int kshm_ioctl_region_create(struct kshm_file *kf, void *arg);
 int kshm_ioctl_region_destroy(struct kshm_file *kf, void *arg);
+void kshm_undo_region_create(struct kshm_file *kf, void *arg);
 int kshm_ioctl_region_info(struct kshm_file *kf, void *arg);
 
 void kshm_buf_put(struct kshm_buf *b);
@@ -190,6 +191,7 @@ ssize_t kshm_events_read(struct kshm_file *kf, char __user *ubuf, size_t len,
 			 bool nonblock);
 int kshm_ioctl_buf_register(struct kshm_file *kf, void *arg);
 int kshm_ioctl_buf_unregister(struct kshm_file *kf, void *arg);
+void kshm_undo_buf_register(struct kshm_file *kf, void *arg);
 int kshm_ioctl_buf_info(struct kshm_file *kf, void *arg);
 int kshm_ioctl_set_eventfd(struct kshm_file *kf, void *arg);
 
@@ -204,6 +206,7 @@ int kshm_ioctl_checksum(struct kshm_file *kf, void *arg);
 void kshm_engine_release(struct kshm_file *kf);
 int kshm_ioctl_engine_start(struct kshm_file *kf, void *arg);
 int kshm_ioctl_engine_stop(struct kshm_file *kf, void *arg);
+void kshm_undo_engine_start(struct kshm_file *kf, void *arg);
 
 /*
  * vm_flags became read-only behind helpers in 6.3; Kbuild defines

@@ -61,6 +61,9 @@ static int kshm_ioctl_info(struct kshm_file *kf, void *arg)
  * @valid_flags: flags the command knows; any other bit is EINVAL
  * @fn: the handler, given a kernel copy of the struct that it may update
  *	for the caller
+ * @undo: for a command that creates something (a region, a registration,
+ *	a running engine): take back what @fn made, when its result cannot
+ *	be written to the caller.  A call that fails leaves nothing behind.
  */
 struct kshm_ioctl_op {
 	unsigned int cmd;
@@ -68,6 +71,7 @@ struct kshm_ioctl_op {
 	unsigned int min_size;
 	u32 valid_flags;
 	int (*fn)(struct kshm_file *kf, void *arg);
+	void (*undo)(struct kshm_file *kf, void *arg);
 };
 
 #define KSHM_OP_INDEX(cmd)	(_IOC_NR(cmd) - KSHM_CMD_BASE)
@@ -85,6 +89,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.min_size = offsetofend(struct kshm_region_create, mmap_offset),
 		.valid_flags = KSHM_REGION_USER_RDONLY | KSHM_REGION_NODE,
 		.fn = kshm_ioctl_region_create,
+		.undo = kshm_undo_region_create,
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_REGION_DESTROY)] = {
 		.cmd = KSHM_IOC_REGION_DESTROY,
@@ -105,6 +110,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.min_size = offsetofend(struct kshm_buf_register, length),
 		.valid_flags = KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE,
 		.fn = kshm_ioctl_buf_register,
+		.undo = kshm_undo_buf_register,
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_BUF_UNREGISTER)] = {
 		.cmd = KSHM_IOC_BUF_UNREGISTER,
@@ -150,6 +156,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.min_size = offsetofend(struct kshm_engine_start, max_ticks),
 		.valid_flags = KSHM_TARGET_BUF,
 		.fn = kshm_ioctl_engine_start,
+		.undo = kshm_undo_engine_start,
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_ENGINE_STOP)] = {
 		.cmd = KSHM_IOC_ENGINE_STOP,
@@ -196,6 +203,32 @@ static const struct kshm_ioctl_op *kshm_ioctl_op_find(unsigned int cmd)
 	return op->cmd == cmd ? op : NULL;
 }
 
+/*
+ * Write the struct back to the caller.  For a creating command, first prove
+ * the struct writable (it still holds the caller's own bytes), so the usual
+ * bad pointer fails before anything exists; @undo covers a mapping made
+ * read-only by another thread in between.
+ */
+static int kshm_ioctl_run(struct kshm_file *kf, const struct kshm_ioctl_op *op,
+			  void __user *uarg, union kshm_ioctl_buf *buf, u32 usize)
+{
+	u32 len = min_t(u32, usize, op->size);
+	int ret;
+
+	if (op->undo && copy_to_user(uarg, buf, len))
+		return -EFAULT;
+	ret = op->fn(kf, buf);
+	if (ret)
+		return ret;
+	if (copy_to_user(uarg, buf, len)) {
+		if (op->undo)
+			op->undo(kf, buf);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+/* Context: process, from the ioctl system call. */
 static long kshm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct kshm_file *kf = file->private_data;
@@ -220,12 +253,7 @@ static long kshm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ret;
 	if (buf.hdr.flags & ~op->valid_flags)
 		return -EINVAL;
-	ret = op->fn(kf, &buf);
-	if (ret)
-		return ret;
-	if (copy_to_user(uarg, &buf, min_t(u32, usize, op->size)))
-		return -EFAULT;
-	return 0;
+	return kshm_ioctl_run(kf, op, uarg, &buf, usize);
 }
 
 static int kshm_open(struct inode *inode, struct file *file)

@@ -275,6 +275,22 @@ out_uncharge:
 	return ret == -EBUSY ? -ENOSPC : ret;
 }
 
+/*
+ * The caller never learned the id: take the region back.  A thread of the
+ * caller that destroyed the id meanwhile (and got it reused) only undoes
+ * its own file's region.
+ */
+void kshm_undo_region_create(struct kshm_file *kf, void *arg)
+{
+	struct kshm_region_create *c = arg;
+	struct kshm_region *r = xa_erase(&kf->regions, c->id);
+
+	if (r) {
+		kshm_file_uncharge(kf, r->length);
+		kshm_region_put(r);
+	}
+}
+
 int kshm_ioctl_region_destroy(struct kshm_file *kf, void *arg)
 {
 	struct kshm_region_destroy *d = arg;

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A call that fails leaves nothing behind: when the struct of a creating
+ * command sits in a read-only page, the kernel cannot hand back the id, so
+ * the call is EFAULT and no region, pinned registration or running engine
+ * remains (defects issue, item 13).
+ */
+#include <poll.h>
+#include <sys/mman.h>
+
+#include "kshm.h"
+#include "tap.h"
+
+static long page;
+
+/* A page holding @len bytes of @src, then made read-only. */
+static void *readonly_copy(const void *src, size_t len)
+{
+	void *p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	tap_require(p != MAP_FAILED, "mmap");
+	memcpy(p, src, len);
+	tap_require(!mprotect(p, page, PROT_READ), "mprotect");
+	return p;
+}
+
+static struct kshm_info info_of(int fd)
+{
+	struct kshm_info info;
+
+	tap_require(!kshm_get_info(fd, &info), "info");
+	return info;
+}
+
+static void region_create_result_unwritable(int fd)
+{
+	struct kshm_region_create c = {
+		.size = sizeof(c),
+		.length = 4 * page,
+		.cache_mode = KSHM_CACHE_WB,
+	};
+	struct kshm_info before = info_of(fd), after;
+	struct kshm_region_info ri;
+	void *ro = readonly_copy(&c, sizeof(c));
+
+	tap_errno(raw_ioctl(fd, KSHM_IOC_REGION_CREATE, ro), EFAULT,
+		  "region_create_result_unwritable_efault");
+	after = info_of(fd);
+	tap_ok(after.regions_alive == before.regions_alive &&
+		       after.pages_alive == before.pages_alive,
+	       "region_create_result_unwritable_leaves_no_region");
+	tap_errno(kshm_region_info(fd, 0, KSHM_REGION_INFO_NEXT, &ri), ENOENT,
+		  "region_create_result_unwritable_file_lists_none");
+	munmap(ro, page);
+}
+
+static void buf_register_result_unwritable(int fd)
+{
+	char *mem =
+		mmap(NULL, 8 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct kshm_buf_register r = { .size = sizeof(r), .flags = KSHM_BUF_KERNEL_READ };
+	struct kshm_info before = info_of(fd), after;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint32_t id = 0;
+	void *ro;
+
+	tap_require(mem != MAP_FAILED, "mmap");
+	memset(mem, 1, 8 * page);
+	r.addr = (uintptr_t)mem;
+	r.length = 8 * page;
+	ro = readonly_copy(&r, sizeof(r));
+	tap_errno(raw_ioctl(fd, KSHM_IOC_BUF_REGISTER, ro), EFAULT,
+		  "buf_register_result_unwritable_efault");
+	after = info_of(fd);
+	tap_ok(after.bufs_alive == before.bufs_alive &&
+		       after.buf_pages_pinned == before.buf_pages_pinned,
+	       "buf_register_result_unwritable_leaves_nothing_pinned");
+	tap_zero(kshm_buf_register(fd, mem, 8 * page, KSHM_BUF_KERNEL_READ, &id),
+		 "buf_register_result_unwritable_range_registers_again");
+	tap_zero(kshm_buf_unregister(fd, id), "buf_register_result_unwritable_unregister");
+	tap_zero(kshm_wait_buf_released(fd, id, 10000), "buf_register_result_unwritable_release");
+	/* Only the release of the real registration: no event for the failed one. */
+	tap_ok(poll(&pfd, 1, 0) == 0, "buf_register_result_unwritable_posts_no_event");
+	munmap(ro, page);
+	munmap(mem, 8 * page);
+}
+
+static void engine_start_result_unwritable(int fd)
+{
+	struct kshm_region_desc rd;
+	struct kshm_engine_start s = { .size = sizeof(s), .period_us = 1000, .length = 64 };
+	uint64_t ticks;
+	void *ro;
+
+	tap_require(!kshm_region_create(fd, page, 0, &rd), "create");
+	s.id = rd.id;
+	ro = readonly_copy(&s, sizeof(s));
+	tap_errno(raw_ioctl(fd, KSHM_IOC_ENGINE_START, ro), EFAULT,
+		  "engine_start_result_unwritable_efault");
+	tap_errno(kshm_engine_stop(fd, &ticks), ENOENT,
+		  "engine_start_result_unwritable_leaves_no_engine");
+	kshm_region_destroy(fd, rd.id);
+	munmap(ro, page);
+}
+
+int main(void)
+{
+	int fd;
+
+	page = sysconf(_SC_PAGESIZE);
+	fd = kshm_open(NULL);
+	tap_require(fd >= 0, "open /dev/kshm");
+	region_create_result_unwritable(fd);
+	buf_register_result_unwritable(fd);
+	engine_start_result_unwritable(fd);
+	kshm_close(fd);
+	return tap_done();
+}
