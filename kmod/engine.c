@@ -26,6 +26,8 @@
  * @ticks: ticks done; written only by the timer callback, read by the stop
  *	path after hrtimer_cancel() has waited the callback out
  * @max_ticks: stop after this many ticks, or 0
+ * @wc: the target is write-combining memory, whose stores x86 orders only
+ *	with wmb() (sfence), not with smp_store_release()
  */
 struct kshm_engine {
 	struct hrtimer timer;
@@ -36,6 +38,7 @@ struct kshm_engine {
 	ktime_t period;
 	u64 ticks;
 	u64 max_ticks;
+	bool wc;
 };
 
 static enum hrtimer_restart kshm_engine_tick(struct hrtimer *timer)
@@ -58,9 +61,17 @@ static enum hrtimer_restart kshm_engine_tick(struct hrtimer *timer)
 	 * Publish the tick after the words: pairs with the reader's acquire
 	 * load of word 0 (struct kshm_engine_start in the uapi header).
 	 */
-	smp_store_release(&e->words[0], tick);
-	if (e->max_ticks && tick >= e->max_ticks)
+	if (e->wc)
+		wmb();	/* WC stores are ordered by sfence only: words first */
+	smp_store_release(&e->words[0], tick);	/* pairs with the reader's acquire */
+	if (e->max_ticks && tick >= e->max_ticks) {
+		/* Done for good: a buffer must not wait for ENGINE_STOP. */
+		if (buf) {
+			e->target_dropped = true;
+			kshm_buf_put_atomic(buf);
+		}
 		return HRTIMER_NORESTART;
+	}
 	hrtimer_forward_now(timer, e->period);
 	return HRTIMER_RESTART;
 }
@@ -99,6 +110,7 @@ static struct kshm_engine *kshm_engine_create(struct kshm_file *kf,
 	e->nr_words = s->length / 8;
 	e->period = ns_to_ktime((u64)s->period_us * NSEC_PER_USEC);
 	e->max_ticks = s->max_ticks;
+	e->wc = e->target.region && e->target.region->cache_mode == KSHM_CACHE_WC;
 	hrtimer_init(&e->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 	e->timer.function = kshm_engine_tick;
 	return e;

@@ -51,11 +51,24 @@ static int kshm_pages_set_cache(struct page **pages, unsigned long n, u32 mode)
 #endif
 }
 
-static void kshm_pages_restore_wb(struct page **pages, unsigned long n, u32 mode)
+/*
+ * Set the pages back to write-back.  If that fails they must not return to
+ * the page allocator with another memtype: the caller leaks them instead.
+ */
+static int kshm_pages_restore_wb(struct page **pages, unsigned long n, u32 mode)
 {
 #ifdef CONFIG_X86
-	if (mode != KSHM_CACHE_WB)
-		set_pages_array_wb(pages, n);
+	int ret;
+
+	if (mode == KSHM_CACHE_WB)
+		return 0;
+	ret = set_pages_array_wb(pages, n);
+	if (ret)
+		pr_err("cannot set %lu pages back to write-back (%d); leaking them\n",
+		       n, ret);
+	return ret;
+#else
+	return 0;
 #endif
 }
 
@@ -92,8 +105,10 @@ static void kshm_region_free(struct kref *ref)
 	struct kshm_region *r = container_of(ref, struct kshm_region, ref);
 
 	vunmap(r->vaddr);
-	kshm_pages_restore_wb(r->pages, r->nr_pages, r->cache_mode);
-	kshm_region_free_pages(r, r->nr_pages);
+	if (kshm_pages_restore_wb(r->pages, r->nr_pages, r->cache_mode))
+		kvfree(r->pages);
+	else
+		kshm_region_free_pages(r, r->nr_pages);
 	atomic64_sub(r->nr_pages, &kshm_pages_alive);
 	atomic64_dec(&kshm_regions_alive);
 	kfree(r);
@@ -138,8 +153,17 @@ static int kshm_region_alloc_pages(struct kshm_region *r)
 		cond_resched();
 	}
 	ret = kshm_pages_set_cache(r->pages, r->nr_pages, r->cache_mode);
-	if (ret)
-		goto out_free_pages;
+	if (ret) {
+		/*
+		 * set_pages_array_*() released its memtypes but may have
+		 * changed part of the direct map: such pages must never go
+		 * back to the allocator.
+		 */
+		pr_err("cannot set the cache mode of %lu pages (%d); leaking them\n",
+		       r->nr_pages, ret);
+		kvfree(r->pages);
+		return ret;
+	}
 	r->vaddr = vmap(r->pages, r->nr_pages, VM_MAP,
 			kshm_cache_pgprot(PAGE_KERNEL, r->cache_mode));
 	if (!r->vaddr) {
@@ -149,7 +173,10 @@ static int kshm_region_alloc_pages(struct kshm_region *r)
 	return 0;
 
 out_restore_wb:
-	kshm_pages_restore_wb(r->pages, r->nr_pages, r->cache_mode);
+	if (kshm_pages_restore_wb(r->pages, r->nr_pages, r->cache_mode)) {
+		kvfree(r->pages);
+		return ret;
+	}
 out_free_pages:
 	kshm_region_free_pages(r, i);
 	return ret;

@@ -5,8 +5,10 @@
  * and checksum from a workqueue.  Each acts on a target, a region or a
  * buffer, through the module's kernel mapping of it.
  */
+#include <linux/completion.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/sizes.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
@@ -58,7 +60,8 @@ bool kshm_target_range_ok(const struct kshm_target *t, u64 offset, u64 len)
 	return len && len <= t->length && offset <= t->length - len;
 }
 
-static void kshm_fill_sequence(void *dst, u32 width, u64 count, u64 v, u64 step)
+/* Write the sequence, stopping for a fatal signal.  Context: process. */
+static int kshm_fill_sequence(void *dst, u32 width, u64 count, u64 v, u64 step)
 {
 	u64 i;
 
@@ -77,9 +80,13 @@ static void kshm_fill_sequence(void *dst, u32 width, u64 count, u64 v, u64 step)
 			((u64 *)dst)[i] = v;
 			break;
 		}
-		if ((i & 0xffff) == 0xffff)
-			cond_resched();
+		if ((i & 0xffff) != 0xffff)
+			continue;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
 	}
+	return 0;
 }
 
 int kshm_ioctl_fill(struct kshm_file *kf, void *arg)
@@ -98,8 +105,8 @@ int kshm_ioctl_fill(struct kshm_file *kf, void *arg)
 	if (ret)
 		return ret;
 	if (kshm_target_range_ok(&t, f->offset, bytes))
-		kshm_fill_sequence(t.kaddr + f->offset, f->width, f->count,
-				   f->start, f->step);
+		ret = kshm_fill_sequence(t.kaddr + f->offset, f->width, f->count,
+					 f->start, f->step);
 	else
 		ret = -EINVAL;
 	kshm_target_put(&t);
@@ -130,6 +137,15 @@ static int kshm_copy_side_get(struct kshm_file *kf, const struct kshm_copy_end *
 	ret = kshm_target_get(kf, e->kind == KSHM_MEM_BUF, e->id, access, &s->t);
 	if (ret)
 		return ret;
+	/*
+	 * A copy is the application writing: a region it may not write
+	 * through its mappings it may not write this way either.
+	 */
+	if (s->t.region && (access & KSHM_BUF_KERNEL_WRITE) &&
+	    (s->t.region->flags & KSHM_REGION_USER_RDONLY)) {
+		kshm_target_put(&s->t);
+		return -EACCES;
+	}
 	if (!kshm_target_range_ok(&s->t, e->addr, len)) {
 		kshm_target_put(&s->t);
 		return -EINVAL;
@@ -138,22 +154,44 @@ static int kshm_copy_side_get(struct kshm_file *kf, const struct kshm_copy_end *
 	return 0;
 }
 
-/* Copy @len bytes between two resolved sides, a chunk at a time. */
+/*
+ * Copy chunk [@done, @done + @n) between two resolved sides.  Context:
+ * process, the caller's own (its user pointers are the caller's).
+ */
+static int kshm_copy_chunk(struct kshm_copy_side *src, struct kshm_copy_side *dst,
+			   u64 done, u64 n)
+{
+	if (src->kaddr && dst->kaddr)
+		memmove(dst->kaddr + done, src->kaddr + done, n);
+	else if (dst->kaddr && copy_from_user(dst->kaddr + done, src->user + done, n))
+		return -EFAULT;
+	else if (src->kaddr && copy_to_user(dst->user + done, src->kaddr + done, n))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * Copy @len bytes between two resolved sides, a chunk at a time, stopping
+ * for a fatal signal.  When both are kernel addresses of one mapping and the
+ * destination starts inside the source, the chunks go last to first, so no
+ * chunk reads bytes an earlier one overwrote.
+ */
 static int kshm_copy_bytes(struct kshm_copy_side *src, struct kshm_copy_side *dst,
 			   u64 len)
 {
-	u64 done, n;
+	bool backward = src->kaddr && dst->kaddr && dst->kaddr > src->kaddr &&
+			dst->kaddr < src->kaddr + len;
+	u64 done, n, i, chunks = DIV_ROUND_UP(len, KSHM_XFER_CHUNK);
+	int ret;
 
-	for (done = 0; done < len; done += n) {
+	for (i = 0; i < chunks; i++) {
+		done = (backward ? chunks - 1 - i : i) * KSHM_XFER_CHUNK;
 		n = min_t(u64, len - done, KSHM_XFER_CHUNK);
-		if (src->kaddr && dst->kaddr)
-			memmove(dst->kaddr + done, src->kaddr + done, n);
-		else if (dst->kaddr && copy_from_user(dst->kaddr + done,
-						      src->user + done, n))
-			return -EFAULT;
-		else if (src->kaddr && copy_to_user(dst->user + done,
-						    src->kaddr + done, n))
-			return -EFAULT;
+		ret = kshm_copy_chunk(src, dst, done, n);
+		if (ret)
+			return ret;
+		if (fatal_signal_pending(current))
+			return -EINTR;
 		cond_resched();
 	}
 	return 0;
@@ -184,17 +222,23 @@ out_put_src:
 /**
  * struct kshm_checksum_work - a checksum computed on a kernel worker
  * @work: queued on system_unbound_wq, waited for by the ioctl
+ * @done: completed by the worker when @sum is final
+ * @stop: set by an ioctl that a fatal signal interrupted; the worker stops
+ *	at its next chunk
  * @data: first byte, in the kernel mapping
  * @length: bytes
  * @sum: the result
  */
 struct kshm_checksum_work {
 	struct work_struct work;
+	struct completion done;
+	bool stop;
 	const u8 *data;
 	u64 length;
 	u64 sum;
 };
 
+/* Context: a kernel worker (process context, not the caller's). */
 static void kshm_checksum_fn(struct work_struct *work)
 {
 	struct kshm_checksum_work *cw =
@@ -203,10 +247,35 @@ static void kshm_checksum_fn(struct work_struct *work)
 
 	for (i = 0; i < cw->length; i++) {
 		sum = (sum ^ cw->data[i]) * 0x100000001b3ULL;
-		if ((i & (KSHM_XFER_CHUNK - 1)) == KSHM_XFER_CHUNK - 1)
-			cond_resched();
+		if ((i & (KSHM_XFER_CHUNK - 1)) != KSHM_XFER_CHUNK - 1)
+			continue;
+		if (READ_ONCE(cw->stop))
+			break;
+		cond_resched();
 	}
 	cw->sum = sum;
+	complete(&cw->done);
+}
+
+/*
+ * Sum on a worker while the caller waits, killably: a fatal signal stops
+ * the worker at its next chunk (flush_work() then waits at most that long,
+ * and must: @cw and the target's reference live on this stack).
+ */
+static int kshm_checksum_on_worker(struct kshm_checksum_work *cw)
+{
+	int ret;
+
+	INIT_WORK_ONSTACK(&cw->work, kshm_checksum_fn);
+	init_completion(&cw->done);
+	cw->stop = false;
+	queue_work(system_unbound_wq, &cw->work);
+	ret = wait_for_completion_killable(&cw->done);
+	if (ret)
+		WRITE_ONCE(cw->stop, true);
+	flush_work(&cw->work);
+	destroy_work_on_stack(&cw->work);
+	return ret ? -EINTR : 0;
 }
 
 int kshm_ioctl_checksum(struct kshm_file *kf, void *arg)
@@ -225,11 +294,9 @@ int kshm_ioctl_checksum(struct kshm_file *kf, void *arg)
 	if (kshm_target_range_ok(&t, c->offset, c->length)) {
 		cw.data = t.kaddr + c->offset;
 		cw.length = c->length;
-		INIT_WORK_ONSTACK(&cw.work, kshm_checksum_fn);
-		queue_work(system_unbound_wq, &cw.work);
-		flush_work(&cw.work);
-		destroy_work_on_stack(&cw.work);
-		c->sum = cw.sum;
+		ret = kshm_checksum_on_worker(&cw);
+		if (!ret)
+			c->sum = cw.sum;
 	} else {
 		ret = -EINVAL;
 	}

@@ -156,6 +156,73 @@ static void checksum_bad_inputs(int fd)
 	kshm_region_destroy(fd, r.id);
 }
 
+/*
+ * Overlapping copies inside one region, past the 1 MiB chunk the kernel
+ * works in, both ways: the result is memmove()'s (defects issue, item 8).
+ */
+static void overlapping_copies(int fd)
+{
+	static const struct {
+		uint64_t src, dst, len;
+		const char *name;
+	} cases[] = {
+		{ 0, 4104, (1 << 20) + 4096, "copy_overlap_dst_above_1MiB_plus_page" },
+		{ 4104, 0, (1 << 20) + 4096, "copy_overlap_dst_below_1MiB_plus_page" },
+		{ 100, 1000 + (1 << 20), (3 << 20) + 100, "copy_overlap_dst_above_by_1MiB_3MiB" },
+		{ 1000 + (1 << 20), 100, (3 << 20) + 100, "copy_overlap_dst_below_by_1MiB_3MiB" },
+		{ 0, 1, (2 << 20), "copy_overlap_dst_above_by_1_byte_2MiB" },
+	};
+	size_t len = 8 << 20, i, k;
+	struct kshm_region_desc r;
+	int ret;
+	uint8_t *map, *want = malloc(len);
+
+	tap_require(want != NULL, "alloc");
+	tap_require(!kshm_region_create(fd, len, 0, &r), "create");
+	tap_require(!kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, (void **)&map), "map");
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		for (i = 0; i < len; i++)
+			map[i] = (uint8_t)(i * 13 + (i >> 11) + k);
+		memcpy(want, map, len);
+		memmove(want + cases[k].dst, want + cases[k].src, cases[k].len);
+		ret = copy(fd, region_end(r.id, cases[k].src), region_end(r.id, cases[k].dst),
+			   cases[k].len);
+		tap_ok(ret == 0, "%s_succeeds", cases[k].name);
+		tap_ok(!memcmp(map, want, len), "%s", cases[k].name);
+	}
+	kshm_region_unmap(&r, map);
+	kshm_region_destroy(fd, r.id);
+	free(want);
+}
+
+/*
+ * A region the application may not write through its mappings, it may not
+ * write through a copy either; the driver's own FILL stays allowed
+ * (defects issue, item 4).
+ */
+static void copy_into_rdonly_region(int fd)
+{
+	struct kshm_region_desc ro, rw;
+	uint8_t src[64], got[64];
+
+	memset(src, 0x5a, sizeof(src));
+	tap_require(!kshm_region_create(fd, page, KSHM_REGION_USER_RDONLY, &ro), "create ro");
+	tap_require(!kshm_region_create(fd, page, 0, &rw), "create rw");
+	tap_require(!kshm_region_fill(fd, rw.id, 1, 0, 64, 0x33, 0), "fill rw");
+	tap_errno(copy(fd, user_end(src), region_end(ro.id, 0), sizeof(src)), EACCES,
+		  "copy_user_to_rdonly_region_eacces");
+	tap_errno(copy(fd, region_end(rw.id, 0), region_end(ro.id, 0), sizeof(src)), EACCES,
+		  "copy_region_to_rdonly_region_eacces");
+	kshm_region_read(fd, ro.id, 0, got, sizeof(got));
+	tap_ok(got[0] == 0 && !memcmp(got, got + 1, sizeof(got) - 1),
+	       "copy_rdonly_region_left_untouched");
+	tap_zero(copy(fd, region_end(ro.id, 0), user_end(got), sizeof(got)),
+		 "copy_from_rdonly_region_allowed");
+	tap_zero(kshm_region_fill(fd, ro.id, 1, 0, 8, 1, 1), "fill_rdonly_region_allowed");
+	kshm_region_destroy(fd, ro.id);
+	kshm_region_destroy(fd, rw.id);
+}
+
 int main(void)
 {
 	int fd;
@@ -167,6 +234,8 @@ int main(void)
 	bad_pointers(fd);
 	bad_ranges_and_ends(fd);
 	checksum_bad_inputs(fd);
+	overlapping_copies(fd);
+	copy_into_rdonly_region(fd);
 	kshm_close(fd);
 	return tap_done();
 }
