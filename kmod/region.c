@@ -9,6 +9,8 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
 #include <linux/nodemask.h>
 #include <linux/overflow.h>
 #include <linux/sched/signal.h>
@@ -417,6 +419,33 @@ static const struct vm_operations_struct kshm_vm_ops = {
 	.fault = kshm_vm_fault,
 };
 
+/*
+ * The file a region's mappings hold instead of /dev/kshm's: with the device
+ * file free of mappings, its last close() is the cleanup (IRP_MJ_CLEANUP:
+ * registrations released, engine stopped) even while the application still
+ * maps regions; the vmas' own region references are the close
+ * (IRP_MJ_CLOSE: pages freed with the last).  Its owner keeps the module in
+ * while anything maps a region.
+ */
+static const struct file_operations kshm_region_fops = {
+	.owner = THIS_MODULE,
+	.llseek = noop_llseek,
+};
+
+/* Let @vma hold a file of its own instead of the device file. */
+static int kshm_vma_detach_device(struct vm_area_struct *vma)
+{
+	struct file *f;
+
+	f = anon_inode_getfile("[kshm-region]", &kshm_region_fops, NULL,
+			       vma->vm_file->f_flags & O_ACCMODE);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	vma_set_file(vma, f);	/* takes its own reference */
+	fput(f);
+	return 0;
+}
+
 int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
 {
 	unsigned long first = vma->vm_pgoff & (KSHM_WINDOW_PAGES - 1);
@@ -444,6 +473,9 @@ int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
 	}
 	kshm_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_page_prot = kshm_cache_pgprot(vma->vm_page_prot, r->cache_mode);
+	ret = kshm_vma_detach_device(vma);
+	if (ret)
+		goto out_put_region;
 	ret = vm_insert_pages(vma, vma->vm_start, r->pages + first, &nr);
 	if (ret)
 		goto out_put_region;
