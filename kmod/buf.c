@@ -30,29 +30,56 @@ atomic64_t kshm_buf_pages_pinned = ATOMIC64_INIT(0);
 /* Whatever max_buf_size says: page counts must fit pin_user_pages' int. */
 #define KSHM_BUF_SIZE_CAP	BIT_ULL(40)
 
+/**
+ * kshm_memlock_charge - charge pages the user cannot swap to RLIMIT_MEMLOCK
+ * @nr: pages
+ * @userp: set to the user charged (a reference), or NULL for CAP_IPC_LOCK
+ *
+ * As io_uring, AF_XDP and RDMA do: the user's locked_vm, against the
+ * caller's RLIMIT_MEMLOCK; CAP_IPC_LOCK is exempt (checked without an audit
+ * record, as io_uring does).  Context: process, the caller's.
+ * Return: 0, or -ENOMEM over the limit.
+ */
+int kshm_memlock_charge(unsigned long nr, struct user_struct **userp)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	struct user_struct *user;
+	unsigned long cur;
+
+	*userp = NULL;
+	if (ns_capable_noaudit(&init_user_ns, CAP_IPC_LOCK))
+		return 0;
+	user = get_uid(current_user());
+	cur = atomic_long_read(&user->locked_vm);
+	do {
+		if (nr > limit || cur > limit - nr) {
+			free_uid(user);
+			return -ENOMEM;
+		}
+	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, cur + nr));
+	*userp = user;
+	return 0;
+}
+
+/* Undo kshm_memlock_charge().  Context: any. */
+void kshm_memlock_uncharge(unsigned long nr, struct user_struct *user)
+{
+	if (user) {
+		atomic_long_sub(nr, &user->locked_vm);
+		free_uid(user);
+	}
+}
+
 /*
- * Charge @nr pages to the caller's RLIMIT_MEMLOCK, as io_uring and AF_XDP
- * do (the user's locked_vm; CAP_IPC_LOCK is exempt), and count them in the
- * mm's pinned_vm, which /proc/PID/status shows as VmPin.
+ * Charge the buffer to RLIMIT_MEMLOCK and count it in the mm's pinned_vm,
+ * which /proc/PID/status shows as VmPin.
  */
 static int kshm_buf_charge(struct kshm_buf *b)
 {
-	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
-	struct user_struct *user = NULL;
-	unsigned long cur;
+	int ret = kshm_memlock_charge(b->nr_pages, &b->user);
 
-	if (!capable(CAP_IPC_LOCK)) {
-		user = get_uid(current_user());
-		cur = atomic_long_read(&user->locked_vm);
-		do {
-			if (b->nr_pages > limit || cur > limit - b->nr_pages) {
-				free_uid(user);
-				return -ENOMEM;
-			}
-		} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur,
-						  cur + b->nr_pages));
-	}
-	b->user = user;
+	if (ret)
+		return ret;
 	b->mm = current->mm;
 	mmgrab(b->mm);
 	atomic64_add(b->nr_pages, &b->mm->pinned_vm);
@@ -63,10 +90,7 @@ static void kshm_buf_uncharge(struct kshm_buf *b)
 {
 	atomic64_sub(b->nr_pages, &b->mm->pinned_vm);
 	mmdrop(b->mm);
-	if (b->user) {
-		atomic_long_sub(b->nr_pages, &b->user->locked_vm);
-		free_uid(b->user);
-	}
+	kshm_memlock_uncharge(b->nr_pages, b->user);
 }
 
 /* Pin every page of the buffer, all or nothing. */

@@ -131,6 +131,9 @@ struct kshm_target {
  * @pages: the pages, each holding one reference of ours
  * @vaddr: the kernel's contiguous mapping of @pages, valid from any context
  *	until the region is freed
+ * @kf: the file whose max_file_size the region counts against until its
+ *	pages are freed (a reference), or NULL before it is published
+ * @user: charged for @nr_pages of RLIMIT_MEMLOCK, or NULL (CAP_IPC_LOCK)
  *
  * Every field but @ref and @mappings is set before the region is published
  * and never changes, so holders of a reference read them without a lock.
@@ -146,6 +149,8 @@ struct kshm_region {
 	unsigned long nr_pages;
 	struct page **pages;
 	void *vaddr;
+	struct kshm_file *kf;
+	struct user_struct *user;
 };
 
 /* Module parameters (main.c), read with READ_ONCE. */
@@ -165,6 +170,8 @@ extern atomic64_t kshm_bufs_alive;
 extern atomic64_t kshm_buf_pages_pinned;
 
 void kshm_file_put(struct kshm_file *kf);
+int kshm_memlock_charge(unsigned long nr, struct user_struct **userp);
+void kshm_memlock_uncharge(unsigned long nr, struct user_struct *user);
 
 u64 kshm_region_size_limit(void);
 struct kshm_region *kshm_region_get(struct kshm_file *kf, u32 id);

@@ -102,6 +102,16 @@ static int kshm_total_charge(unsigned long nr)
 	return 0;
 }
 
+static void kshm_file_uncharge(struct kshm_file *kf, u64 bytes)
+{
+	atomic64_sub(bytes, &kf->bytes);
+}
+
+/*
+ * The last reference: pages, charges and the file's quota go together, so
+ * a region destroyed but still mapped keeps counting against all three.
+ * Context: process.
+ */
 static void kshm_region_free(struct kref *ref)
 {
 	struct kshm_region *r = container_of(ref, struct kshm_region, ref);
@@ -111,8 +121,13 @@ static void kshm_region_free(struct kref *ref)
 		kvfree(r->pages);
 	else
 		kshm_region_free_pages(r, r->nr_pages);
+	kshm_memlock_uncharge(r->nr_pages, r->user);
 	atomic64_sub(r->nr_pages, &kshm_pages_alive);
 	atomic64_dec(&kshm_regions_alive);
+	if (r->kf) {
+		kshm_file_uncharge(r->kf, r->length);
+		kshm_file_put(r->kf);
+	}
 	kfree(r);
 }
 
@@ -200,14 +215,20 @@ static struct kshm_region *kshm_region_alloc(const struct kshm_region_create *c)
 	ret = kshm_total_charge(r->nr_pages);
 	if (ret)
 		goto out_free_region;
-	ret = kshm_region_alloc_pages(r);
+	/* Memory the user cannot swap, like mlock: RLIMIT_MEMLOCK. */
+	ret = kshm_memlock_charge(r->nr_pages, &r->user);
 	if (ret)
 		goto out_uncharge_total;
+	ret = kshm_region_alloc_pages(r);
+	if (ret)
+		goto out_uncharge_memlock;
 	kref_init(&r->ref);
 	atomic_set(&r->mappings, 0);
 	atomic64_inc(&kshm_regions_alive);
 	return r;
 
+out_uncharge_memlock:
+	kshm_memlock_uncharge(r->nr_pages, r->user);
 out_uncharge_total:
 	atomic64_sub(r->nr_pages, &kshm_pages_alive);
 out_free_region:
@@ -238,11 +259,6 @@ static int kshm_file_charge(struct kshm_file *kf, u64 bytes)
 		return -ENOSPC;
 	}
 	return 0;
-}
-
-static void kshm_file_uncharge(struct kshm_file *kf, u64 bytes)
-{
-	atomic64_sub(bytes, &kf->bytes);
 }
 
 static int kshm_region_create_check(const struct kshm_region_create *c)
@@ -280,6 +296,9 @@ int kshm_ioctl_region_create(struct kshm_file *kf, void *arg)
 		ret = PTR_ERR(r);
 		goto out_uncharge;
 	}
+	/* From here the region's last reference gives the quota back. */
+	kref_get(&kf->ref);
+	r->kf = kf;
 	/*
 	 * Once published, a destroy of the (predictable) id may drop the
 	 * handle's reference at any moment: hold our own until we have read
@@ -299,9 +318,10 @@ int kshm_ioctl_region_create(struct kshm_file *kf, void *arg)
 
 out_put_region:
 	kshm_region_put(r);
+	return ret == -EBUSY ? -ENOSPC : ret;
 out_uncharge:
 	kshm_file_uncharge(kf, c->length);
-	return ret == -EBUSY ? -ENOSPC : ret;
+	return ret;
 }
 
 /*
@@ -314,10 +334,8 @@ void kshm_undo_region_create(struct kshm_file *kf, void *arg)
 	struct kshm_region_create *c = arg;
 	struct kshm_region *r = xa_erase(&kf->regions, c->id);
 
-	if (r) {
-		kshm_file_uncharge(kf, r->length);
+	if (r)
 		kshm_region_put(r);
-	}
 }
 
 int kshm_ioctl_region_destroy(struct kshm_file *kf, void *arg)
@@ -330,7 +348,6 @@ int kshm_ioctl_region_destroy(struct kshm_file *kf, void *arg)
 	r = xa_erase(&kf->regions, d->id);
 	if (!r)
 		return -ENOENT;
-	kshm_file_uncharge(kf, r->length);
 	kshm_region_put(r);
 	return 0;
 }
