@@ -56,6 +56,8 @@ done || true)
 [ -z "$missing" ] || { log "olddefconfig dropped: $missing"; exit 1; }
 
 make -s -C "$src" -j"$(nproc)" bzImage >&2
+# scripts/module.lds and the rest external modules need.
+make -s -C "$src" modules_prepare >&2
 cp "$src/vmlinux.symvers" "$src/Module.symvers"
 ln -sfn "$src" "$dir/kdir"
 cp "$src/arch/x86/boot/bzImage" "$dir/vmlinuz"

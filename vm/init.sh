@@ -14,7 +14,8 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/tests:/extra
 export HOME=/tmp
 exec >/dev/ttyS1 2>&1 </dev/null
 
-kmsg() { echo "kshm-harness: $*" > /dev/kmsg; }
+# At KERN_ERR, so the console shows it at the console loglevel vm/run.sh sets.
+kmsg() { echo "<3>kshm-harness: $*" > /dev/kmsg; }
 
 echo "KSHM-GUEST-BEGIN $(uname -r)"
 # Kernels built with kmemleak: forget what boot itself left behind, so the
@@ -43,9 +44,16 @@ fi
 if [ -w /sys/kernel/debug/kmemleak ]; then
 	sleep 6
 	echo scan > /sys/kernel/debug/kmemleak
-	sed 's/^/kmemleak: /' /sys/kernel/debug/kmemleak > /dev/kmsg
+	while IFS= read -r line; do
+		echo "<3>kmemleak: $line" > /dev/kmsg
+	done < /sys/kernel/debug/kmemleak
 fi
 kmsg "tainted=$(cat /proc/sys/kernel/tainted)"
 kmsg "done"
+# The whole kernel log, warnings included (the console shows only errors and
+# worse: a console driver called from hard IRQ trips lockdep on 6.1).
+echo "KSHM-DMESG-BEGIN"
+dmesg
+echo "KSHM-DMESG-END"
 echo "KSHM-GUEST-END rc=$rc"
 poweroff -f

@@ -97,17 +97,25 @@ boot() {
 		-numa node,nodeid=1,cpus=1,memdev=mem1 \
 		-nodefaults -display none -monitor none -no-reboot \
 		-kernel "$kdir/vmlinuz" -initrd "$out/initramfs.cpio.gz" \
-		-append "console=ttyS0 loglevel=7 panic=-1 mitigations=off" \
+		-append "console=ttyS0 loglevel=4 log_buf_len=8M panic=-1 mitigations=off" \
 		-serial "file:$out/console.log" -serial "file:$out/output.log" \
 		</dev/null || true
 	touch "$out/console.log" "$out/output.log"
 	tr -d '\r' < "$out/output.log" > "$out/output.txt"
+	sed -n '/^KSHM-DMESG-BEGIN$/,/^KSHM-DMESG-END$/p' "$out/output.txt" > "$out/dmesg.log"
 }
 
 # Echo the log checker's exit code (0 clean, 1 bad, 3 bad before load).
+# The console carries errors and worse as they happen (all there is after a
+# crash); the guest's final dmesg dump carries everything else.
 judge_log() {
-	local rc=0
+	local rc=0 drc=0
 	"$here/check-log.sh" "$out/console.log" > "$out/log-problems.txt" || rc=$?
+	if [ -s "$out/dmesg.log" ]; then
+		"$here/check-log.sh" "$out/dmesg.log" | sed 's/console\.log:/dmesg.log:/' \
+			>> "$out/log-problems.txt" || drc=$?
+		[ "$rc" = 1 ] || [ "$drc" = 0 ] || rc=$drc
+	fi
 	echo "$rc"
 }
 
