@@ -198,26 +198,41 @@ static inline long long proc_vmstat(const char *key)
 }
 
 /*
- * The kernel's flags (/proc/kpageflags) of the page mapped at @addr in this
- * process, found through /proc/self/pagemap; ~0 if there is none.
+ * The page frame number of the page mapped at @addr in this process, from
+ * /proc/self/pagemap (root sees PFNs); 0 if there is none.
  */
-static inline unsigned long long kpageflags_at(const void *addr)
+static inline unsigned long long pfn_at(const void *addr)
 {
-	unsigned long long ent = 0, pfn, flags = ~0ull;
+	unsigned long long ent = 0;
 	long page = sysconf(_SC_PAGESIZE);
 	int pm = open("/proc/self/pagemap", O_RDONLY);
+
+	if (pm < 0)
+		return 0;
+	if (pread(pm, &ent, 8, (unsigned long)addr / page * 8) != 8 || !(ent >> 63))
+		ent = 0; /* bit 63: present */
+	close(pm);
+	return ent & ((1ull << 55) - 1); /* bits 0-54 */
+}
+
+/* The kernel's flags (/proc/kpageflags) of page frame @pfn; ~0 if unknown. */
+static inline unsigned long long kpageflags_of(unsigned long long pfn)
+{
+	unsigned long long flags = ~0ull;
 	int kf = open("/proc/kpageflags", O_RDONLY);
 
-	if (pm >= 0 && kf >= 0 && pread(pm, &ent, 8, (unsigned long)addr / page * 8) == 8) {
-		pfn = ent & ((1ull << 55) - 1); /* bits 0-54; 63 = present */
-		if (!(ent >> 63) || !pfn || pread(kf, &flags, 8, pfn * 8) != 8)
-			flags = ~0ull;
-	}
-	if (pm >= 0)
-		close(pm);
-	if (kf >= 0)
-		close(kf);
+	if (kf < 0)
+		return flags;
+	if (!pfn || pread(kf, &flags, 8, pfn * 8) != 8)
+		flags = ~0ull;
+	close(kf);
 	return flags;
+}
+
+/* The kernel's flags of the page mapped at @addr in this process, or ~0. */
+static inline unsigned long long kpageflags_at(const void *addr)
+{
+	return kpageflags_of(pfn_at(addr));
 }
 
 #endif /* KSHM_TAP_H */

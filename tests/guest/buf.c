@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "kshm.h"
@@ -93,28 +94,88 @@ static void memfd_and_shared_file(int fd)
 	unlink("/tmp/kshm-shared");
 }
 
-static void huge_pages(int fd)
+/* Hugetlb pages, reserved first: the guest kernels all have hugetlbfs. */
+static void hugetlb_pages(int fd)
 {
 	size_t len = 2 << 20;
-	uint8_t *p, *mem;
+	uint8_t *p;
 
 	write_file("/proc/sys/vm/nr_hugepages", "4");
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1,
 		 0);
+	tap_ok(p != MAP_FAILED, "buf_hugetlb_mapped");
 	if (p == MAP_FAILED) {
-		tap_ok(1, "buf_hugetlb # SKIP no huge page could be reserved");
+		tap_diag("  mmap(MAP_HUGETLB): %s; HugePages_Total %lld", strerror(errno),
+			 proc_value("/proc/meminfo", "HugePages_Total"));
 	} else {
 		memset(p, 0, len);
 		kernel_reads_and_writes(fd, p + 4096 - 8, len - 4096, "hugetlb");
 		munmap(p, len);
 	}
 	write_file("/proc/sys/vm/nr_hugepages", "0");
+}
 
+/* /proc/kpageflags: the page is part of a transparent huge page. */
+#define KPF_THP 22
+
+/* Are all pages of [@p, @p + @len) parts of transparent huge pages? */
+static int all_thp(const uint8_t *p, size_t len)
+{
+	unsigned long long flags;
+	size_t i;
+
+	for (i = 0; i < len; i += page) {
+		flags = kpageflags_at(p + i);
+		if (flags == ~0ull || !(flags >> KPF_THP & 1))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * 6.1's PREEMPT_RT kernels are built without THP (Kconfig excludes it), so
+ * there, and only there, the THP case cannot run.
+ */
+static int kernel_without_thp(void)
+{
+	struct utsname u;
+
+	return access("/sys/kernel/mm/transparent_hugepage", F_OK) && !uname(&u) &&
+	       strstr(u.version, "PREEMPT_RT");
+}
+
+/*
+ * Memory backed by a transparent huge page (checked in its page flags
+ * before it is registered).  THP is switched on if it was off.
+ */
+static void transparent_huge_page(int fd)
+{
+	const char *enabled = "/sys/kernel/mm/transparent_hugepage/enabled";
+	size_t len = 2 << 20;
+	uint8_t *p, *mem;
+	char mode[128] = "";
+	FILE *f;
+
+	if (kernel_without_thp()) {
+		tap_ok(1, "buf_thp # SKIP this PREEMPT_RT kernel is built without THP");
+		return;
+	}
+	f = fopen(enabled, "r");
+	if (f && !fgets(mode, sizeof(mode), f))
+		mode[0] = 0;
+	if (f)
+		fclose(f);
+	mode[strcspn(mode, "\n")] = 0;
+	if (strstr(mode, "[never]"))
+		write_file(enabled, "madvise");
 	mem = mmap(NULL, 2 * len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	tap_require(mem != MAP_FAILED, "map for THP");
 	p = (uint8_t *)(((uintptr_t)mem + len - 1) & ~(len - 1));
 	madvise(p, len, MADV_HUGEPAGE);
 	memset(p, 1, len);
+	tap_ok(all_thp(p, len), "buf_thp_memory_is_thp");
+	if (!all_thp(p, len))
+		tap_diag("  %s: %s", enabled, mode[0] ? mode : "(unreadable)");
 	kernel_reads_and_writes(fd, p, len, "thp");
 	munmap(mem, 2 * len);
 }
@@ -222,7 +283,8 @@ int main(void)
 	tap_require(fd >= 0, "open /dev/kshm");
 	anonymous_unaligned(fd);
 	memfd_and_shared_file(fd);
-	huge_pages(fd);
+	hugetlb_pages(fd);
+	transparent_huge_page(fd);
 	munmap_while_registered(fd);
 	fork_keeps_parent_and_kernel_together(fd);
 	unpin_marks_written_pages_dirty(fd);

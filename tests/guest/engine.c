@@ -13,7 +13,8 @@
 #include "kshm.h"
 #include "tap.h"
 
-#define WORDS 64
+#define WORDS	    64 /* words the reader checks */
+#define CLOSE_WORDS 32 /* words written by the engine left running at close */
 
 static long page;
 
@@ -53,10 +54,42 @@ static int words_consistent(const uint64_t *w, uint64_t tick)
 	return 1;
 }
 
+/*
+ * Let @n periods of @period_us go by, counted by a timer, not by a clock: a
+ * second engine, on a file and region of its own, that stops by itself
+ * after @n ticks.  Any engine still running alongside it has ticked too.
+ * True once the @n ticks were seen.
+ */
+static int wait_periods(uint64_t n, uint32_t period_us)
+{
+	struct kshm_region_desc r;
+	uint64_t *w;
+	int ok, fd = kshm_open(NULL);
+
+	tap_require(fd >= 0 && !kshm_region_create(fd, page, 0, &r) &&
+			    !kshm_region_map(fd, &r, PROT_READ, (void **)&w),
+		    "clock region");
+	ok = !kshm_engine_start(fd, 0, r.id, period_us, 0, 16, n) && wait_tick(w, n) == n;
+	munmap(w, r.length);
+	kshm_close(fd);
+	return ok;
+}
+
+/* Nothing wrote the @n words at @w since @snap was taken of them. */
+static int unchanged(const uint64_t *w, const uint64_t *snap, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (__atomic_load_n(&w[i], __ATOMIC_RELAXED) != snap[i])
+			return 0;
+	return 1;
+}
+
 static void engine_writes_while_app_reads(int fd, uint32_t cache_mode, const char *mode)
 {
 	struct kshm_region_desc r;
-	uint64_t *w, t, stopped, ticks;
+	uint64_t *w, t, stopped, ticks, snap[WORDS];
 	int good = 1, n;
 
 	tap_require(!kshm_region_create_ex(fd, 2 * page, 0, cache_mode, KSHM_NODE_ANY, &r),
@@ -75,7 +108,10 @@ static void engine_writes_while_app_reads(int fd, uint32_t cache_mode, const cha
 	/* hrtimer_cancel has returned: nothing may write any more. */
 	tap_ok(stopped == ticks, "engine_%s_last_tick_is_reported_tick", mode);
 	kshm_region_destroy(fd, r.id);
-	tap_ok(w[0] == stopped, "engine_%s_no_write_after_stop", mode);
+	memcpy(snap, w, sizeof(snap));
+	/* Twenty periods later, not one word has moved. */
+	tap_ok(wait_periods(20, 200) && unchanged(w, snap, WORDS), "engine_%s_no_write_after_stop",
+	       mode);
 	munmap(w - (page / 8 - 8), r.length);
 }
 
@@ -137,23 +173,35 @@ static int engine_running(void)
 	return wait_tick(w, 3) >= 3 ? 0 : -1;
 }
 
-/* Close while the engine writes: the engine stops first, then all goes. */
+/*
+ * Close while the engine writes and the region is still mapped: the last
+ * close stops the engine (docs/regions.md, docs/buffers.md: close releases
+ * what the file holds, the engine first), so the pages are not written any
+ * more, though the mapping keeps them; munmap then frees them.
+ */
 static void engine_close_while_writing(int ctl)
 {
 	struct kshm_info before, after;
 	struct kshm_region_desc r;
-	uint64_t *w;
-	int fd;
+	uint64_t *w, snap[CLOSE_WORDS];
+	int fd, stopped;
 
 	kshm_get_info(ctl, &before);
 	fd = kshm_open(NULL);
 	tap_require(fd >= 0, "open");
 	tap_require(!kshm_region_create(fd, page, 0, &r), "create");
 	tap_require(!kshm_region_map(fd, &r, PROT_READ, (void **)&w), "map");
-	tap_require(!kshm_engine_start(fd, 0, r.id, 100, 0, 256, 0), "engine");
-	wait_tick(w, 3);
+	tap_require(!kshm_engine_start(fd, 0, r.id, 100, 0, sizeof(snap), 0), "engine");
+	tap_require(wait_tick(w, 3) >= 3, "engine ticking");
 	kshm_close(fd);
-	tap_ok(w[0] >= 3, "engine_close_while_writing");
+	memcpy(snap, w, sizeof(snap));
+	stopped = wait_periods(20, 100) && unchanged(w, snap, CLOSE_WORDS);
+	if (!stopped)
+		tap_diag("  tick %llu at close, %llu twenty periods later",
+			 (unsigned long long)snap[0], (unsigned long long)w[0]);
+	/* Defect 5: the mapping holds the file, so close() does not release it. */
+	tap_todo(stopped, "defect 5: close is not cleanup",
+		 "engine_close_while_mapped_stops_the_engine");
 	munmap(w, r.length);
 	kshm_get_info(ctl, &after);
 	tap_ok(after.regions_alive == before.regions_alive &&

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "kshm.h"
@@ -357,16 +358,48 @@ static void fork_parent_exits_child_reads(void)
 	tap_ok(counters_equal(counters(), start), "lifetime_orphan_exit_frees");
 }
 
-/* 10,000 create/map/touch/munmap/destroy cycles leave nothing behind. */
+/* The sanitizer kernel (vm/sanitizer.config): its release ends in -kshm-san. */
+static int sanitizer_kernel(void)
+{
+	static const char tag[] = "-kshm-san";
+	struct utsname u;
+	size_t n;
+
+	if (uname(&u))
+		return 0;
+	n = strlen(u.release);
+	return n >= strlen(tag) && !strcmp(u.release + n - strlen(tag), tag);
+}
+
+/* Every counter of the module is where it was in @a. */
+static int info_counters_back(const struct kshm_info *a)
+{
+	struct kshm_info b;
+
+	return !kshm_get_info(ctl, &b) && a->regions_alive == b.regions_alive &&
+	       a->pages_alive == b.pages_alive && a->bufs_alive == b.bufs_alive &&
+	       a->buf_pages_pinned == b.buf_pages_pinned;
+}
+
+/*
+ * 10,000 create/map/touch/munmap/destroy cycles leave nothing behind.
+ *
+ * On every kernel leaks are judged by the module's own counters and by the
+ * pins in /proc/vmstat (every one acquired is released).  MemFree is a third
+ * witness on the stock kernels only: on the sanitizer kernel KASAN's
+ * quarantine and shadow move it by 5-45 MB per 10,000 cycles while nothing
+ * is held, so there it is left out, and kmemleak, which the harness scans at
+ * the end of the run, judges the module's allocations instead.
+ */
 static void cycles_leave_nothing(void)
 {
-	struct counters start = counters();
-	long long free_before, free_after;
+	long long free_before, free_after, acquired, released;
 	struct kshm_region_desc r;
+	struct kshm_info start;
 	int i, bad = 0, fd = kshm_open(NULL);
 	uint8_t *p;
 
-	tap_require(fd >= 0, "open");
+	tap_require(fd >= 0 && !kshm_get_info(ctl, &start), "open");
 	free_before = proc_value("/proc/meminfo", "MemFree");
 	for (i = 0; i < 10000 && !bad; i++) {
 		if (kshm_region_create(fd, 2 * page, 0, &r) ||
@@ -380,7 +413,17 @@ static void cycles_leave_nothing(void)
 	kshm_close(fd);
 	free_after = proc_value("/proc/meminfo", "MemFree");
 	tap_ok(!bad, "lifetime_10000_cycles_succeed");
-	tap_ok(counters_equal(counters(), start), "lifetime_10000_cycles_counters_back");
+	tap_ok(info_counters_back(&start), "lifetime_10000_cycles_counters_back");
+	acquired = proc_vmstat("nr_foll_pin_acquired");
+	released = proc_vmstat("nr_foll_pin_released");
+	tap_ok(acquired >= 0 && acquired == released, "lifetime_10000_cycles_no_pin_left");
+	tap_diag("pins acquired %lld, released %lld", acquired, released);
+	if (sanitizer_kernel()) {
+		tap_ok(!access("/sys/kernel/debug/kmemleak", F_OK),
+		       "lifetime_kmemleak_there_to_judge_leaks");
+		tap_diag("sanitizer kernel: MemFree left out (KASAN quarantine and shadow)");
+		return;
+	}
 	/* A leak would be 80 MiB; allow for slab and per-cpu list noise. */
 	tap_ok(free_after > free_before - 8192, "lifetime_10000_cycles_meminfo_back");
 	tap_diag("MemFree before %lld kB, after %lld kB", free_before, free_after);
