@@ -6,7 +6,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/delay.h>
+#include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
@@ -14,12 +14,14 @@
 
 static u8 *kshm_plant_ptr;
 static DEFINE_SPINLOCK(kshm_plant_lock);
+static DEFINE_MUTEX(kshm_plant_mutex);
 
 /*
  * kshm_plant_bug - commit planted bug KSHM_TEST_PLANT at module load
  *
  * 1: read a freed object (KASAN); 2: lose the only pointer to an object
- * (kmemleak); 3: sleep under a spinlock (DEBUG_ATOMIC_SLEEP).
+ * (kmemleak); 3: take a mutex under a spinlock (DEBUG_ATOMIC_SLEEP: it
+ * might sleep, though uncontended it does not, so a stock kernel is silent).
  * Context: process (module init).
  */
 void kshm_plant_bug(void)
@@ -37,7 +39,8 @@ void kshm_plant_bug(void)
 		break;
 	case 3:
 		spin_lock(&kshm_plant_lock);
-		msleep(20);
+		mutex_lock(&kshm_plant_mutex);
+		mutex_unlock(&kshm_plant_mutex);
 		spin_unlock(&kshm_plant_lock);
 		break;
 	}
