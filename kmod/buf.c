@@ -11,6 +11,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/pagemap.h>
 #include <linux/cred.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -93,27 +94,77 @@ static void kshm_buf_uncharge(struct kshm_buf *b)
 	kshm_memlock_uncharge(b->nr_pages, b->user);
 }
 
-/* Pin every page of the buffer, all or nothing. */
+/*
+ * May a long-term pin hold @page?  Anonymous, shmem (swap-backed) and
+ * hugetlb pages, and pages of no file (a WB region's own pages): yes.
+ * Pages of a regular file: EOPNOTSUPP, on every kernel; their filesystem
+ * may write them back or truncate them under the pin (Linux 6.5 forbade it
+ * for writes; 6.1 still allows it, io_uring on 6.1 refuses it).  A WC or UC
+ * region's pages: EFAULT, as get_user_pages() says for their VM_IO vmas;
+ * our write-back vmap of them would break PAT.  Checked on the pinned pages
+ * themselves, so no remap after a check of the vmas can slip one in.
+ */
+static int kshm_page_check(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+
+	if (folio_test_anon(folio) || folio_test_swapbacked(folio) ||
+	    folio_test_hugetlb(folio))
+		return 0;
+	if (folio_mapping(folio))
+		return -EOPNOTSUPP;
+	return kshm_page_not_wb(page) ? -EFAULT : 0;
+}
+
+/* Pin @nr pages from @start with @gup: 0, or -errno with nothing pinned. */
+static int kshm_pin_range(u64 start, unsigned long nr, unsigned int gup,
+			  struct page **pages)
+{
+	int pinned = pin_user_pages_fast(start, nr, gup, pages);
+
+	if (pinned == nr)
+		return 0;
+	/* A hole part-way: release what was pinned at once. */
+	if (pinned > 0)
+		unpin_user_pages(pages, pinned);
+	return pinned < 0 ? pinned : -EFAULT;
+}
+
+/*
+ * Pin every page of the buffer, all or nothing.  A registration the kernel
+ * only reads is still pinned for writing where the memory is writable:
+ * that breaks copy-on-write and the shared zero page now, so the kernel
+ * sees what the application writes later (6.1 would otherwise pin the zero
+ * page of untouched memory).  Read-only memory is pinned as it is.
+ */
 static int kshm_buf_pin(struct kshm_buf *b)
 {
-	unsigned int gup = FOLL_LONGTERM;
-	int pinned;
+	u64 start = b->addr & PAGE_MASK;
+	unsigned long i;
+	int ret;
 
-	if (b->access & KSHM_BUF_KERNEL_WRITE)
-		gup |= FOLL_WRITE;
 	b->pages = kvmalloc_array(b->nr_pages, sizeof(*b->pages),
 				  GFP_KERNEL_ACCOUNT);
 	if (!b->pages)
 		return -ENOMEM;
-	pinned = pin_user_pages_fast(b->addr & PAGE_MASK, b->nr_pages, gup,
-				     b->pages);
-	if (pinned == b->nr_pages)
-		return 0;
-	/* A hole part-way: release what was pinned at once. */
-	if (pinned > 0)
-		unpin_user_pages(b->pages, pinned);
+	ret = kshm_pin_range(start, b->nr_pages, FOLL_LONGTERM | FOLL_WRITE,
+			     b->pages);
+	if (ret == -EFAULT && !(b->access & KSHM_BUF_KERNEL_WRITE))
+		ret = kshm_pin_range(start, b->nr_pages, FOLL_LONGTERM, b->pages);
+	if (ret)
+		goto out_free_pages;
+	for (i = 0; i < b->nr_pages; i++) {
+		ret = kshm_page_check(b->pages[i]);
+		if (ret)
+			goto out_unpin;
+	}
+	return 0;
+
+out_unpin:
+	unpin_user_pages(b->pages, b->nr_pages);
+out_free_pages:
 	kvfree(b->pages);
-	return pinned < 0 ? pinned : -EFAULT;
+	return ret;
 }
 
 static void kshm_buf_unpin(struct kshm_buf *b)
@@ -220,7 +271,9 @@ static struct kshm_buf *kshm_buf_create(struct kshm_file *kf,
 	if (ret)
 		goto out_uncharge;
 	ret = -ENOMEM;
-	b->vaddr = vmap(b->pages, b->nr_pages, VM_MAP, PAGE_KERNEL);
+	/* Read-only for the kernel too, unless it may write: a bug faults. */
+	b->vaddr = vmap(b->pages, b->nr_pages, VM_MAP,
+			b->access & KSHM_BUF_KERNEL_WRITE ? PAGE_KERNEL : PAGE_KERNEL_RO);
 	if (!b->vaddr)
 		goto out_unpin;
 	b->kaddr = b->vaddr + offset_in_page(r->addr);

@@ -35,12 +35,14 @@
  * @buf_lock: serialises registrations' overlap check and insertion
  * @engine_lock: protects @engine (start, stop and release race otherwise)
  * @engine: the file's test engine, or NULL
- * @event_lock: protects @events, @event_head, @event_tail, @event_overflow
- *	and @eventfd
+ * @event_lock: protects @events, @event_head, @event_tail, @event_overflow,
+ *	@event_overflow_pos and @eventfd
  * @events: ring of events not read yet
  * @event_head: next event to read (free-running)
  * @event_tail: next free slot (free-running)
  * @event_overflow: events were dropped since the last read
+ * @event_overflow_pos: @event_tail when the first of them was dropped: the
+ *	overflow event is read in that place, before any event queued later
  * @eventfd: signalled with each event, or NULL
  * @event_wait: readers and pollers wait here for events
  * @read_lock: one reader at a time, so peeked events stay at the head
@@ -58,6 +60,7 @@ struct kshm_file {
 	unsigned int event_head;
 	unsigned int event_tail;
 	bool event_overflow;
+	unsigned int event_overflow_pos;
 	struct eventfd_ctx *eventfd;
 	wait_queue_head_t event_wait;
 	struct mutex read_lock;		/* one reader at a time */
@@ -177,6 +180,7 @@ u64 kshm_region_size_limit(void);
 struct kshm_region *kshm_region_get(struct kshm_file *kf, u32 id);
 void kshm_region_put(struct kshm_region *r);
 bool kshm_region_range_ok(struct kshm_region *r, u64 offset, u64 len);
+bool kshm_page_not_wb(struct page *page);
 void kshm_file_release_regions(struct kshm_file *kf);
 int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma);
 

@@ -61,6 +61,9 @@ static int kshm_ioctl_info(struct kshm_file *kf, void *arg)
  * @valid_flags: flags the command knows; any other bit is EINVAL
  * @fn: the handler, given a kernel copy of the struct that it may update
  *	for the caller
+ * @writes: the command changes the file's state (creates, destroys, writes
+ *	memory, sets the eventfd): only for an fd opened for writing, else
+ *	EBADF, as write() would be
  * @undo: for a command that creates something (a region, a registration,
  *	a running engine): take back what @fn made, when its result cannot
  *	be written to the caller.  A call that fails leaves nothing behind.
@@ -70,6 +73,7 @@ struct kshm_ioctl_op {
 	unsigned int size;
 	unsigned int min_size;
 	u32 valid_flags;
+	bool writes;
 	int (*fn)(struct kshm_file *kf, void *arg);
 	void (*undo)(struct kshm_file *kf, void *arg);
 };
@@ -88,6 +92,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.size = sizeof(struct kshm_region_create),
 		.min_size = offsetofend(struct kshm_region_create, mmap_offset),
 		.valid_flags = KSHM_REGION_USER_RDONLY | KSHM_REGION_NODE,
+		.writes = true,
 		.fn = kshm_ioctl_region_create,
 		.undo = kshm_undo_region_create,
 	},
@@ -95,6 +100,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.cmd = KSHM_IOC_REGION_DESTROY,
 		.size = sizeof(struct kshm_region_destroy),
 		.min_size = offsetofend(struct kshm_region_destroy, __reserved),
+		.writes = true,
 		.fn = kshm_ioctl_region_destroy,
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_REGION_INFO)] = {
@@ -109,6 +115,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.size = sizeof(struct kshm_buf_register),
 		.min_size = offsetofend(struct kshm_buf_register, length),
 		.valid_flags = KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE,
+		.writes = true,
 		.fn = kshm_ioctl_buf_register,
 		.undo = kshm_undo_buf_register,
 	},
@@ -116,6 +123,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.cmd = KSHM_IOC_BUF_UNREGISTER,
 		.size = sizeof(struct kshm_buf_unregister),
 		.min_size = offsetofend(struct kshm_buf_unregister, __reserved),
+		.writes = true,
 		.fn = kshm_ioctl_buf_unregister,
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_BUF_INFO)] = {
@@ -128,6 +136,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.cmd = KSHM_IOC_SET_EVENTFD,
 		.size = sizeof(struct kshm_set_eventfd),
 		.min_size = offsetofend(struct kshm_set_eventfd, __reserved),
+		.writes = true,
 		.fn = kshm_ioctl_set_eventfd,
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_FILL)] = {
@@ -135,12 +144,14 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.size = sizeof(struct kshm_fill),
 		.min_size = offsetofend(struct kshm_fill, step),
 		.valid_flags = KSHM_TARGET_BUF,
+		.writes = true,
 		.fn = kshm_ioctl_fill,
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_COPY)] = {
 		.cmd = KSHM_IOC_COPY,
 		.size = sizeof(struct kshm_copy),
 		.min_size = offsetofend(struct kshm_copy, length),
+		.writes = true,
 		.fn = kshm_ioctl_copy,
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_CHECKSUM)] = {
@@ -155,6 +166,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.size = sizeof(struct kshm_engine_start),
 		.min_size = offsetofend(struct kshm_engine_start, max_ticks),
 		.valid_flags = KSHM_TARGET_BUF,
+		.writes = true,
 		.fn = kshm_ioctl_engine_start,
 		.undo = kshm_undo_engine_start,
 	},
@@ -162,6 +174,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.cmd = KSHM_IOC_ENGINE_STOP,
 		.size = sizeof(struct kshm_engine_stop),
 		.min_size = offsetofend(struct kshm_engine_stop, ticks),
+		.writes = true,
 		.fn = kshm_ioctl_engine_stop,
 	},
 };
@@ -241,6 +254,8 @@ static long kshm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	op = kshm_ioctl_op_find(cmd);
 	if (!op)
 		return -ENOTTY;
+	if (op->writes && !(file->f_mode & FMODE_WRITE))
+		return -EBADF;
 	if (get_user(usize, (u32 __user *)uarg))
 		return -EFAULT;
 	if (usize < op->min_size)

@@ -44,8 +44,9 @@ void kshm_event_post(struct kshm_file *kf, u32 type, u32 id)
 		kf->events[kf->event_tail % KSHM_EVENT_SLOTS] =
 			(struct kshm_event){ .type = type, .id = id };
 		kf->event_tail++;
-	} else {
+	} else if (!kf->event_overflow) {
 		kf->event_overflow = true;
+		kf->event_overflow_pos = kf->event_tail;
 	}
 	if (kf->eventfd)
 		kshm_eventfd_signal(kf->eventfd);
@@ -64,17 +65,19 @@ static bool kshm_events_pending(struct kshm_file *kf)
 }
 
 /*
- * Copy up to @max events to @out without consuming them; an overflow is
- * reported as one more event once the ring is empty.
+ * Copy up to @max events to @out without consuming them.  An overflow is
+ * reported as an event of its own in the place the first event was lost:
+ * after the events queued before it, before those queued after.
  */
 static unsigned int kshm_events_peek(struct kshm_file *kf,
 				     struct kshm_event *out, unsigned int max,
 				     bool *overflow)
 {
-	unsigned int n = 0;
+	unsigned int n = 0, end;
 
 	spin_lock(&kf->event_lock);
-	while (n < max && kf->event_head + n != kf->event_tail) {
+	end = kf->event_overflow ? kf->event_overflow_pos : kf->event_tail;
+	while (n < max && kf->event_head + n != end) {
 		out[n] = kf->events[(kf->event_head + n) % KSHM_EVENT_SLOTS];
 		n++;
 	}

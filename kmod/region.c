@@ -83,10 +83,26 @@ static pgprot_t kshm_cache_pgprot(pgprot_t prot, u32 mode)
 	return prot;
 }
 
+/*
+ * page->private of the pages of WC/UC regions: a buffer registration must
+ * refuse them (kshm_page_not_wb()), and GUP-fast, which never looks at the
+ * vma and its VM_IO, would otherwise pin them.  An address of this module,
+ * so no other owner of a page can have set the same value.
+ */
+#define KSHM_PAGE_NOT_WB	((unsigned long)&kshm_regions_alive)
+
+/* Is @page one of a WC or UC region's?  Context: any. */
+bool kshm_page_not_wb(struct page *page)
+{
+	return page_private(page) == KSHM_PAGE_NOT_WB;
+}
+
 static void kshm_region_free_pages(struct kshm_region *r, unsigned long n)
 {
-	while (n--)
+	while (n--) {
+		set_page_private(r->pages[n], 0);
 		__free_page(r->pages[n]);
+	}
 	kvfree(r->pages);
 }
 
@@ -167,6 +183,8 @@ static int kshm_region_alloc_pages(struct kshm_region *r)
 		r->pages[i] = kshm_alloc_page(r->node);
 		if (!r->pages[i])
 			goto out_free_pages;
+		if (r->cache_mode != KSHM_CACHE_WB)
+			set_page_private(r->pages[i], KSHM_PAGE_NOT_WB);
 		cond_resched();
 	}
 	ret = kshm_pages_set_cache(r->pages, r->nr_pages, r->cache_mode);
@@ -471,7 +489,8 @@ int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
 	struct kshm_region *r;
 	int ret;
 
-	if (!(vma->vm_flags & VM_SHARED))
+	/* VM_MAYSHARE: a shared mapping of an O_RDONLY fd has no VM_SHARED. */
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	if (id > KSHM_MAX_REGION_ID)
 		return -ENXIO;
@@ -489,6 +508,13 @@ int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
 		kshm_vm_flags_clear(vma, VM_MAYWRITE);
 	}
 	kshm_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	/*
+	 * WC/UC pages must never get a write-back mapping: VM_IO keeps
+	 * get_user_pages() (and so a buffer registration, which would vmap
+	 * them write-back) away from them, as DRM/TTM do.
+	 */
+	if (r->cache_mode != KSHM_CACHE_WB)
+		kshm_vm_flags_set(vma, VM_IO);
 	vma->vm_page_prot = kshm_cache_pgprot(vma->vm_page_prot, r->cache_mode);
 	ret = kshm_vma_detach_device(vma);
 	if (ret)

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 #include "kshm.h"
 #include "tap.h"
@@ -142,6 +144,83 @@ static void pfn_mapping(int fd)
 		close(mem);
 }
 
+/*
+ * A WC or UC region's own mapping: its pages would get a write-back kernel
+ * mapping, which PAT forbids (VM_IO keeps get_user_pages away: EFAULT).  A
+ * WB region's mapping registers (defects issue, item 3).
+ */
+static void cache_mode_alias(int fd)
+{
+	static const struct {
+		uint32_t mode;
+		const char *name;
+	} modes[] = { { KSHM_CACHE_WC, "wc" }, { KSHM_CACHE_UC, "uc" } };
+	struct kshm_region_desc r;
+	long long pins = pins_outstanding();
+	unsigned int i;
+	uint32_t id;
+	void *m;
+
+	for (i = 0; i < 2; i++) {
+		tap_require(
+			!kshm_region_create_ex(fd, 4 * page, 0, modes[i].mode, KSHM_NODE_ANY, &r),
+			"create");
+		tap_require(!kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, &m), "map");
+		tap_errno(raw_register(fd, (uintptr_t)m, 4 * page, KSHM_BUF_KERNEL_READ), EFAULT,
+			  modes[i].name[0] == 'w' ? "buf_register_wc_region_mapping_efault"
+						  : "buf_register_uc_region_mapping_efault");
+		kshm_region_unmap(&r, m);
+		kshm_region_destroy(fd, r.id);
+	}
+	tap_ok(pins_outstanding() == pins, "buf_cache_mode_alias_leaves_nothing_pinned");
+	tap_require(!kshm_region_create(fd, 4 * page, 0, &r), "create wb");
+	tap_require(!kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, &m), "map wb");
+	tap_zero(kshm_buf_register(fd, m, 4 * page, KSHM_BUF_KERNEL_READ, &id),
+		 "buf_register_wb_region_mapping_allowed");
+	kshm_buf_unregister(fd, id);
+	kshm_wait_buf_released(fd, id, 30000);
+	kshm_region_unmap(&r, m);
+	kshm_region_destroy(fd, r.id);
+}
+
+/*
+ * Pages of a regular file (not shmem, not hugetlbfs) cannot be held by a
+ * long-term pin on any kernel: EOPNOTSUPP (defects issue, item 6).  ramfs
+ * stands in for ext4: a filesystem of its own page cache, built into every
+ * guest kernel.
+ */
+static void regular_file_pages(int fd)
+{
+	const char *dir = "/tmp/kshm-ramfs", *path = "/tmp/kshm-ramfs/f";
+	long long pins = pins_outstanding();
+	size_t len = 4 * page;
+	uint8_t *p;
+	int f;
+
+	mkdir(dir, 0700);
+	tap_require(!mount("ramfs", dir, "ramfs", 0, NULL), "mount ramfs");
+	f = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	tap_require(f >= 0 && !ftruncate(f, len), "ramfs file");
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+	tap_require(p != MAP_FAILED, "map ramfs file");
+	memset(p, 1, len);
+	tap_errno(raw_register(fd, (uintptr_t)p, len, RW), EOPNOTSUPP,
+		  "buf_register_regular_file_shared_eopnotsupp");
+	tap_errno(raw_register(fd, (uintptr_t)p, len, KSHM_BUF_KERNEL_READ), EOPNOTSUPP,
+		  "buf_register_regular_file_shared_read_only_eopnotsupp");
+	munmap(p, len);
+	p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, f, 0);
+	tap_require(p != MAP_FAILED, "map ramfs file private");
+	tap_errno(raw_register(fd, (uintptr_t)p, len, KSHM_BUF_KERNEL_READ), EOPNOTSUPP,
+		  "buf_register_regular_file_private_page_cache_eopnotsupp");
+	munmap(p, len);
+	tap_ok(pins_outstanding() == pins, "buf_regular_file_leaves_nothing_pinned");
+	close(f);
+	unlink(path);
+	umount(dir);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	int fd;
@@ -153,6 +232,8 @@ int main(void)
 	bad_access(fd);
 	bad_handles(fd);
 	pfn_mapping(fd);
+	cache_mode_alias(fd);
+	regular_file_pages(fd);
 	kshm_close(fd);
 	return tap_done();
 }

@@ -22,7 +22,7 @@ check kshmctl_demo_prints_10_to_1 sh -c '
 check kshmctl_demo_kernel_reads_app_write has 'the kernel read 0xbeef'
 
 out=$(kshmctl info 2>&1)
-check kshmctl_info_abi has '^abi version: *1 '
+check kshmctl_info_abi has '^abi version: *2 '
 check kshmctl_info_limits has '^max region size: *268435456 bytes'
 
 out=$(kshmctl region create 64K wc node=1 , fill 1 2 0 10 10 -1 , map 1 , \

@@ -20,7 +20,7 @@
 #include <linux/types.h>
 
 #define KSHM_DEVICE_NAME	"kshm"
-#define KSHM_ABI_VERSION	1
+#define KSHM_ABI_VERSION	2
 
 /*
  * Each region gets a window of the device file's offset space; mmap at
@@ -29,10 +29,15 @@
  */
 #define KSHM_MMAP_WINDOW_SHIFT	40
 
-#define KSHM_IOCTL_TYPE		0xB6
+/*
+ * The ioctl type and numbers: 0xBD, 0x00-0x1F, free in
+ * Documentation/userspace-api/ioctl/ioctl-number.rst of Linux 6.1, 6.12 and
+ * later (ABI 1 used 0xB6 0x40.., the DFL FPGA port ioctls' numbers).
+ */
+#define KSHM_IOCTL_TYPE		0xBD
 
 enum {
-	KSHM_CMD_BASE = 0x40,
+	KSHM_CMD_BASE = 0x00,
 	KSHM_CMD_INFO = KSHM_CMD_BASE,
 	KSHM_CMD_REGION_CREATE,
 	KSHM_CMD_REGION_DESTROY,
