@@ -26,6 +26,8 @@ LIB_HDR := lib/include/kshm.h include/uapi/linux/kshm.h
 TOOL_SRC := $(wildcard tools/*.c) tools/kshmctl.h
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(B)/guest-tests/%,$(wildcard tests/guest/*.c)) \
 	$(patsubst tests/guest/%.sh,$(B)/guest-tests/%,$(wildcard tests/guest/*.sh))
+# The same C tests built for i386 (gcc-multilib): the module's compat ioctl path.
+GUEST_TESTS_M32 := $(patsubst tests/guest/%.c,$(B)/guest-tests/%-m32,$(wildcard tests/guest/*.c))
 KMOD_SRC := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild include/uapi/linux/kshm.h
 
 all: lib tools guest-tests
@@ -55,7 +57,7 @@ $(B)/bin/kshmctl: $(TOOL_SRC) $(B)/lib/libkshm.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -static -o $@ $(filter %.c,$^) $(B)/lib/libkshm.a
 
-guest-tests: $(GUEST_TESTS)
+guest-tests: $(GUEST_TESTS) $(GUEST_TESTS_M32)
 
 $(B)/guest-tests/%: tests/guest/%.c tests/tap.h $(B)/lib/libkshm.a $(LIB_HDR)
 	@mkdir -p $(@D)
@@ -64,6 +66,22 @@ $(B)/guest-tests/%: tests/guest/%.c tests/tap.h $(B)/lib/libkshm.a $(LIB_HDR)
 $(B)/guest-tests/%: tests/guest/%.sh
 	@mkdir -p $(@D)
 	install -m 0755 $< $@
+
+# --- 32-bit: libkshm and the guest tests for i386 processes on the 64-bit guest --
+# Large-file offsets for the tests' own mmap calls: region mmap offsets are beyond
+# 4 GiB (libkshm sets its own).
+M32_CFLAGS = $(USER_CFLAGS) -m32 -D_FILE_OFFSET_BITS=64
+
+$(B)/lib32/kshm.o: $(LIB_SRC) $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(M32_CFLAGS) -c -o $@ $<
+
+$(B)/lib32/libkshm.a: $(B)/lib32/kshm.o
+	$(AR) rcs $@ $^
+
+$(B)/guest-tests/%-m32: tests/guest/%.c tests/tap.h $(B)/lib32/libkshm.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(M32_CFLAGS) -Itests -static -o $@ $< $(B)/lib32/libkshm.a
 
 # --- benchmarks (run in the guest; see bench/) ------------------------------------
 bench-bin: $(B)/bench/bench_buf $(B)/bench/bench_region

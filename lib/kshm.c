@@ -3,6 +3,9 @@
  * libkshm: thin wrappers over the /dev/kshm ioctls.  Errors come back as
  * -errno, converted in kshm_ioctl() and nowhere else.
  */
+/* A 64-bit off_t even in 32-bit builds: region mmap offsets exceed 4 GiB. */
+#define _FILE_OFFSET_BITS 64
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

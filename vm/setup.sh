@@ -4,8 +4,8 @@
 #   vm/setup.sh [series ...]      (default: 6.1 6.12 6.1-rt 6.1-san)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-need=(gcc make libc6-dev qemu-system-x86 busybox-static cpio gzip dwarves
-      bc flex bison libelf-dev kmod sparse linux-source-6.1 liburing-dev
+need=(gcc gcc-multilib make libc6-dev qemu-system-x86 busybox-static cpio gzip
+      dwarves bc flex bison libelf-dev kmod sparse linux-source-6.1 liburing-dev
       clang-format)
 missing=()
 for p in "${need[@]}"; do

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * The ioctl ABI: version, struct-size rules, flags, unknown commands.
+ * The ioctl ABI: version, struct-size rules (short, larger with a zero or
+ * nonzero tail, beyond a page), reserved fields, flags, unknown commands.
  * Raw ioctls throughout: this tests what the module accepts, not libkshm.
  */
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kshm.h"
@@ -14,27 +16,35 @@ struct cmd {
 	unsigned long req;
 	uint32_t size;
 	uint32_t known_flags;
-	uint32_t base_flags; /* flags a valid body carries */
+	uint32_t base_flags;  /* flags a valid body carries */
+	uint32_t reserved_at; /* offset of its __u32 __reserved, or 0 if none */
 };
 
+#define RSV(type) offsetof(struct type, __reserved)
+
 static const struct cmd cmds[] = {
-	{ "info", KSHM_IOC_INFO, sizeof(struct kshm_info), 0, 0 },
+	{ "info", KSHM_IOC_INFO, sizeof(struct kshm_info), 0, 0, 0 },
 	{ "region_create", KSHM_IOC_REGION_CREATE, sizeof(struct kshm_region_create),
-	  KSHM_REGION_USER_RDONLY | KSHM_REGION_NODE, 0 },
-	{ "region_destroy", KSHM_IOC_REGION_DESTROY, sizeof(struct kshm_region_destroy), 0, 0 },
+	  KSHM_REGION_USER_RDONLY | KSHM_REGION_NODE, 0, RSV(kshm_region_create) },
+	{ "region_destroy", KSHM_IOC_REGION_DESTROY, sizeof(struct kshm_region_destroy), 0, 0,
+	  RSV(kshm_region_destroy) },
 	{ "region_info", KSHM_IOC_REGION_INFO, sizeof(struct kshm_region_info),
-	  KSHM_REGION_INFO_NEXT, 0 },
+	  KSHM_REGION_INFO_NEXT, 0, 0 },
 	{ "buf_register", KSHM_IOC_BUF_REGISTER, sizeof(struct kshm_buf_register),
-	  KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE, KSHM_BUF_KERNEL_READ },
-	{ "buf_unregister", KSHM_IOC_BUF_UNREGISTER, sizeof(struct kshm_buf_unregister), 0, 0 },
-	{ "buf_info", KSHM_IOC_BUF_INFO, sizeof(struct kshm_buf_info), 0, 0 },
-	{ "set_eventfd", KSHM_IOC_SET_EVENTFD, sizeof(struct kshm_set_eventfd), 0, 0 },
-	{ "fill", KSHM_IOC_FILL, sizeof(struct kshm_fill), KSHM_TARGET_BUF, 0 },
-	{ "copy", KSHM_IOC_COPY, sizeof(struct kshm_copy), 0, 0 },
-	{ "checksum", KSHM_IOC_CHECKSUM, sizeof(struct kshm_checksum), KSHM_TARGET_BUF, 0 },
+	  KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE, KSHM_BUF_KERNEL_READ,
+	  RSV(kshm_buf_register) },
+	{ "buf_unregister", KSHM_IOC_BUF_UNREGISTER, sizeof(struct kshm_buf_unregister), 0, 0,
+	  RSV(kshm_buf_unregister) },
+	{ "buf_info", KSHM_IOC_BUF_INFO, sizeof(struct kshm_buf_info), 0, 0, 0 },
+	{ "set_eventfd", KSHM_IOC_SET_EVENTFD, sizeof(struct kshm_set_eventfd), 0, 0,
+	  RSV(kshm_set_eventfd) },
+	{ "fill", KSHM_IOC_FILL, sizeof(struct kshm_fill), KSHM_TARGET_BUF, 0, 0 },
+	{ "copy", KSHM_IOC_COPY, sizeof(struct kshm_copy), 0, 0, 0 },
+	{ "checksum", KSHM_IOC_CHECKSUM, sizeof(struct kshm_checksum), KSHM_TARGET_BUF, 0,
+	  RSV(kshm_checksum) },
 	{ "engine_start", KSHM_IOC_ENGINE_START, sizeof(struct kshm_engine_start), KSHM_TARGET_BUF,
-	  0 },
-	{ "engine_stop", KSHM_IOC_ENGINE_STOP, sizeof(struct kshm_engine_stop), 0, 0 },
+	  0, 0 },
+	{ "engine_stop", KSHM_IOC_ENGINE_STOP, sizeof(struct kshm_engine_stop), 0, 0, 0 },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -107,21 +117,23 @@ static void valid_body(unsigned long req, union body *u)
 	}
 }
 
+/* Where command bodies are built: room for a struct of a page and more. */
+static uint64_t body_buf[8192 / 8];
+
 /*
  * A valid body for command @i with the given header: a module that ignored
  * @size or @flags would carry it out, so only that check can reject it.
  */
 static void *cmd_buf(unsigned int i, uint32_t size, uint32_t flags)
 {
-	static uint64_t buf[8192 / 8];
-	union body *u = (void *)buf;
+	union body *u = (void *)body_buf;
 
-	memset(buf, 0, sizeof(buf));
+	memset(body_buf, 0, sizeof(body_buf));
 	valid_body(cmds[i].req, u);
 	/* Every command struct begins with these two fields. */
 	u->d.size = size;
 	u->d.flags = cmds[i].base_flags | flags;
-	return buf;
+	return body_buf;
 }
 
 /* Make sure command @req has something to act on. */
@@ -159,17 +171,27 @@ static void undo(unsigned long req, int ret, union body *u)
 		kshm_engine_stop(fd, NULL);
 }
 
-/* Issue command @i with a valid body and the given header; 0 or -errno. */
-static int issue(unsigned int i, uint32_t size, uint32_t flags)
+/*
+ * Issue command @i with a valid body and the given header, byte @off of the
+ * body set to @byte first (@off 0: nothing set); 0 or -errno.
+ */
+static int issue_poked(unsigned int i, uint32_t size, uint32_t flags, uint32_t off, uint8_t byte)
 {
 	union body *u;
 	int ret;
 
 	prepare(cmds[i].req);
 	u = cmd_buf(i, size, flags);
+	if (off)
+		((uint8_t *)u)[off] = byte;
 	ret = raw_ioctl(fd, cmds[i].req, u);
 	undo(cmds[i].req, ret, u);
 	return ret;
+}
+
+static int issue(unsigned int i, uint32_t size, uint32_t flags)
+{
+	return issue_poked(i, size, flags, 0, 0);
 }
 
 static void info_reports_abi_and_limits(void)
@@ -217,17 +239,61 @@ static void struct_size_sweep(void)
 	}
 }
 
-static void struct_size_unknown_tail(void)
+/* True if bytes [@from, @to) of the last body issued are all zero. */
+static int body_zero(uint32_t from, uint32_t to)
 {
-	uint32_t size = sizeof(struct kshm_info) + 16;
-	uint8_t *buf = cmd_buf(0, size, 0);
+	const uint8_t *b = (const uint8_t *)body_buf;
 
-	buf[size - 1] = 1;
-	tap_errno(raw_ioctl(fd, KSHM_IOC_INFO, buf), E2BIG,
-		  "info_larger_struct_nonzero_tail_e2big");
-	tap_errno(raw_ioctl(fd, KSHM_IOC_INFO, cmd_buf(0, 8192, 0)), E2BIG,
-		  "info_struct_beyond_a_page_e2big");
+	while (from < to)
+		if (b[from++])
+			return 0;
+	return 1;
+}
+
+/*
+ * A struct larger than the module knows: its tail must be zero (E2BIG
+ * otherwise, wherever the nonzero byte is, up to a page), the module must
+ * leave that tail alone on the way back, and a page is the largest size.
+ */
+static void struct_tail_sweep(void)
+{
+	uint32_t pg = (uint32_t)sysconf(_SC_PAGESIZE), pos;
+	unsigned int i;
+
+	for (i = 0; i < NCMDS; i++) {
+		uint32_t size = cmds[i].size;
+		int bad = 0;
+
+		for (pos = size; pos < size + 64; pos++)
+			bad += issue_poked(i, size + 64, 0, pos, 0x01) != -E2BIG;
+		bad += issue_poked(i, size + 1, 0, size, 0x80) != -E2BIG;
+		bad += issue_poked(i, pg, 0, pg - 1, 0x01) != -E2BIG;
+		tap_ok(!bad, "%s_larger_struct_nonzero_tail_e2big", cmds[i].name);
+		tap_ok(!issue(i, size + 64, 0) && body_zero(size, size + 64),
+		       "%s_larger_struct_tail_left_untouched", cmds[i].name);
+		tap_ok(!issue(i, pg, 0), "%s_page_sized_struct_zero_tail_accepted", cmds[i].name);
+		tap_ok(issue(i, pg + 1, 0) == -E2BIG && issue(i, UINT32_MAX, 0) == -E2BIG,
+		       "%s_struct_beyond_a_page_e2big", cmds[i].name);
+	}
 	tap_errno(raw_ioctl(fd, KSHM_IOC_INFO, NULL), EFAULT, "info_null_argument_efault");
+}
+
+/* A nonzero bit in any byte of a __reserved field is EINVAL. */
+static void reserved_nonzero_sweep(void)
+{
+	unsigned int i, b;
+
+	for (i = 0; i < NCMDS; i++) {
+		uint32_t at = cmds[i].reserved_at;
+		int bad = 0;
+
+		if (!at)
+			continue;
+		for (b = 0; b < 4; b++)
+			bad += (issue_poked(i, cmds[i].size, 0, at + b, 0x01) != -EINVAL) +
+			       (issue_poked(i, cmds[i].size, 0, at + b, 0x80) != -EINVAL);
+		tap_ok(!bad, "%s_reserved_nonzero_einval", cmds[i].name);
+	}
 }
 
 static void unknown_flags_are_einval(void)
@@ -258,7 +324,8 @@ int main(void)
 	info_reports_abi_and_limits();
 	unknown_ioctls_are_enotty();
 	struct_size_sweep();
-	struct_size_unknown_tail();
+	struct_tail_sweep();
+	reserved_nonzero_sweep();
 	unknown_flags_are_einval();
 	tap_zero(kshm_region_destroy(fd, region_id), "region_survived_every_rejected_command");
 	kshm_close(fd);

@@ -28,6 +28,9 @@ static int raw_register(int fd, uint64_t addr, uint64_t len, uint32_t flags)
 	return raw_ioctl(fd, KSHM_IOC_BUF_REGISTER, &r);
 }
 
+/* Static, so below 4 GiB in 64-bit builds as in 32-bit ones. */
+static uint8_t low_mem[2 * 4096] __attribute__((aligned(4096)));
+
 /* Pins held system-wide. */
 static long long pins_outstanding(void)
 {
@@ -49,6 +52,9 @@ static void bad_ranges(int fd)
 	tap_errno(raw_register(fd, (uintptr_t)p, info.max_buf_size + 1, RW), EFBIG,
 		  "buf_length_beyond_limit_efbig");
 	tap_errno(raw_register(fd, 1ull << 62, page, RW), EFAULT, "buf_kernel_half_address_efault");
+	/* Unmapped in a 64-bit process; in a 32-bit one, low_mem if the high half were dropped. */
+	tap_errno(raw_register(fd, (uintptr_t)low_mem ^ 1ull << 32, page, RW), EFAULT,
+		  "buf_address_high_half_kept_efault");
 	hole = p + 2 * page;
 	munmap(hole, page);
 	tap_errno(raw_register(fd, (uintptr_t)hole, page, RW), EFAULT,

@@ -12,9 +12,28 @@
 
 static long page;
 
+/* A user side at any 64-bit address, even one a 32-bit pointer cannot hold. */
+static struct kshm_copy_end user_addr(uint64_t addr)
+{
+	return (struct kshm_copy_end){ KSHM_MEM_USER, 0, addr };
+}
+
 static struct kshm_copy_end user_end(const void *p)
 {
-	return (struct kshm_copy_end){ KSHM_MEM_USER, 0, (uintptr_t)p };
+	return user_addr((uintptr_t)p);
+}
+
+/* Static, so below 4 GiB in 64-bit builds as in 32-bit ones. */
+static uint8_t low_mem[64];
+
+/*
+ * @p with bit 32 flipped: in a 64-bit process an unmapped address; in a
+ * 32-bit one, an address that reaches @p only if the module drops the high
+ * half of the __u64.
+ */
+static uint64_t beyond_4g(const void *p)
+{
+	return (uintptr_t)p ^ 1ull << 32;
 }
 
 static struct kshm_copy_end region_end(uint32_t id, uint64_t off)
@@ -85,10 +104,14 @@ static void bad_pointers(int fd)
 		  "copy_from_unmapped_efault");
 	tap_errno(copy(fd, region_end(r.id, 0), user_end(p + page), 2 * page), EFAULT,
 		  "copy_to_range_into_hole_efault");
-	tap_errno(copy(fd, user_end((void *)(1ull << 62)), region_end(r.id, 0), 8), EFAULT,
+	tap_errno(copy(fd, user_addr(1ull << 62), region_end(r.id, 0), 8), EFAULT,
 		  "copy_from_kernel_half_efault");
-	tap_errno(copy(fd, region_end(r.id, 0), user_end((void *)~0ull), 8), EFAULT,
+	tap_errno(copy(fd, region_end(r.id, 0), user_addr(~0ull), 8), EFAULT,
 		  "copy_to_wrapping_pointer_efault");
+	tap_errno(copy(fd, user_addr(beyond_4g(low_mem)), region_end(r.id, 0), 8), EFAULT,
+		  "copy_from_pointer_high_half_kept_efault");
+	tap_errno(copy(fd, region_end(r.id, 0), user_addr(beyond_4g(low_mem)), 8), EFAULT,
+		  "copy_to_pointer_high_half_kept_efault");
 	/* Read-only memory cannot receive a copy. */
 	mprotect(p, page, PROT_READ);
 	tap_errno(copy(fd, region_end(r.id, 0), user_end(p), 8), EFAULT,

@@ -266,6 +266,21 @@ static void fill_and_read_bad_inputs(int fd)
 	kshm_region_destroy(fd, r.id);
 }
 
+/*
+ * The mmap offset of a window no region of @fd has, low enough for a 32-bit
+ * process's mmap (whose offset reaches 2^44 bytes: windows 0 to 15).
+ */
+static uint64_t unused_window(int fd)
+{
+	struct kshm_region_info info;
+	uint32_t id = 15;
+
+	while (id && !kshm_region_info(fd, id, 0, &info))
+		id--;
+	tap_require(id > 0, "find a window without a region");
+	return (uint64_t)id << KSHM_MMAP_WINDOW_SHIFT;
+}
+
 static void mmap_bad_inputs(int fd)
 {
 	struct kshm_region_desc r, gone;
@@ -280,8 +295,8 @@ static void mmap_bad_inputs(int fd)
 
 	tap_require(!kshm_region_create(fd, 2 * page, 0, &r), "create");
 	tap_errno(map_at(fd, page, 0, MAP_SHARED, &p), ENXIO, "region_mmap_offset_zero_enxio");
-	tap_errno(map_at(fd, page, (uint64_t)(r.id + 50) << KSHM_MMAP_WINDOW_SHIFT, MAP_SHARED, &p),
-		  ENXIO, "region_mmap_wrong_offset_enxio");
+	tap_errno(map_at(fd, page, unused_window(fd), MAP_SHARED, &p), ENXIO,
+		  "region_mmap_wrong_offset_enxio");
 	tap_errno(map_at(fd, 3 * page, r.mmap_offset, MAP_SHARED, &p), EINVAL,
 		  "region_mmap_longer_than_region_einval");
 	tap_errno(map_at(fd, page, r.mmap_offset + 2 * page, MAP_SHARED, &p), EINVAL,
@@ -295,6 +310,43 @@ static void mmap_bad_inputs(int fd)
 	tap_errno(map_at(fd, page, gone.mmap_offset, MAP_SHARED, &p), ENXIO,
 		  "region_mmap_destroyed_region_enxio");
 	kshm_region_destroy(fd, r.id);
+}
+
+/*
+ * Every id the module hands out can be mapped: the 17th live region of a
+ * file has id 17 (ids start at 1 and reuse the lowest free one).
+ */
+static void high_ids_mappable(void)
+{
+	struct kshm_region_desc r;
+	int i, ret, ok, fd = kshm_open(NULL);
+	void *p = NULL;
+
+	tap_require(fd >= 0, "open");
+	for (i = 0; i < 17; i++)
+		tap_require(!kshm_region_create(fd, page, 0, &r), "create");
+	ret = kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, &p);
+	ok = r.id == 17 && !ret;
+#if UINTPTR_MAX == 0xffffffffu
+#if 0
+	/*
+	 * A defect not in the known list: a 32-bit process cannot map a
+	 * region whose id is 16 or more.  mmap_offset is id << 40, and the
+	 * i386 mmap2 syscall carries the offset in 4 KiB units in 32 bits, so
+	 * it reaches 2^44 bytes (windows 0..15); glibc refuses the rest with
+	 * EINVAL.  Disabled until it is decided (ABI: window shift, or compat
+	 * offsets).
+	 */
+	tap_ok(ok, "region_mmap_id_17_reachable");
+#endif
+	tap_diag("region id %u: mmap %s (check disabled in 32-bit builds: %s)", r.id,
+		 ret ? strerror(-ret) : "ok", ok ? "it passes now" : "the defect is there");
+#else
+	tap_ok(ok, "region_mmap_id_17_reachable");
+#endif
+	if (!ret)
+		kshm_region_unmap(&r, p);
+	kshm_close(fd);
 }
 
 static void read_only_region(int fd)
@@ -428,6 +480,7 @@ int main(void)
 	destroy_bad_inputs(fd);
 	fill_and_read_bad_inputs(fd);
 	mmap_bad_inputs(fd);
+	high_ids_mappable();
 	read_only_region(fd);
 	mapping_changes(fd);
 	info_lists_regions(fd);
