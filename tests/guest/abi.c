@@ -311,6 +311,51 @@ static void unknown_flags_are_einval(void)
 	}
 }
 
+/*
+ * ABI 2's numbers are its own: ABI 1's (0xB6, 0x40..) were the DFL FPGA
+ * port ioctls', and are ENOTTY now (defects issue, item 12).
+ */
+static void old_numbers_enotty(void)
+{
+	struct kshm_info info = { .size = sizeof(info) };
+	unsigned int nr, bad = 0;
+
+	for (nr = 0x40; nr <= 0x4c; nr++)
+		if (raw_ioctl(fd, _IO(0xB6, nr), &info) != -ENOTTY)
+			bad++;
+	tap_ok(!bad, "abi1_and_dfl_fpga_numbers_enotty");
+}
+
+/*
+ * An fd opened read-only may look (INFO, REGION_INFO, BUF_INFO, CHECKSUM)
+ * but not change anything: EBADF, as write() would be (item 12).
+ */
+static void read_only_fd(void)
+{
+	static const unsigned long changes[] = {
+		KSHM_IOC_REGION_CREATE,	 KSHM_IOC_REGION_DESTROY, KSHM_IOC_BUF_REGISTER,
+		KSHM_IOC_BUF_UNREGISTER, KSHM_IOC_SET_EVENTFD,	  KSHM_IOC_FILL,
+		KSHM_IOC_COPY,		 KSHM_IOC_ENGINE_START,	  KSHM_IOC_ENGINE_STOP,
+	};
+	struct kshm_info info;
+	struct kshm_region_info ri;
+	uint32_t body[128] = { 0 };
+	unsigned int i, bad = 0;
+	int ro = open("/dev/kshm", O_RDONLY);
+
+	tap_require(ro >= 0, "open O_RDONLY");
+	tap_zero(kshm_get_info(ro, &info), "read_only_fd_info_allowed");
+	tap_errno(kshm_region_info(ro, 0, KSHM_REGION_INFO_NEXT, &ri), ENOENT,
+		  "read_only_fd_region_info_allowed");
+	for (i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		body[0] = sizeof(body);
+		if (raw_ioctl(ro, changes[i], body) != -EBADF)
+			bad++;
+	}
+	tap_ok(!bad, "read_only_fd_every_changing_command_ebadf");
+	close(ro);
+}
+
 int main(void)
 {
 	struct kshm_region_desc r;
@@ -327,6 +372,8 @@ int main(void)
 	struct_tail_sweep();
 	reserved_nonzero_sweep();
 	unknown_flags_are_einval();
+	old_numbers_enotty();
+	read_only_fd();
 	tap_zero(kshm_region_destroy(fd, region_id), "region_survived_every_rejected_command");
 	kshm_close(fd);
 	return tap_done();

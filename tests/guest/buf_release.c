@@ -87,6 +87,44 @@ static void events_overflow(void)
 	free(p);
 }
 
+/*
+ * The overflow takes the place of the first lost event: events queued after
+ * the loss (once the reader made room) come after it, so the reader learns
+ * of the loss before it reads anything newer (defects issue, item 12).
+ */
+static void events_overflow_in_place(void)
+{
+	struct kshm_event ev[300];
+	int i, n, fd = kshm_open(NULL), before = -1, after = 0;
+	void *p = calloc(1, page);
+	uint32_t id, late[5];
+
+	tap_require(p && fd >= 0, "open");
+	for (i = 0; i < 260; i++)
+		tap_require(!kshm_buf_register(fd, p, page, RW, &id) &&
+				    !kshm_buf_unregister(fd, id),
+			    "register and unregister");
+	tap_require(kshm_read_events(fd, ev, 10) == 10, "read 10");
+	for (i = 0; i < 5; i++)
+		tap_require(!kshm_buf_register(fd, p, page, RW, &late[i]) &&
+				    !kshm_buf_unregister(fd, late[i]),
+			    "register and unregister after the loss");
+	n = kshm_read_events(fd, ev, 300);
+	for (i = 0; i < n; i++) {
+		if (ev[i].type == KSHM_EVENT_OVERFLOW)
+			before = i;
+		else if (before >= 0 && ev[i].id == late[after % 5])
+			after++;
+	}
+	tap_ok(n == 252 && before == 246 && after == 5,
+	       "buf_events_overflow_comes_before_later_events");
+	if (n != 252 || before != 246 || after != 5)
+		tap_diag("  %d events, overflow at %d, %d later releases after it", n, before,
+			 after);
+	kshm_close(fd);
+	free(p);
+}
+
 static void eventfd_signalled(int fd)
 {
 	struct kshm_set_eventfd s = { .size = sizeof(s) };
@@ -223,6 +261,28 @@ static void release_waits_for_the_engine(int fd)
 	usleep(50 * 1000);
 	tap_ok(tick_of(w) == t, "buf_no_write_after_release");
 	tap_ok(!kshm_engine_stop(fd, &ticks) && ticks == t, "buf_engine_stopped_before_release");
+	free(w);
+}
+
+/*
+ * An engine that finished its max_ticks no longer holds the buffer: an
+ * unregister releases it at once, not at ENGINE_STOP or close (defects
+ * issue, item 14).
+ */
+static void finished_engine_lets_buffer_go(int fd)
+{
+	uint64_t *w = aligned_alloc(page, page), ticks;
+	uint32_t id;
+
+	tap_require(w != NULL, "alloc");
+	memset(w, 0, page);
+	tap_require(!kshm_buf_register(fd, w, page, RW, &id), "register");
+	tap_require(!kshm_engine_start(fd, KSHM_TARGET_BUF, id, 100, 0, 64, 5), "engine");
+	while (tick_of(w) < 5)
+		sched_yield();
+	tap_zero(kshm_buf_unregister(fd, id), "buf_unregister_after_engine_finished");
+	tap_ok(!kshm_wait_buf_released(fd, id, 10000), "buf_finished_engine_releases_at_once");
+	tap_ok(!kshm_engine_stop(fd, &ticks) && ticks == 5, "buf_finished_engine_stops_with_5");
 	free(w);
 }
 
@@ -629,6 +689,7 @@ int main(void)
 	tap_require(ctl >= 0 && fd >= 0, "open /dev/kshm");
 	events_read_and_poll(fd);
 	events_overflow();
+	events_overflow_in_place();
 	eventfd_signalled(fd);
 	eventfd_signalled_after_close();
 	eventfd_signalled_after_sigkill();
@@ -636,6 +697,7 @@ int main(void)
 	blocking_read_waits_for_release();
 	blocking_read_and_signals();
 	release_waits_for_the_engine(fd);
+	finished_engine_lets_buffer_go(fd);
 	close_releases_everything();
 	sigkill_releases_everything();
 	memlock_limit();

@@ -28,7 +28,7 @@ check kshmctl_info_limits has '^max region size: *268435456 bytes'
 out=$(kshmctl region create 64K wc node=1 , fill 1 2 0 10 10 -1 , map 1 , \
 	dump 1 0 32 , create 8192 ro , list , destroy 1 , list 2>&1); rc=$?
 check kshmctl_region_script_succeeds [ $rc = 0 ]
-check kshmctl_region_create_reports has '^region 1: 65536 bytes, cache wc, node 1, mmap offset 0x10000000000$'
+check kshmctl_region_create_reports has '^region 1: 65536 bytes, cache wc, node 1, mmap offset 0x100000000$'
 check kshmctl_region_dump_through_mapping has '^00000000  0a 00 09 00 08 00 07 00  06 00 05 00 04 00 03 00  |................|$'
 check kshmctl_region_list_shows_both has '^2      8192         wb    any   read       0$'
 check kshmctl_region_list_mapping_count has '^1      65536        wc    1     read-write 1$'

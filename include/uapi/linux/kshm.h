@@ -25,9 +25,11 @@
 /*
  * Each region gets a window of the device file's offset space; mmap at
  * @mmap_offset (plus a page-aligned offset inside the region) maps it.
- * Regions are therefore smaller than the window.
+ * Regions are therefore at most a window (4 GiB).  A 32-bit process passes
+ * mmap offsets in pages in 32 bits (2^44 bytes): it reaches regions with
+ * ids below 4096 (ABI 1's 1 TiB windows gave it only 15).
  */
-#define KSHM_MMAP_WINDOW_SHIFT	40
+#define KSHM_MMAP_WINDOW_SHIFT	32
 
 /*
  * The ioctl type and numbers: 0xBD, 0x00-0x1F, free in
