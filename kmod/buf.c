@@ -11,11 +11,13 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
-#include <linux/pagemap.h>
 #include <linux/cred.h>
+#include <linux/hugetlb.h>
+#include <linux/pagemap.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
@@ -116,6 +118,43 @@ static int kshm_page_check(struct page *page)
 	return kshm_page_not_wb(page) ? -EFAULT : 0;
 }
 
+/*
+ * Is @vma a mapping of a regular file (not shmem/tmpfs/memfd, not
+ * hugetlbfs, not a kshm region, not a PFN or I/O mapping, which get_user_pages
+ * refuses itself)?
+ */
+static bool kshm_vma_regular_file(struct vm_area_struct *vma)
+{
+	return vma->vm_file && !(vma->vm_flags & (VM_IO | VM_PFNMAP)) &&
+	       !shmem_file(vma->vm_file) && !is_vm_hugetlb_page(vma) &&
+	       !kshm_vma_is_region(vma);
+}
+
+/*
+ * Refuse a range that maps a regular file before pinning anything, shared
+ * or private, so every kernel gives EOPNOTSUPP (6.12's get_user_pages
+ * refuses some such pins itself with EFAULT, and unshares private ones).
+ * kshm_page_check() then catches a remap racing this check.
+ * Context: process, the caller's.
+ */
+static int kshm_buf_check_vmas(u64 start, u64 end)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	int ret = 0;
+
+	mmap_read_lock(mm);
+	for (vma = find_vma(mm, start); vma && vma->vm_start < end;
+	     vma = find_vma(mm, vma->vm_end)) {
+		if (kshm_vma_regular_file(vma)) {
+			ret = -EOPNOTSUPP;
+			break;
+		}
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
 /* Pin @nr pages from @start with @gup: 0, or -errno with nothing pinned. */
 static int kshm_pin_range(u64 start, unsigned long nr, unsigned int gup,
 			  struct page **pages)
@@ -143,6 +182,9 @@ static int kshm_buf_pin(struct kshm_buf *b)
 	unsigned long i;
 	int ret;
 
+	ret = kshm_buf_check_vmas(start, b->addr + b->length);
+	if (ret)
+		return ret;
 	b->pages = kvmalloc_array(b->nr_pages, sizeof(*b->pages),
 				  GFP_KERNEL_ACCOUNT);
 	if (!b->pages)

@@ -181,6 +181,7 @@ struct kshm_region *kshm_region_get(struct kshm_file *kf, u32 id);
 void kshm_region_put(struct kshm_region *r);
 bool kshm_region_range_ok(struct kshm_region *r, u64 offset, u64 len);
 bool kshm_page_not_wb(struct page *page);
+bool kshm_vma_is_region(struct vm_area_struct *vma);
 void kshm_file_release_regions(struct kshm_file *kf);
 int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma);
 

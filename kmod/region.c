@@ -454,6 +454,12 @@ static const struct vm_operations_struct kshm_vm_ops = {
 	.fault = kshm_vm_fault,
 };
 
+/* Is @vma a mapping of a kshm region?  Context: any, mmap_lock held. */
+bool kshm_vma_is_region(struct vm_area_struct *vma)
+{
+	return vma->vm_ops == &kshm_vm_ops;
+}
+
 /*
  * The file a region's mappings hold instead of /dev/kshm's: with the device
  * file free of mappings, its last close() is the cleanup (IRP_MJ_CLEANUP:

@@ -171,6 +171,22 @@ static void cache_mode_restored_on_free(int fd, uint32_t mode, const char *name)
 	tap_require(!pipe(pipefd), "pipe");
 	iov = (struct iovec){ p, PAGES * page };
 	held = vmsplice(pipefd[1], &iov, 1, 0) == PAGES * page;
+	if (!held && errno == EFAULT) {
+		/*
+		 * WC/UC mappings are VM_IO (no buffer may pin them): 6.12's
+		 * get_user_pages() gives vmsplice none of their pages either.
+		 * The 6.1 kernels still hold them, so the check runs there.
+		 */
+		tap_ok(1,
+		       "%s_pages_back_to_wb_after_free # SKIP this kernel lets no pipe hold "
+		       "a VM_IO mapping's pages, so freed pages cannot be looked at",
+		       name);
+		munmap(p, r.length);
+		kshm_region_destroy(fd, r.id);
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return;
+	}
 	munmap(p, r.length);
 	kshm_region_destroy(fd, r.id);
 	freed = !kshm_get_info(fd, &end) && end.regions_alive == start.regions_alive &&
