@@ -34,7 +34,10 @@ void kshm_plant_bug(void)
 		pr_info("planted read: %u\n", READ_ONCE(kshm_plant_ptr[8]));
 		break;
 	case 2:
+		/* Not zeros: kmemleak must see a real object's contents. */
 		WRITE_ONCE(kshm_plant_ptr, kmalloc(128, GFP_KERNEL));
+		if (kshm_plant_ptr)
+			memset(kshm_plant_ptr, 0xa5, 128);
 		WRITE_ONCE(kshm_plant_ptr, NULL);
 		break;
 	case 3:

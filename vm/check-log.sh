@@ -19,7 +19,7 @@ BEGIN {
 	# Reports, never mere mentions: a kmemleak kernel prints "kmemleak:
 	# Kernel memory leak detector initialized" at boot; a leak report
 	# says "unreferenced object".
-	n = split("Oops|kernel BUG at|[^A-Z]BUG:|WARNING:|\\[ cut here \\]|" \
+	n = split("Oops|kernel BUG at|^BUG:|[^A-Z]BUG:|WARNING:|\\[ cut here \\]|" \
 		  "general protection fault|invalid opcode:|Kernel panic|" \
 		  "detected stall|self-detected stall|soft lockup|hard LOCKUP|" \
 		  "blocked for more than [0-9]+ seconds|" \
@@ -27,7 +27,9 @@ BEGIN {
 		  "inconsistent lock state|Invalid wait context|" \
 		  "sleeping function called from invalid context|" \
 		  "scheduling while atomic|" \
-		  "KASAN:|unreferenced object|suspected memory leak|UBSAN:|KCSAN:|KFENCE:|" \
+		  "KASAN:|unreferenced object|suspected memory leak|" \
+		  "kmemleak: .*disabled|kmemleak: Cannot allocate|kmemleak: .*pool empty|" \
+		  "lockdep is turned off|kshm: .*leaking them|UBSAN:|KCSAN:|KFENCE:|" \
 		  "Call Trace:|page allocation failure|Bad page|" \
 		  "list_add corruption|list_del corruption|" \
 		  "ODEBUG: .*object type|" \

@@ -160,29 +160,40 @@ result() { # status name [detail]
 	printf '%s %s %s%s\n' "$tag" "$1" "$2" "${3:+ # $3}"
 }
 
-# One TAP line of program $cur.  Skips of what the guest is built to provide
-# (hugetlb, the second NUMA node) are failures; a kernel built without a
-# feature (THP on PREEMPT_RT) is a reason the test itself may give.
+# One TAP result line of program $cur: "[not ]ok N - description[ # directive]".
+# The directive is what follows the first " # ", SKIP or TODO in any case,
+# and must give a reason.  Results are numbered 1, 2, ... in order.  Skips
+# of what the guest is built to provide (hugetlb, the second NUMA node),
+# named in the description or the reason, are failures; a kernel built
+# without a feature (THP on PREEMPT_RT) is a reason the test may give.
 tap_line() {
-	local line=$1 n desc
-	case "$line" in
-	"ok "*|"not ok "*) ;;
-	*) return ;;
-	esac
+	local line=$1 ok=1 n num desc dir= word reason
+	case "$line" in "not ok"*) ok=0 ;; esac
 	nres=$((nres + 1))
-	n=${line#not }; n=${n#ok }; desc=${n#* - }; desc=${desc%% # *}
-	case "$line" in
-	"not ok "*"# TODO"*) result todo "$cur: $desc" "${line##*# TODO }" ;;
-	"ok "*"# TODO"*) result "not ok" "$cur: $desc" \
-		"passes but is marked TODO (${line##*# TODO }): remove the mark" ;;
-	"ok "*"# SKIP"*|"ok "*"# skip"*)
-		case "${line##*# [Ss][Kk][Ii][Pp]}" in
-		*[Hh]ugetlb*|*"huge page"*|*NUMA*|*[Nn]ode*) result "not ok" "$cur: $desc" \
-			"skipped, but the guest is built to provide it:${line##*# [Ss][Kk][Ii][Pp]}" ;;
-		*) result skip "$cur: $desc" "${line##*# [Ss][Kk][Ii][Pp] }" ;;
-		esac ;;
-	"ok "*) result ok "$cur: $desc" ;;
-	*) result "not ok" "$cur: $desc" ;;
+	n=${line#not ok}; n=${n#ok}; n=${n# }
+	num=${n%%[!0-9]*}; n=${n#"$num"}; n=${n# }; n=${n#- }
+	desc=$n
+	case "$n" in *" # "*) desc=${n%%" # "*}; dir=${n#*" # "} ;; esac
+	[ "$num" = "$nres" ] ||
+		result "not ok" "$cur: $desc" "numbered '${num}', but it is result $nres"
+	word=$(printf '%s' "${dir%% *}" | tr '[:lower:]' '[:upper:]')
+	reason=${dir#* }; [ "$reason" != "$dir" ] || reason=
+	case "$word:$ok" in
+	TODO:0) if [ -n "$reason" ]; then
+			result todo "$cur: $desc" "$reason"
+		else
+			nfail=1; result "not ok" "$cur: $desc" "TODO without the defect it waits for"
+		fi ;;
+	TODO:1) result "not ok" "$cur: $desc" "passes but is marked TODO ($reason): remove the mark" ;;
+	SKIP:1) if [ -z "$reason" ]; then
+			result "not ok" "$cur: $desc" "skipped without a reason"
+		elif printf '%s %s' "$desc" "$reason" | grep -Eqi 'hugetlb|huge ?page|numa|(^|[^a-z])node'; then
+			result "not ok" "$cur: $desc" "skipped, but the guest is built to provide it: $reason"
+		else
+			result skip "$cur: $desc" "$reason"
+		fi ;;
+	*:1) result ok "$cur: $desc" ;;
+	*) nfail=1; result "not ok" "$cur: $desc" ;;
 	esac
 }
 
@@ -198,6 +209,8 @@ tap_end() {
 	fi
 	if [ -z "$plan" ]; then
 		result "not ok" "$cur" "no TAP plan (1..N) after $nres results"
+	elif [ "$plan" = 0 ]; then
+		result "not ok" "$cur" "TAP plan 1..0: the program ran no check"
 	elif [ "$plan" != "$nres" ]; then
 		result "not ok" "$cur" "TAP plan 1..$plan, but $nres results"
 	fi
@@ -215,11 +228,16 @@ if [ "$mode" = suite ]; then
 		"KSHM-TEST-END "*) tap_end "${line##*rc=}"; cur= ;;
 		"KSHM-TEST-NOEXEC "*) result "not ok" "${line#KSHM-TEST-NOEXEC }" \
 			"the test file has no run bit"; echo "${line#KSHM-TEST-NOEXEC }" >> "$out/reported" ;;
-		"1.."*) [ -z "$cur" ] || plan=${line#1..}; plan=${plan%% *} ;;
-		"Bail out!"*) [ -z "$cur" ] || { nfail=1; result "not ok" "$cur" "${line#Bail out! }"; } ;;
-		"not ok "*"# TODO"*) [ -z "$cur" ] || tap_line "$line" ;;
-		"not ok "*) [ -z "$cur" ] || { nfail=1; tap_line "$line"; } ;;
-		"ok "*) [ -z "$cur" ] || tap_line "$line" ;;
+		"1.."*|"Bail out!"*|"ok"|"ok "*|"not ok"|"not ok "*)
+			if [ -z "$cur" ]; then
+				result "not ok" "a TAP line outside any program" "$line"
+				continue
+			fi
+			case "$line" in
+			"1.."*) plan=${line#1..}; plan=${plan%% *} ;;
+			"Bail out!"*) nfail=1; result "not ok" "$cur" "${line#Bail out! }" ;;
+			*) tap_line "$line" ;;
+			esac ;;
 		"#"*) printf '%s   %s\n' "$tag" "$line" ;;
 		esac
 	done < "$out/tests.txt"
@@ -248,6 +266,18 @@ fi
 if [ $ended = 0 ]; then
 	result "not ok" "guest ran to the end" "no end marker; last console lines:"
 	tail -n 30 "$out/console.log" | tr -d '\r' | sed 's/^/  /'
+fi
+# The dump must be whole: lockdep and PAT reports are below the console's
+# level and live only there.
+if [ $ended = 1 ] && ! { grep -q 'kshm-harness: loading module' "$out/dmesg.log" &&
+		       grep -q 'kshm-harness: done' "$out/dmesg.log"; }; then
+	result "not ok" "kernel log dumped whole" "the guest's dmesg dump lacks the harness's first or last line"
+fi
+# A kernel with kmemleak must have scanned at the end.
+if grep -qx 'CONFIG_DEBUG_KMEMLEAK=y' "$kdir/kdir/.config" 2>/dev/null &&
+	! grep -q '^KSHM-KMEMLEAK-SCANNED' "$out/output.txt"; then
+	result "not ok" "kmemleak scanned" \
+		"$(grep '^KSHM-KMEMLEAK-FAILED' "$out/output.txt" || echo 'no scan marker')"
 fi
 if [ "$logrc" = 0 ]; then
 	result ok "kernel log clean"

@@ -15,7 +15,9 @@ fake_boot() { # dir console1 output1 [console2 output2]
 }
 work=$(mktemp -d /tmp/kshm-host.XXXXXX)
 logs="$top/tests/host/logs"
-printf 'KSHM-GUEST-BEGIN\nKSHM-MODULE-LOADED\nKSHM-RMMOD rc=0\nKSHM-GUEST-END rc=0\n' > "$work/good.out"
+# The guest's closing dmesg dump, as vm/init.sh prints it.
+dump='KSHM-DMESG-BEGIN\n[    2.4] kshm-harness: loading module\n[    9.1] kshm-harness: done\nKSHM-DMESG-END\n'
+printf "KSHM-GUEST-BEGIN\nKSHM-INSMOD\nKSHM-MODULE-LOADED\nKSHM-RMMOD rc=0\n${dump}KSHM-GUEST-END rc=0\n" > "$work/good.out"
 : > "$work/none.out"
 fake_boot "$work/retry" "$logs/early-int3-before-load.early.log" "$work/none.out" \
 	"$logs/boot-6.1-demo.clean.log" "$work/good.out"; rc=$?
@@ -31,14 +33,14 @@ fake_boot "$work/late" "$logs/null-deref-oops-6.1.bad.log" "$work/good.out"; rc=
 	grep -q 'not ok kernel log clean' "$work/late/report" &&
 	grep -q 'Oops' "$work/late/report"
 result $? "harness fails at once on a crash after the module loaded, naming it"
-printf 'KSHM-GUEST-BEGIN\nKSHM-MODULE-LOADED\nKSHM-RMMOD rc=0\nKSHM-GUEST-END rc=3\n' > "$work/rc3.out"
+printf "KSHM-GUEST-BEGIN\nKSHM-INSMOD\nKSHM-MODULE-LOADED\nKSHM-RMMOD rc=0\n${dump}KSHM-GUEST-END rc=3\n" > "$work/rc3.out"
 fake_boot "$work/status" "$logs/boot-6.1-demo.clean.log" "$work/rc3.out"; rc=$?
 [ $rc = 3 ]
 result $? "vm-run exits with the command's own status" "exit $rc"
 fake_boot "$work/badlog" "$logs/warn-on-6.1.bad.log" "$work/good.out"; rc=$?
 [ $rc = 1 ] && grep -q 'WARNING: CPU' "$work/badlog/report"
 result $? "vm-run fails a command that succeeded when the kernel log is bad" "exit $rc"
-printf 'KSHM-GUEST-BEGIN\nKSHM-MODULE-LOADED\nKSHM-RMMOD rc=1\nKSHM-GUEST-END rc=0\n' > "$work/busy.out"
+printf "KSHM-GUEST-BEGIN\nKSHM-INSMOD\nKSHM-MODULE-LOADED\nKSHM-RMMOD rc=1\n${dump}KSHM-GUEST-END rc=0\n" > "$work/busy.out"
 fake_boot "$work/busy" "$logs/boot-6.1-demo.clean.log" "$work/busy.out"; rc=$?
 [ $rc = 1 ] && grep -q 'not ok module unloads' "$work/busy/report"
 result $? "vm-run fails when the module cannot be unloaded" "exit $rc"
@@ -53,7 +55,8 @@ fake_suite() {
 	mkdir -p "$d"; rm -f "$d/boots"
 	cp "${FAKE_CONSOLE:-$logs/boot-6.1-demo.clean.log}" "$d/console.1"
 	{ echo KSHM-GUEST-BEGIN; echo KSHM-MODULE-LOADED; printf '%s\n' "$@"
-	  echo 'KSHM-RMMOD rc=0'; echo 'KSHM-GUEST-END rc=0'; } > "$d/output.1"
+	  echo 'KSHM-RMMOD rc=0'; [ -n "${NO_DUMP:-}" ] || printf "$dump"
+	  echo 'KSHM-GUEST-END rc=0'; } > "$d/output.1"
 	printf '# two programs\nabi\nbuf\n' > "$d/manifest"
 	FAKE_QEMU_DIR=$d KSHM_QEMU="$top/tests/host/fake-qemu.sh" \
 		"$top/vm/run.sh" --kernel 6.1 --ko "$top/build/kmod-6.1/kshm.ko" \
@@ -121,6 +124,37 @@ fake_suite "$work/s-todo-ok" "$(prog abi 0 'ok 1 - b # TODO defect 5: close is n
 fails_with "$work/s-todo-ok" 'passes but is marked TODO (defect 5: close is not cleanup): remove the mark'
 result $? "a check marked TODO that passes fails the run" "$(cat "$work/s-todo-ok/report")"
 
+fake_suite "$work/s-plan0" "$(prog abi 0 '1..0 # SKIP nothing to do')" "$(prog buf 0 'ok 1 - c' '1..1')"
+fails_with "$work/s-plan0" 'not ok abi # TAP plan 1..0: the program ran no check'
+result $? "a program that runs no check (plan 1..0) fails" "$(cat "$work/s-plan0/report")"
+
+fake_suite "$work/s-case" "$(prog abi 0 'ok 1 - a # Skip no hugetlb' 'ok 2 - b # todo defect 3' '1..2')" \
+	"$(prog buf 0 'ok 1 - buf_hugetlb_register # SKIP could not reserve 2 MiB pages' '1..1')"
+fails_with "$work/s-case" 'not ok abi: a # skipped, but the guest is built to provide it' &&
+	grep -q 'not ok abi: b # passes but is marked TODO' "$work/s-case/report" &&
+	grep -q 'not ok buf: buf_hugetlb_register # skipped, but the guest' "$work/s-case/report"
+result $? "directives in any case; a skip naming hugetlb in its name fails too" "$(cat "$work/s-case/report")"
+
+fake_suite "$work/s-literal" "$(prog abi 1 "not ok 1 - reads '# TODO' literally" '1..1')" \
+	"$(prog buf 0 'not ok 1 - c # TODO' '1..1')"
+fails_with "$work/s-literal" "not ok abi: reads '# TODO' literally" &&
+	grep -q 'not ok buf: c # TODO without the defect' "$work/s-literal/report" &&
+	[ ! -s "$work/s-literal/vm/todos" ]
+result $? "a TODO is a directive with a reason, not text in a description" "$(cat "$work/s-literal/report")"
+
+fake_suite "$work/s-outside" "$(prog abi 0 'ok 1 - a' '1..1')" 'not ok 9 - from a child' \
+	"$(prog buf 0 'ok 1 - c' '1..1')"
+fails_with "$work/s-outside" 'not ok a TAP line outside any program # not ok 9 - from a child'
+result $? "a result outside any program fails" "$(cat "$work/s-outside/report")"
+
+fake_suite "$work/s-numbers" "$(prog abi 0 'ok 1 - a' 'ok 1 - b' '1..2')" "$(prog buf 0 'ok 1 - c' '1..1')"
+fails_with "$work/s-numbers" "not ok abi: b # numbered '1', but it is result 2"
+result $? "results numbered out of order fail" "$(cat "$work/s-numbers/report")"
+
+NO_DUMP=1 fake_suite "$work/s-nodump" "$(prog abi 0 'ok 1 - a' '1..1')" "$(prog buf 0 'ok 1 - c' '1..1')"
+fails_with "$work/s-nodump" 'not ok kernel log dumped whole'
+result $? "a guest whose closing dmesg dump is missing fails" "$(cat "$work/s-nodump/report")"
+
 # --- the retry is only for a guest that died before the module load --------------
 # A non-tainting report (an RCU stall) before the load, in a run that went on
 # to the end with a real failure: no second boot, and the failure stands.
@@ -150,7 +184,7 @@ stub_check() {
 	local d="$work/$1"; mkdir -p "$d"
 	printf '#!/bin/sh\n%s\n' "$2" > "$d/host"; printf '#!/bin/sh\n%s\n' "$3" > "$d/vm"
 	chmod +x "$d/host" "$d/vm"
-	B="$d/b" KERNELS='6.1 6.12' KSHM_HOST_RUN="$d/host" KSHM_VM_RUN="$d/vm" \
+	B="$d/b" KERNELS='6.1 6.12' KSHM_GATE_SELFTEST=1 KSHM_HOST_RUN="$d/host" KSHM_VM_RUN="$d/vm" \
 		"$top/tests/check.sh" > "$d/report" 2>&1
 	rc=$?
 }
