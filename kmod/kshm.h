@@ -247,9 +247,15 @@ static inline void kshm_vm_flags_clear(struct vm_area_struct *vma,
 /* plant.c: a bug planted for the gate's own test; nothing otherwise. */
 #ifdef KSHM_TEST_PLANT
 void kshm_plant_bug(void);
+bool kshm_plant_result_fault(void);
 #else
 static inline void kshm_plant_bug(void)
 {
+}
+
+static inline bool kshm_plant_result_fault(void)
+{
+	return false;
 }
 #endif
 

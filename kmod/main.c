@@ -233,7 +233,8 @@ static int kshm_ioctl_run(struct kshm_file *kf, const struct kshm_ioctl_op *op,
 	ret = op->fn(kf, buf);
 	if (ret)
 		return ret;
-	if (copy_to_user(uarg, buf, len)) {
+	if (copy_to_user(uarg, buf, len) ||
+	    (op->undo && kshm_plant_result_fault())) {
 		if (op->undo)
 			op->undo(kf, buf);
 		return -EFAULT;

@@ -6,6 +6,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -13,6 +14,11 @@
 #include "kshm.h"
 
 static u8 *kshm_plant_ptr;
+
+/* Plant 4: how many result copies of creating commands are still to fail. */
+static int kshm_plant_faults;
+module_param_named(plant_result_faults, kshm_plant_faults, int, 0600);
+MODULE_PARM_DESC(plant_result_faults, "Test build only: fail this many result copies");
 static DEFINE_SPINLOCK(kshm_plant_lock);
 static DEFINE_MUTEX(kshm_plant_mutex);
 
@@ -21,7 +27,8 @@ static DEFINE_MUTEX(kshm_plant_mutex);
  *
  * 1: read a freed object (KASAN); 2: lose the only pointer to an object
  * (kmemleak); 3: take a mutex under a spinlock (DEBUG_ATOMIC_SLEEP: it
- * might sleep, though uncontended it does not, so a stock kernel is silent).
+ * might sleep, though uncontended it does not, so a stock kernel is silent);
+ * 4: nothing at load, but kshm_plant_result_fault() below.
  * Context: process (module init).
  */
 void kshm_plant_bug(void)
@@ -47,4 +54,21 @@ void kshm_plant_bug(void)
 		spin_unlock(&kshm_plant_lock);
 		break;
 	}
+}
+
+/*
+ * kshm_plant_result_fault - should the result copy of a creating command fail?
+ *
+ * With plant 4, true as many times as the plant_result_faults parameter
+ * says: the test of the undo paths (tests/guest/undo.c) arms it.  Context:
+ * process; the test drives one call at a time.
+ */
+bool kshm_plant_result_fault(void)
+{
+	int n = READ_ONCE(kshm_plant_faults);
+
+	if (KSHM_TEST_PLANT != 4 || n <= 0)
+		return false;
+	WRITE_ONCE(kshm_plant_faults, n - 1);
+	return true;
 }

@@ -27,16 +27,33 @@ if [ -f "$dir/.complete" ]; then
 	exit 0
 fi
 
+# One build at a time on this machine (clones share the cache).
+exec 9> "$cache/.sanitizer.lock"
+flock 9
+if [ -f "$dir/.complete" ]; then
+	echo "$dir"
+	exit 0
+fi
 log "building the sanitizer kernel ($pkg $version, config $key) into $dir; about 15 minutes"
 # One sanitizer tree per machine: drop those of older pins and configs.
 rm -rf "$cache"/sanitizer-6.1_* && mkdir -p "$dir"
 debs=$(mktemp -d /tmp/kshm-debs.XXXXXX)
 chmod 0777 "$debs"
 trap 'rm -rf "$debs"' EXIT
-(cd "$debs" && apt-get download -q "$pkg=$version" >&2) ||
-	{ log "cannot download $pkg $version; run 'make kernels-update' to move the pin"; exit 1; }
-echo "$sum  $(ls "$debs"/*.deb)" | sha256sum -c --quiet - >&2 ||
-	{ log "$pkg $version does not match its sha256 in $lock"; exit 1; }
+if (cd "$debs" && apt-get download -q "$pkg=$version" >&2); then
+	echo "$sum  $(ls "$debs"/*.deb)" | sha256sum -c --quiet - >&2 ||
+		{ log "$pkg $version does not match its sha256 in $lock"; exit 1; }
+else
+	# The pin left the archive: the source of the 6.1 kernel in use (it
+	# falls back the same way), else the newest.
+	want=$(cat "$base/version" 2>/dev/null || true)
+	apt-cache show "$pkg=$want" >/dev/null 2>&1 ||
+		want=$(apt-cache policy "$pkg" | sed -n 's/^ *Candidate: //p')
+	log "WARNING: the pinned $pkg $version has left the archive; building $pkg $want" \
+	    "instead. Run 'make kernels-update' and commit vm/kernels.lock to pin it."
+	(cd "$debs" && apt-get download -q "$pkg=$want" >&2) ||
+		{ log "cannot download $pkg $want either"; exit 1; }
+fi
 dpkg-deb --fsys-tarfile "$debs"/*.deb |
 	tar -xO --wildcards './usr/src/linux-source-*.tar.xz' | tar -xJ -C "$dir"
 src="$dir/linux-source-6.1"

@@ -99,6 +99,7 @@ sed -i "s|/usr/src/linux-headers-|$dir/root/usr/src/linux-headers-|g" \
 ln -sfn "$kdir" "$dir/kdir"
 cp "$dir/root/boot/vmlinuz-$release" "$dir/vmlinuz"
 echo "$release" > "$dir/release"
+echo "$version" > "$dir/version"
 # Keep the cache small: the modules tree is not needed.
 rm -rf "$dir/root/lib/modules" "$dir/root/usr/lib/modules" "$dir/root/boot"
 touch "$dir/.complete"

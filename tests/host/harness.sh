@@ -243,6 +243,15 @@ msg=$(KSHM_CACHE=$work/cache KSHM_KERNELS_LOCK=$work/badsum.lock "$top/vm/fetch-
 result $? "a kernel package that does not match its pinned sha256 is refused" "$msg"
 rm -rf "$work/cache"
 
+# --- the undo paths, through a test build whose result copies fail on demand
+d="$work/plant-4"
+msg=$(KSHM_KMOD_OUT=$d "$top/vm/build-module.sh" 6.1 KSHM_TEST_PLANT=4 2>&1) &&
+	msg=$("$top/vm/run.sh" --kernel 6.1 --ko "$d/kshm.ko" --tests "$top/build/guest-tests" \
+		--out "$d/vm" cmd '/tests/undo' 2>&1)
+rc=$?
+[ $rc = 0 ] && [ "$(printf '%s\n' "$msg" | grep -c '^ok [0-9]* - injected_')" = 8 ]
+result $? "a creating command whose result copy fails leaves nothing (undo paths, plant 4)" "$msg"
+
 # --- the sanitizer kernel sees planted bugs -------------------------------------------
 # Each planted bug (kmod/plant.c) fails a run that does nothing else, and the
 # report names it.

@@ -63,7 +63,13 @@ enum {
 #define KSHM_TARGET_BUF		(1U << 0)
 
 /* kshm_region_create.flags */
-#define KSHM_REGION_USER_RDONLY	(1U << 0) /* user mappings may not write */
+/*
+ * KSHM_REGION_USER_RDONLY: the application cannot write the region by any
+ * path: a writable mmap is EPERM, mprotect(PROT_WRITE) EACCES, and a
+ * KSHM_IOC_COPY into it EACCES.  KSHM_IOC_FILL stands for the driver's own
+ * writes (as does the test engine) and stays allowed.
+ */
+#define KSHM_REGION_USER_RDONLY	(1U << 0)
 #define KSHM_REGION_NODE	(1U << 1) /* allocate on kshm_region_create.node */
 
 /* kshm_region_create.cache_mode: how every mapping of the pages caches them */
@@ -152,6 +158,7 @@ struct kshm_region_destroy {
 
 /**
  * struct kshm_fill - the kernel writes a sequence into a region or buffer
+ *	(the driver's own write: allowed into a KSHM_REGION_USER_RDONLY region)
  * @size: sizeof(struct kshm_fill)
  * @flags: KSHM_TARGET_BUF
  * @id: the region or buffer
