@@ -30,8 +30,12 @@ atomic64_t kshm_buf_pages_pinned = ATOMIC64_INIT(0);
 /* Registrations one file may hold at once. */
 #define KSHM_MAX_BUF_ID		65535
 
-/* Whatever max_buf_size says: page counts must fit pin_user_pages' int. */
-#define KSHM_BUF_SIZE_CAP	BIT_ULL(40)
+/*
+ * Whatever max_buf_size says: page counts must fit pin_user_pages' int, and
+ * the array of page pointers kvmalloc()'s INT_MAX bytes (512 GiB of pages
+ * make a 1 GiB array).
+ */
+#define KSHM_BUF_SIZE_CAP	BIT_ULL(39)
 
 /**
  * kshm_memlock_charge - charge pages the user cannot swap to RLIMIT_MEMLOCK
@@ -186,7 +190,7 @@ static int kshm_buf_pin(struct kshm_buf *b)
 	if (ret)
 		return ret;
 	b->pages = kvmalloc_array(b->nr_pages, sizeof(*b->pages),
-				  GFP_KERNEL_ACCOUNT);
+				  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!b->pages)
 		return -ENOMEM;
 	ret = kshm_pin_range(start, b->nr_pages, FOLL_LONGTERM | FOLL_WRITE,

@@ -227,6 +227,25 @@ static void regular_file_pages(int fd)
 	rmdir(dir);
 }
 
+/*
+ * Whatever root sets max_buf_size to, a registration is capped where its
+ * page array still fits one allocation: 1 TiB is EFBIG, without the kernel
+ * warning it once gave from kvmalloc() (found by a hostile program).
+ */
+static void size_cap_past_max_buf_size(int fd)
+{
+	const char *param = "/sys/module/kshm/parameters/max_buf_size";
+	char old[32] = "";
+	FILE *f = fopen(param, "r");
+
+	tap_require(f && fgets(old, sizeof(old), f), "read max_buf_size");
+	fclose(f);
+	tap_require(write_file(param, "1099511627776"), "max_buf_size 1 TiB");
+	tap_errno(raw_register(fd, 0x10000, 1ull << 40, KSHM_BUF_KERNEL_READ), EFBIG,
+		  "buf_register_1TiB_past_the_cap_efbig");
+	tap_require(write_file(param, old), "restore max_buf_size");
+}
+
 int main(void)
 {
 	int fd;
@@ -239,6 +258,7 @@ int main(void)
 	bad_handles(fd);
 	pfn_mapping(fd);
 	cache_mode_alias(fd);
+	size_cap_past_max_buf_size(fd);
 	regular_file_pages(fd);
 	kshm_close(fd);
 	return tap_done();
