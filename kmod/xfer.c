@@ -9,7 +9,11 @@
 #include <linux/overflow.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <linux/bsearch.h>
+#include <linux/mm.h>
 #include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
@@ -113,11 +117,16 @@ int kshm_ioctl_fill(struct kshm_file *kf, void *arg)
 	return ret;
 }
 
-/* One side of a copy, resolved: a user pointer or a kernel address. */
+/*
+ * One side of a copy, resolved: a user pointer, or a kernel address with
+ * the pages under it (@pages, the side's first byte at byte @off of them).
+ */
 struct kshm_copy_side {
 	struct kshm_target t;
 	void __user *user;
 	void *kaddr;
+	struct page **pages;
+	u64 off;
 };
 
 static int kshm_copy_side_get(struct kshm_file *kf, const struct kshm_copy_end *e,
@@ -151,7 +160,89 @@ static int kshm_copy_side_get(struct kshm_file *kf, const struct kshm_copy_end *
 		return -EINVAL;
 	}
 	s->kaddr = s->t.kaddr + e->addr;
+	if (s->t.region) {
+		s->pages = s->t.region->pages;
+		s->off = e->addr;
+	} else {
+		s->pages = s->t.buf->pages;
+		s->off = offset_in_page(s->t.buf->addr) + e->addr;
+	}
 	return 0;
+}
+
+static int kshm_pfn_cmp(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The frame numbers of the pages under @len bytes of @s, in a new array;
+ * user memory is looked up with a short reference (a range that is not all
+ * mapped gives what is: the copy itself then says EFAULT).
+ * Return: how many, or -ENOMEM.
+ */
+static long kshm_copy_side_pfns(struct kshm_copy_side *s, u64 len,
+				unsigned long **pfnsp)
+{
+	u64 off = s->kaddr ? s->off : offset_in_page(s->user);
+	unsigned long i, n = DIV_ROUND_UP(offset_in_page(off) + len, PAGE_SIZE);
+	unsigned long *pfns = kvmalloc_array(n, sizeof(*pfns), GFP_KERNEL_ACCOUNT);
+	struct page **pages;
+	int got;
+
+	if (!pfns)
+		return -ENOMEM;
+	*pfnsp = pfns;
+	if (s->kaddr) {
+		for (i = 0; i < n; i++)
+			pfns[i] = page_to_pfn(s->pages[(off >> PAGE_SHIFT) + i]);
+		return n;
+	}
+	pages = kvmalloc_array(n, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	if (!pages)
+		return -ENOMEM;
+	got = get_user_pages_fast((unsigned long)s->user & PAGE_MASK, n, 0, pages);
+	for (i = 0; got > 0 && i < got; i++) {
+		pfns[i] = page_to_pfn(pages[i]);
+		put_page(pages[i]);
+	}
+	kvfree(pages);
+	return max(got, 0);
+}
+
+/*
+ * Do the two sides share a page?  Two names of one page (a region's own
+ * mapping registered as a buffer, or given as the user side) defeat
+ * memmove(), which picks its direction from addresses that alias, and
+ * copy_{to,from}_user(), which always go forward.  Not asked when both are
+ * the same region or buffer: one mapping, so the addresses tell the truth.
+ * Return: 1 if they do, 0 if not, or -ENOMEM.
+ */
+static int kshm_copy_aliased(struct kshm_copy_side *src, struct kshm_copy_side *dst,
+			     u64 len)
+{
+	unsigned long *a = NULL, *b = NULL, i;
+	long na, nb;
+	int ret = 0;
+
+	if ((src->t.region && src->t.region == dst->t.region) ||
+	    (src->t.buf && src->t.buf == dst->t.buf))
+		return 0;
+	na = kshm_copy_side_pfns(src, len, &a);
+	nb = na < 0 ? na : kshm_copy_side_pfns(dst, len, &b);
+	if (nb < 0) {
+		ret = nb;
+		goto out_free;
+	}
+	sort(a, na, sizeof(*a), kshm_pfn_cmp, NULL);
+	for (i = 0; i < nb && !ret; i++)
+		ret = !!bsearch(&b[i], a, na, sizeof(*a), kshm_pfn_cmp);
+out_free:
+	kvfree(b);
+	kvfree(a);
+	return ret;
 }
 
 /*
@@ -197,6 +288,27 @@ static int kshm_copy_bytes(struct kshm_copy_side *src, struct kshm_copy_side *ds
 	return 0;
 }
 
+/*
+ * Copy between two names of the same pages: through a kernel buffer of the
+ * whole length, so every byte is read before any is written, as memmove()
+ * would on one name.  Return: 0, -ENOMEM, -EFAULT or -EINTR.
+ */
+static int kshm_copy_bounced(struct kshm_copy_side *src, struct kshm_copy_side *dst,
+			     u64 len)
+{
+	struct kshm_copy_side bounce = { };
+	int ret;
+
+	bounce.kaddr = kvmalloc(len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!bounce.kaddr)
+		return -ENOMEM;
+	ret = kshm_copy_bytes(src, &bounce, len);
+	if (!ret)
+		ret = kshm_copy_bytes(&bounce, dst, len);
+	kvfree(bounce.kaddr);
+	return ret;
+}
+
 int kshm_ioctl_copy(struct kshm_file *kf, void *arg)
 {
 	struct kshm_copy *c = arg;
@@ -212,7 +324,11 @@ int kshm_ioctl_copy(struct kshm_file *kf, void *arg)
 	ret = kshm_copy_side_get(kf, &c->dst, KSHM_BUF_KERNEL_WRITE, c->length, &dst);
 	if (ret)
 		goto out_put_src;
-	ret = kshm_copy_bytes(&src, &dst, c->length);
+	ret = kshm_copy_aliased(&src, &dst, c->length);
+	if (ret > 0)
+		ret = kshm_copy_bounced(&src, &dst, c->length);
+	else if (!ret)
+		ret = kshm_copy_bytes(&src, &dst, c->length);
 	kshm_target_put(&dst.t);
 out_put_src:
 	kshm_target_put(&src.t);

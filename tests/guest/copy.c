@@ -219,6 +219,61 @@ static void overlapping_copies(int fd)
 }
 
 /*
+ * Copies between two names of the same pages: a WB region and a buffer
+ * registered on its own mapping, or the mapping given as the user side.
+ * Each must give memmove()'s result on one name (defects issue, item 15).
+ */
+static void aliasing_copies(int fd)
+{
+	size_t len = 64 * page, n = 16384, i, k;
+	struct kshm_region_desc r;
+	uint8_t *map, *want = malloc(len);
+	uint32_t b;
+	int ret;
+	struct {
+		struct kshm_copy_end src, dst;
+		uint64_t soff, doff;
+		const char *name;
+	} cases[6];
+
+	tap_require(want != NULL, "alloc");
+	tap_require(!kshm_region_create(fd, len, 0, &r), "create");
+	tap_require(!kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, (void **)&map), "map");
+	tap_require(
+		!kshm_buf_register(fd, map, len, KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE, &b),
+		"register the region's mapping");
+	cases[0] = (typeof(cases[0])){ region_end(r.id, 0), buf_end(b, 4104), 0, 4104,
+				       "copy_alias_region_to_buf_dst_above" };
+	cases[1] = (typeof(cases[0])){ buf_end(b, 4104), region_end(r.id, 0), 4104, 0,
+				       "copy_alias_buf_to_region_dst_below" };
+	cases[2] = (typeof(cases[0])){ buf_end(b, 0), region_end(r.id, 8), 0, 8,
+				       "copy_alias_buf_to_region_dst_above_by_8" };
+	cases[3] = (typeof(cases[0])){ user_end(map), region_end(r.id, 4104), 0, 4104,
+				       "copy_alias_user_to_region_dst_above" };
+	cases[4] = (typeof(cases[0])){ region_end(r.id, 0), user_end(map + 4104), 0, 4104,
+				       "copy_alias_region_to_user_dst_above" };
+	cases[5] = (typeof(cases[0])){ user_end(map + 8), buf_end(b, 0), 8, 0,
+				       "copy_alias_user_to_buf_dst_below" };
+	for (k = 0; k < 6; k++) {
+		for (i = 0; i < len; i++)
+			map[i] = (uint8_t)(i * 29 + (i >> 9) + k);
+		memcpy(want, map, len);
+		memmove(want + cases[k].doff, want + cases[k].soff, n);
+		ret = kshm_copy(fd, &cases[k].src, &cases[k].dst, n);
+		tap_ok(!ret && !memcmp(map, want, len), "%s", cases[k].name);
+		for (i = 0; ret == 0 && i < len && map[i] == want[i]; i++)
+			;
+		if (i < len)
+			tap_diag("  ret %d, first wrong byte %zu", ret, i);
+	}
+	kshm_buf_unregister(fd, b);
+	kshm_wait_buf_released(fd, b, 30000);
+	kshm_region_unmap(&r, map);
+	kshm_region_destroy(fd, r.id);
+	free(want);
+}
+
+/*
  * A region the application may not write through its mappings, it may not
  * write through a copy either; the driver's own FILL stays allowed
  * (defects issue, item 4).
@@ -259,6 +314,7 @@ int main(void)
 	checksum_bad_inputs(fd);
 	overlapping_copies(fd);
 	copy_into_rdonly_region(fd);
+	aliasing_copies(fd);
 	kshm_close(fd);
 	return tap_done();
 }
