@@ -74,7 +74,8 @@ fetch_newest() {
 	release=$rel
 	version=$(apt-cache show "$img" | sed -n 's/^Version: //p' | head -1)
 	log "WARNING: the pinned $image $(printf '%s\n' "$pins" | awk 'NR == 1 {print $2}')" \
-	    "has left the archive; testing the newest $series kernel, $img $version, instead." \
+	    "could not be downloaded (it has left the archive, or the archive is out of reach);" \
+	    "testing the newest $series kernel, $img $version, instead." \
 	    "Run 'make kernels-update' and commit vm/kernels.lock to pin it."
 	dir="$cache/${release}_${version//[~:]/_}"
 	[ ! -f "$dir/.complete" ] || { echo "$dir"; exit 0; }

@@ -233,7 +233,7 @@ result $? "a warm cache gives the pinned kernel without apt" "$msg"
 sed 's/^\(6\.1  *linux-image-[^ ]*  *\)[^ ]* /\16.1.999-1 /' "$top/vm/kernels.lock" > "$work/gone.lock"
 msg=$(KSHM_KERNELS_LOCK=$work/gone.lock "$top/vm/fetch-kernel.sh" 6.1 2>&1)
 [ $? = 0 ] && printf '%s\n' "$msg" |
-	grep -q "WARNING: the pinned linux-image-6.1.0-[0-9]*-amd64 6.1.999-1 has left the archive; testing the newest 6.1 kernel, .*Run 'make kernels-update'"
+	grep -q "WARNING: the pinned linux-image-6.1.0-[0-9]*-amd64 6.1.999-1 could not be downloaded (it has left the archive.*testing the newest 6.1 kernel, .*Run 'make kernels-update'"
 result $? "a pin that left the archive falls back to the newest, naming both versions" "$msg"
 # A package that does not match its pinned sha256 is refused.
 sed 's/^\(6\.1  *linux-image-[^ ]*  *[^ ]*  *\).*/\1'"$(printf '0%.0s' $(seq 64))"'/' \
