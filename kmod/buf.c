@@ -368,6 +368,11 @@ static int kshm_buf_publish(struct kshm_file *kf, struct kshm_buf *b)
 	if (!kshm_buf_overlaps(kf, b->addr, b->length))
 		ret = xa_alloc(&kf->bufs, &b->id, b, XA_LIMIT(1, KSHM_MAX_BUF_ID),
 			       GFP_KERNEL_ACCOUNT);
+	/* Test build only: an xa_alloc() that failed after choosing an id. */
+	if (!ret && kshm_plant_publish_fault()) {
+		xa_erase(&kf->bufs, b->id);
+		ret = -ENOMEM;
+	}
 	mutex_unlock(&kf->buf_lock);
 	return ret == -EBUSY ? -ENOSPC : ret;
 }

@@ -248,12 +248,18 @@ static inline void kshm_vm_flags_clear(struct vm_area_struct *vma,
 #ifdef KSHM_TEST_PLANT
 void kshm_plant_bug(void);
 bool kshm_plant_result_fault(void);
+bool kshm_plant_publish_fault(void);
 #else
 static inline void kshm_plant_bug(void)
 {
 }
 
 static inline bool kshm_plant_result_fault(void)
+{
+	return false;
+}
+
+static inline bool kshm_plant_publish_fault(void)
 {
 	return false;
 }

@@ -19,6 +19,9 @@ static u8 *kshm_plant_ptr;
 static int kshm_plant_faults;
 module_param_named(plant_result_faults, kshm_plant_faults, int, 0600);
 MODULE_PARM_DESC(plant_result_faults, "Test build only: fail this many result copies");
+static int kshm_plant_publish_faults;
+module_param_named(plant_publish_faults, kshm_plant_publish_faults, int, 0600);
+MODULE_PARM_DESC(plant_publish_faults, "Test build only: fail this many buffer publications");
 static DEFINE_SPINLOCK(kshm_plant_lock);
 static DEFINE_MUTEX(kshm_plant_mutex);
 
@@ -56,6 +59,17 @@ void kshm_plant_bug(void)
 	}
 }
 
+/* Take one armed fault from @count, with plant 4 only. */
+static bool kshm_plant_take(int *count)
+{
+	int n = READ_ONCE(*count);
+
+	if (KSHM_TEST_PLANT != 4 || n <= 0)
+		return false;
+	WRITE_ONCE(*count, n - 1);
+	return true;
+}
+
 /*
  * kshm_plant_result_fault - should the result copy of a creating command fail?
  *
@@ -65,10 +79,16 @@ void kshm_plant_bug(void)
  */
 bool kshm_plant_result_fault(void)
 {
-	int n = READ_ONCE(kshm_plant_faults);
+	return kshm_plant_take(&kshm_plant_faults);
+}
 
-	if (KSHM_TEST_PLANT != 4 || n <= 0)
-		return false;
-	WRITE_ONCE(kshm_plant_faults, n - 1);
-	return true;
+/*
+ * kshm_plant_publish_fault - should a buffer's xa_alloc() fail after it chose
+ * an id?  With plant 4, as many times as plant_publish_faults says: it
+ * shows that no release event goes out for an id never handed out.
+ * Context: process, under the file's buf_lock.
+ */
+bool kshm_plant_publish_fault(void)
+{
+	return kshm_plant_take(&kshm_plant_publish_faults);
 }

@@ -161,6 +161,17 @@ static void undo_paths_injected(int fd)
 		  "injected_engine_start_result_lost_efault");
 	tap_errno(kshm_engine_stop(fd, &ticks), ENOENT, "injected_engine_start_undone");
 	kshm_region_destroy(fd, rd.id);
+
+	/*
+	 * A publication that failed after xa_alloc() chose an id posts no
+	 * release event for that id (defects issue, item 2).
+	 */
+	tap_require(write_file("/sys/module/kshm/parameters/plant_publish_faults", "1"),
+		    "arm plant_publish_faults");
+	tap_errno(kshm_buf_register(fd, mem, 4 * page, KSHM_BUF_KERNEL_READ, &id), ENOMEM,
+		  "injected_buf_publish_fails_enomem");
+	tap_ok(poll(&pfd, 1, 0) == 0 && info_of(fd).bufs_alive == before.bufs_alive,
+	       "injected_buf_publish_failure_posts_no_event_pins_nothing");
 	free(mem);
 }
 
