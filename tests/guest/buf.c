@@ -73,39 +73,40 @@ static void anonymous_unaligned(int fd)
  * zero page) and a MAP_PRIVATE file mapping (copy-on-write would give the
  * application new pages) (defects issue, item 7).
  */
+/* Register @p for kernel reads, then write it: the kernel's sum must match. */
+static void registered_then_written(int fd, uint8_t *p, size_t len, const char *name)
+{
+	uint64_t sum = 0;
+	uint32_t id;
+	size_t i;
+
+	tap_require(!kshm_buf_register(fd, p, len, KSHM_BUF_KERNEL_READ, &id), "register");
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)(i * 7 + 3);
+	tap_ok(!kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, len, &sum) && sum == fnv1a(p, len), "%s",
+	       name);
+	kshm_buf_unregister(fd, id);
+	kshm_wait_buf_released(fd, id, 30000);
+	munmap(p, len);
+}
+
 static void read_only_sees_later_writes(int fd)
 {
 	size_t len = 4 * page, i;
-	uint64_t sum = 0;
 	uint8_t *p;
-	uint32_t id;
 	int f;
 
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	tap_require(p != MAP_FAILED, "mmap");
 	for (i = 0; i < len; i += page)
 		tap_require(p[i] == 0, "read (maps the zero page)");
-	tap_require(!kshm_buf_register(fd, p, len, KSHM_BUF_KERNEL_READ, &id), "register");
-	for (i = 0; i < len; i++)
-		p[i] = (uint8_t)(i * 7 + 3);
-	tap_ok(!kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, len, &sum) && sum == fnv1a(p, len),
-	       "buf_read_only_untouched_anon_sees_later_writes");
-	kshm_buf_unregister(fd, id);
-	kshm_wait_buf_released(fd, id, 30000);
-	munmap(p, len);
+	registered_then_written(fd, p, len, "buf_read_only_untouched_anon_sees_later_writes");
 
 	f = open("/tmp/kshm-private", O_RDWR | O_CREAT | O_TRUNC, 0600);
 	tap_require(f >= 0 && !ftruncate(f, len), "tmpfs file");
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, f, 0);
 	tap_require(p != MAP_FAILED, "map private");
-	tap_require(!kshm_buf_register(fd, p, len, KSHM_BUF_KERNEL_READ, &id), "register");
-	for (i = 0; i < len; i++)
-		p[i] = (uint8_t)(i * 5 + 1);
-	tap_ok(!kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, len, &sum) && sum == fnv1a(p, len),
-	       "buf_read_only_private_file_sees_later_writes");
-	kshm_buf_unregister(fd, id);
-	kshm_wait_buf_released(fd, id, 30000);
-	munmap(p, len);
+	registered_then_written(fd, p, len, "buf_read_only_private_file_sees_later_writes");
 	close(f);
 	unlink("/tmp/kshm-private");
 }
