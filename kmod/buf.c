@@ -408,6 +408,7 @@ int kshm_ioctl_buf_register(struct kshm_file *kf, void *arg)
 		b->id = 0;
 		kshm_buf_put(b);
 	} else {
+		kshm_plant_publish_window();
 		r->id = b->id;
 	}
 	kshm_buf_put(b);

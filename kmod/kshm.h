@@ -249,6 +249,8 @@ static inline void kshm_vm_flags_clear(struct vm_area_struct *vma,
 void kshm_plant_bug(void);
 bool kshm_plant_result_fault(void);
 bool kshm_plant_publish_fault(void);
+bool kshm_plant_wb_fault(void);
+void kshm_plant_publish_window(void);
 #else
 static inline void kshm_plant_bug(void)
 {
@@ -262,6 +264,15 @@ static inline bool kshm_plant_result_fault(void)
 static inline bool kshm_plant_publish_fault(void)
 {
 	return false;
+}
+
+static inline bool kshm_plant_wb_fault(void)
+{
+	return false;
+}
+
+static inline void kshm_plant_publish_window(void)
+{
 }
 #endif
 

@@ -6,6 +6,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/delay.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
@@ -22,6 +23,13 @@ MODULE_PARM_DESC(plant_result_faults, "Test build only: fail this many result co
 static int kshm_plant_publish_faults;
 module_param_named(plant_publish_faults, kshm_plant_publish_faults, int, 0600);
 MODULE_PARM_DESC(plant_publish_faults, "Test build only: fail this many buffer publications");
+static int kshm_plant_wb_faults;
+module_param_named(plant_wb_faults, kshm_plant_wb_faults, int, 0600);
+MODULE_PARM_DESC(plant_wb_faults, "Test build only: fail this many returns to write-back");
+static unsigned int kshm_plant_publish_delay_ms;
+module_param_named(plant_publish_delay_ms, kshm_plant_publish_delay_ms, uint, 0600);
+MODULE_PARM_DESC(plant_publish_delay_ms,
+		 "Test build only: sleep this long between publishing an id and returning it");
 static DEFINE_SPINLOCK(kshm_plant_lock);
 static DEFINE_MUTEX(kshm_plant_mutex);
 
@@ -31,7 +39,7 @@ static DEFINE_MUTEX(kshm_plant_mutex);
  * 1: read a freed object (KASAN); 2: lose the only pointer to an object
  * (kmemleak); 3: take a mutex under a spinlock (DEBUG_ATOMIC_SLEEP: it
  * might sleep, though uncontended it does not, so a stock kernel is silent);
- * 4: nothing at load, but kshm_plant_result_fault() below.
+ * 4: nothing at load, but the fault injection and delay below.
  * Context: process (module init).
  */
 void kshm_plant_bug(void)
@@ -91,4 +99,30 @@ bool kshm_plant_result_fault(void)
 bool kshm_plant_publish_fault(void)
 {
 	return kshm_plant_take(&kshm_plant_publish_faults);
+}
+
+/*
+ * kshm_plant_wb_fault - should setting region pages back to write-back fail?
+ * With plant 4, as many times as plant_wb_faults says; the caller then skips
+ * set_pages_array_wb(), so the pages really keep their WC/UC memtype.
+ * Context: process.
+ */
+bool kshm_plant_wb_fault(void)
+{
+	return kshm_plant_take(&kshm_plant_wb_faults);
+}
+
+/*
+ * kshm_plant_publish_window - widen the window between publishing an id and
+ * handing it back, by plant_publish_delay_ms: a destroy or unregister of the
+ * predictable id lands in it (tests/guest/undo.c), and the sanitizer kernel
+ * reports any touch of the freed object after it.  With plant 4 only.
+ * Context: process, no locks held.
+ */
+void kshm_plant_publish_window(void)
+{
+	unsigned int ms = READ_ONCE(kshm_plant_publish_delay_ms);
+
+	if (KSHM_TEST_PLANT == 4 && ms)
+		msleep(ms);
 }

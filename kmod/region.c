@@ -64,7 +64,8 @@ static int kshm_pages_restore_wb(struct page **pages, unsigned long n, u32 mode)
 
 	if (mode == KSHM_CACHE_WB)
 		return 0;
-	ret = set_pages_array_wb(pages, n);
+	/* The test build can make it fail (plant 4): the pages stay WC/UC. */
+	ret = kshm_plant_wb_fault() ? -EIO : set_pages_array_wb(pages, n);
 	if (ret)
 		pr_err("cannot set %lu pages back to write-back (%d); leaking them\n",
 		       n, ret);
@@ -329,6 +330,7 @@ int kshm_ioctl_region_create(struct kshm_file *kf, void *arg)
 		kshm_region_put(r);
 		goto out_put_region;
 	}
+	kshm_plant_publish_window();
 	c->id = r->id;
 	c->mmap_offset = (u64)r->id << KSHM_MMAP_WINDOW_SHIFT;
 	kshm_region_put(r);

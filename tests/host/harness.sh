@@ -243,14 +243,21 @@ msg=$(KSHM_CACHE=$work/cache KSHM_KERNELS_LOCK=$work/badsum.lock "$top/vm/fetch-
 result $? "a kernel package that does not match its pinned sha256 is refused" "$msg"
 rm -rf "$work/cache"
 
-# --- the undo paths, through a test build whose result copies fail on demand
+# --- the undo paths, through a test build whose faults come on demand ----------
+# On the sanitizer kernel when it runs: a destroy inside the publication
+# window (item 1 of the defects issue) is a use-after-free only KASAN sees.
+# The injected write-back failure makes the module log its leak on purpose.
+pk=6.1
+[[ " ${KERNELS:-} " == *" 6.1-san "* ]] && pk=6.1-san
 d="$work/plant-4"
-msg=$(KSHM_KMOD_OUT=$d "$top/vm/build-module.sh" 6.1 KSHM_TEST_PLANT=4 2>&1) &&
-	msg=$("$top/vm/run.sh" --kernel 6.1 --ko "$d/kshm.ko" --tests "$top/build/guest-tests" \
-		--out "$d/vm" cmd '/tests/undo' 2>&1)
+leak='kshm: cannot set 16384 pages back to write-back \(-5\); leaking them'
+msg=$(KSHM_KMOD_OUT=$d "$top/vm/build-module.sh" $pk KSHM_TEST_PLANT=4 2>&1) &&
+	msg=$(KSHM_LOG_EXPECTED=$leak "$top/vm/run.sh" --kernel $pk --ko "$d/kshm.ko" \
+		--tests "$top/build/guest-tests" --out "$d/vm" cmd '/tests/undo' 2>&1)
 rc=$?
-[ $rc = 0 ] && [ "$(printf '%s\n' "$msg" | grep -c '^ok [0-9]* - injected_')" = 10 ]
-result $? "a creating command whose result copy fails, or a publication that fails, leaves nothing (undo paths, plant 4)" "$msg"
+[ $rc = 0 ] && [ "$(printf '%s\n' "$msg" | grep -c '^ok [0-9]* - injected_')" = 21 ] &&
+	grep -Eq "$leak" "$d/vm/dmesg.log"
+result $? "a creating command whose result copy or publication fails, or whose id is destroyed while it returns, leaves nothing; region pages that cannot return to write-back never reach the allocator (plant 4 on $pk)" "$msg"
 
 # --- the sanitizer kernel sees planted bugs -------------------------------------------
 # Each planted bug (kmod/plant.c) fails a run that does nothing else, and the
