@@ -34,29 +34,45 @@ if [ -f "$dir/.complete" ]; then
 	echo "$dir"
 	exit 0
 fi
-log "building the sanitizer kernel ($pkg $version, config $key) into $dir; about 15 minutes"
-# One sanitizer tree per machine: drop those of older pins and configs.
-rm -rf "$cache"/sanitizer-6.1_* && mkdir -p "$dir"
-debs=$(mktemp -d /tmp/kshm-debs.XXXXXX)
-chmod 0777 "$debs"
-trap 'rm -rf "$debs"' EXIT
-if (cd "$debs" && apt-get download -q "$pkg=$version" >&2); then
-	echo "$sum  $(ls "$debs"/*.deb)" | sha256sum -c --quiet - >&2 ||
-		{ log "$pkg $version does not match its sha256 in $lock"; exit 1; }
-else
-	# The pin left the archive: the source of the 6.1 kernel in use (it
-	# falls back the same way), else the newest.
-	want=$(cat "$base/version" 2>/dev/null || true)
-	apt-cache show "$pkg=$want" >/dev/null 2>&1 ||
-		want=$(apt-cache policy "$pkg" | sed -n 's/^ *Candidate: //p')
-	log "WARNING: the pinned $pkg $version has left the archive; building $pkg $want" \
-	    "instead. Run 'make kernels-update' and commit vm/kernels.lock to pin it."
-	(cd "$debs" && apt-get download -q "$pkg=$want" >&2) ||
-		{ log "cannot download $pkg $want either"; exit 1; }
+extract_source() {
+	debs=$(mktemp -d /tmp/kshm-debs.XXXXXX)
+	chmod 0777 "$debs"
+	trap 'rm -rf "$debs"' EXIT
+	if (cd "$debs" && apt-get download -q "$pkg=$version" >&2); then
+		echo "$sum  $(ls "$debs"/*.deb)" | sha256sum -c --quiet - >&2 ||
+			{ log "$pkg $version does not match its sha256 in $lock"; exit 1; }
+	else
+		# The pin left the archive: the source of the 6.1 kernel in use (it
+		# falls back the same way), else the newest.
+		want=$(cat "$base/version" 2>/dev/null || true)
+		apt-cache show "$pkg=$want" >/dev/null 2>&1 ||
+			want=$(apt-cache policy "$pkg" | sed -n 's/^ *Candidate: //p')
+		log "WARNING: the pinned $pkg $version has left the archive; building $pkg $want" \
+		    "instead. Run 'make kernels-update' and commit vm/kernels.lock to pin it."
+		(cd "$debs" && apt-get download -q "$pkg=$want" >&2) ||
+			{ log "cannot download $pkg $want either"; exit 1; }
+	fi
+	dpkg-deb --fsys-tarfile "$debs"/*.deb |
+		tar -xO --wildcards './usr/src/linux-source-*.tar.xz' | tar -xJ -C "$dir"
+	src="$dir/linux-source-6.1"
+}
+
+# One sanitizer tree per machine.  The tree of another config of the same
+# source is rebuilt in place (kbuild remakes only what the change touches);
+# those of older pins are dropped.
+old=$(ls -d "$cache/sanitizer-6.1_${version//[~:]/_}_"*/linux-source-6.1 2>/dev/null | head -1 || true)
+mkdir -p "$dir"
+if [ -n "$old" ] && [ "$old" != "$dir/linux-source-6.1" ]; then
+	log "rebuilding the sanitizer kernel ($pkg $version) for config $key from the objects in $old"
+	mv "$old" "$dir/"
 fi
-dpkg-deb --fsys-tarfile "$debs"/*.deb |
-	tar -xO --wildcards './usr/src/linux-source-*.tar.xz' | tar -xJ -C "$dir"
-src="$dir/linux-source-6.1"
+find "$cache" -maxdepth 1 -name 'sanitizer-6.1_*' ! -path "$dir" -exec rm -rf {} +
+if [ -d "$dir/linux-source-6.1" ]; then
+	src="$dir/linux-source-6.1"
+else
+	log "building the sanitizer kernel ($pkg $version, config $key) into $dir; about 15 minutes"
+	extract_source
+fi
 cp "$base/kdir/.config" "$src/.config"
 cat "$frag" >> "$src/.config"
 make -s -C "$src" olddefconfig >&2
@@ -78,6 +94,8 @@ make -s -C "$src" modules_prepare >&2
 cp "$src/vmlinux.symvers" "$src/Module.symvers"
 ln -sfn "$src" "$dir/kdir"
 cp "$src/arch/x86/boot/bzImage" "$dir/vmlinuz"
+# The guest modules are built in (vm/sanitizer.config): nothing to load.
+mkdir -p "$dir/modules"
 make -s -C "$src" kernelrelease > "$dir/release"
 touch "$dir/.complete"
 log "done: $(cat "$dir/release")"

@@ -5,8 +5,9 @@
 #
 #   vm/fetch-kernel.sh 6.1|6.12|6.1-rt|6.1-san   prints the kernel's cache directory
 #
-# The directory holds vmlinuz, the headers (KDIR=<dir>/kdir) and a file
-# "release" with the kernel's uname -r.  vm/kernels.lock names the exact
+# The directory holds vmlinuz, the headers (KDIR=<dir>/kdir), a file
+# "release" with the kernel's uname -r, and modules/: the modules the guest
+# loads (vm/guest-modules, with their dependencies, in load order).  vm/kernels.lock names the exact
 # packages and their sha256; a warm cache needs no network.  A pinned version
 # that has left the archive falls back to the newest of its series, with a
 # warning naming both versions.  6.1-san is built from source by
@@ -29,7 +30,10 @@ image=$(printf '%s\n' "$pins" | awk '$1 ~ /^linux-image-/ {print $1; exit}')
 version=$(printf '%s\n' "$pins" | awk '$1 ~ /^linux-image-/ {print $2; exit}')
 release=${image#linux-image-}
 dir="$cache/${release}_${version//[~:]/_}"
-if [ -f "$dir/.complete" ]; then
+wanted=$(grep -v '^#' "$here/guest-modules" | xargs)
+# A cache made for another list of guest modules is made again.
+have() { [ -f "$1/.complete" ] && [ "$(cat "$1/modules/wanted" 2>/dev/null)" = "$wanted" ]; }
+if have "$dir"; then
 	echo "$dir"
 	exit 0
 fi
@@ -78,7 +82,7 @@ fetch_newest() {
 	    "testing the newest $series kernel, $img $version, instead." \
 	    "Run 'make kernels-update' and commit vm/kernels.lock to pin it."
 	dir="$cache/${release}_${version//[~:]/_}"
-	[ ! -f "$dir/.complete" ] || { echo "$dir"; exit 0; }
+	! have "$dir" || { echo "$dir"; exit 0; }
 	rm -f "$debs"/*.deb
 	# shellcheck disable=SC2086
 	download "$img" "linux-headers-$rel" $hdrs
@@ -101,7 +105,31 @@ ln -sfn "$kdir" "$dir/kdir"
 cp "$dir/root/boot/vmlinuz-$release" "$dir/vmlinuz"
 echo "$release" > "$dir/release"
 echo "$version" > "$dir/version"
-# Keep the cache small: the modules tree is not needed.
+# The guest's modules, dependencies first, uncompressed (busybox insmod).
+# The package has no modules.dep (depmod makes it on install): modinfo.
+mods="$dir/root/lib/modules/$release"
+mkdir -p "$dir/modules"
+n=0
+add_module() {
+	local f dep name
+	f=$(find "$mods" -name "$1.ko*" -o -name "${1//_/-}.ko*" | head -1)
+	[ -n "$f" ] || { log "no module $1 in $release"; exit 1; }
+	name=$(basename "$f" .xz)
+	! ls "$dir/modules/"*"-$name" >/dev/null 2>&1 || return 0
+	for dep in $(modinfo -F depends "$f" | tr ',' ' '); do
+		add_module "$dep"
+	done
+	n=$((n + 1))
+	case "$f" in
+	*.xz) xz -dc "$f" > "$dir/modules/$(printf %02d $n)-$name" ;;
+	*) cp "$f" "$dir/modules/$(printf %02d $n)-$name" ;;
+	esac
+}
+for m in $wanted; do
+	add_module "$m"
+done
+echo "$wanted" > "$dir/modules/wanted"
+# Keep the cache small: the rest of the modules tree is not needed.
 rm -rf "$dir/root/lib/modules" "$dir/root/usr/lib/modules" "$dir/root/boot"
 touch "$dir/.complete"
 echo "$dir"

@@ -18,6 +18,15 @@ exec >/dev/ttyS1 2>&1 </dev/null
 kmsg() { echo "<3>kshm-harness: $*" > /dev/kmsg; }
 
 echo "KSHM-GUEST-BEGIN $(uname -r)"
+# The guest's modules, dependencies first (vm/run.sh), then ext4 on a loop
+# device at /mnt/ext4 for the tests of regular-file pages.
+for m in /modules/*.ko; do
+	[ -e "$m" ] || continue
+	insmod "$m" || echo "KSHM-GUEST-MODULE-FAILED ${m##*/}"
+done
+mkdir -p /mnt/ext4
+losetup /dev/loop0 /ext4.img && mount -t ext4 /dev/loop0 /mnt/ext4 ||
+	echo "KSHM-EXT4-FAILED (the tests that need it fail)"
 # Kernels built with kmemleak: forget what boot itself left behind, so the
 # scan at the end reports only what was lost while kshm was loaded.  An
 # object is reported only by a scan that finds its contents unchanged since

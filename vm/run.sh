@@ -56,6 +56,11 @@ rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/tests" "$stage/extra"
 cp /bin/busybox "$stage/bin/busybox"
 cp "$here/init.sh" "$stage/init" && chmod +x "$stage/init"
 cp "$ko" "$stage/kshm.ko"
+# The guest's own modules (vm/guest-modules; built into the sanitizer
+# kernel) and an ext4 image for the loop device.
+mkdir -p "$stage/modules"
+cp "$kdir/modules/"*.ko "$stage/modules/" 2>/dev/null || true
+truncate -s 16M "$stage/ext4.img" && mkfs.ext4 -q -F -b 4096 "$stage/ext4.img"
 [ -z "$bindir" ] || cp "$bindir"/* "$stage/bin/"
 [ -z "$testdir" ] || cp "$testdir"/* "$stage/tests/"
 for f in "${extras[@]+"${extras[@]}"}"; do

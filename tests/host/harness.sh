@@ -229,6 +229,13 @@ done
 msg=$(PATH="$work/noapt:$PATH" "$top/vm/fetch-kernel.sh" 6.1 2>&1)
 [ $? = 0 ] && [ -f "$msg/.complete" ]
 result $? "a warm cache gives the pinned kernel without apt" "$msg"
+# The guest's modules, each after what it needs (modinfo's depends).
+mods=$(ls "$msg/modules" 2>&1 | grep "\.ko$")
+printf '%s\n' "$mods" | tail -1 | grep -q -- '-ext4\.ko$' &&
+	(for m in loop jbd2 mbcache crc16 crc32c_generic; do
+		printf '%s\n' "$mods" | grep -q -- "-$m\.ko$" || exit 1
+	done)
+result $? "the cached kernel keeps the guest's modules (vm/guest-modules), dependencies first" "$mods"
 # A pinned version that left the archive: the newest of the series, warned.
 sed 's/^\(6\.1  *linux-image-[^ ]*  *\)[^ ]* /\16.1.999-1 /' "$top/vm/kernels.lock" > "$work/gone.lock"
 msg=$(KSHM_KERNELS_LOCK=$work/gone.lock "$top/vm/fetch-kernel.sh" 6.1 2>&1)
