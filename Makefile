@@ -22,13 +22,13 @@ CPPFLAGS_KSHM := -Ilib/include -Iinclude/uapi -D_GNU_SOURCE
 USER_CFLAGS = $(CFLAGS) $(WARN) $(CPPFLAGS_KSHM)
 
 LIB_SRC := lib/kshm.c
-LIB_HDR := lib/include/kshm.h include/uapi/linux/kshm.h
+LIB_HDR := lib/include/kshm.h include/uapi/linux/kshm.h include/uapi/linux/kshm_ring.h
 TOOL_SRC := $(wildcard tools/*.c) tools/kshmctl.h
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(B)/guest-tests/%,$(wildcard tests/guest/*.c)) \
 	$(patsubst tests/guest/%.sh,$(B)/guest-tests/%,$(wildcard tests/guest/*.sh))
 # The same C tests built for i386 (gcc-multilib): the module's compat ioctl path.
 GUEST_TESTS_M32 := $(patsubst tests/guest/%.c,$(B)/guest-tests/%-m32,$(wildcard tests/guest/*.c))
-KMOD_SRC := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild include/uapi/linux/kshm.h
+KMOD_SRC := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild include/uapi/linux/kshm.h include/uapi/linux/kshm_ring.h
 
 all: lib tools guest-tests
 
@@ -139,7 +139,7 @@ install: lib tools
 	install -m 0755 $(B)/lib/libkshm.so.1 $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libkshm.so.1 $(DESTDIR)$(PREFIX)/lib/libkshm.so
 	install -m 0644 lib/include/kshm.h $(DESTDIR)$(PREFIX)/include/
-	install -m 0644 include/uapi/linux/kshm.h $(DESTDIR)$(PREFIX)/include/linux/
+	install -m 0644 include/uapi/linux/kshm.h include/uapi/linux/kshm_ring.h $(DESTDIR)$(PREFIX)/include/linux/
 	sed 's|@PREFIX@|$(PREFIX)|' lib/libkshm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libkshm.pc
 	install -m 0755 $(B)/bin/kshmctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/kshmctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/

@@ -28,6 +28,10 @@
  * @max_ticks: stop after this many ticks, or 0
  * @wc: the target is write-combining memory, whose stores x86 orders only
  *	with wmb() (sfence), not with smp_store_release()
+ * @ring: with KSHM_TARGET_RING, the ring's region (@target holds it); each
+ *	tick produces one KSHM_REC_SEQ record of @ring_len bytes, sequence
+ *	number the tick
+ * @ring_len: payload bytes of those records
  */
 struct kshm_engine {
 	struct hrtimer timer;
@@ -39,6 +43,8 @@ struct kshm_engine {
 	u64 ticks;
 	u64 max_ticks;
 	bool wc;
+	struct kshm_region *ring;
+	u32 ring_len;
 };
 
 static enum hrtimer_restart kshm_engine_tick(struct hrtimer *timer)
@@ -55,6 +61,10 @@ static enum hrtimer_restart kshm_engine_tick(struct hrtimer *timer)
 		return HRTIMER_NORESTART;
 	}
 	tick = ++e->ticks;
+	if (e->ring) {
+		kshm_region_ring_tick(e->ring, e->ring_len, tick);
+		goto next;
+	}
 	for (i = 1; i < e->nr_words; i++)
 		WRITE_ONCE(e->words[i], tick << 32 | i);
 	/*
@@ -64,6 +74,7 @@ static enum hrtimer_restart kshm_engine_tick(struct hrtimer *timer)
 	if (e->wc)
 		wmb();	/* WC stores are ordered by sfence only: words first */
 	smp_store_release(&e->words[0], tick);	/* pairs with the reader's acquire */
+next:
 	if (e->max_ticks && tick >= e->max_ticks) {
 		/* Done for good: a buffer must not wait for ENGINE_STOP. */
 		if (buf) {
@@ -87,6 +98,27 @@ static int kshm_engine_check(const struct kshm_engine_start *s)
 	return 0;
 }
 
+/* Target the kernel-to-user ring @s->id: records of @s->length bytes. */
+static int kshm_engine_ring(struct kshm_engine *e, struct kshm_file *kf,
+			    const struct kshm_engine_start *s)
+{
+	struct kshm_region *r;
+
+	if ((s->flags & KSHM_TARGET_BUF) || s->offset)
+		return -EINVAL;
+	r = kshm_region_get(kf, s->id);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	if (!kshm_region_is_k2u_ring(r, s->length)) {
+		kshm_region_put(r);
+		return -EINVAL;
+	}
+	e->target.region = r;
+	e->ring = r;
+	e->ring_len = s->length;
+	return 0;
+}
+
 static struct kshm_engine *kshm_engine_create(struct kshm_file *kf,
 					      const struct kshm_engine_start *s)
 {
@@ -96,6 +128,12 @@ static struct kshm_engine *kshm_engine_create(struct kshm_file *kf,
 	e = kzalloc(sizeof(*e), GFP_KERNEL_ACCOUNT);
 	if (!e)
 		return ERR_PTR(-ENOMEM);
+	if (s->flags & KSHM_TARGET_RING) {
+		ret = kshm_engine_ring(e, kf, s);
+		if (ret)
+			goto out_free_engine;
+		goto init_timer;
+	}
 	ret = kshm_target_get(kf, s->flags & KSHM_TARGET_BUF, s->id,
 			      KSHM_BUF_KERNEL_WRITE, &e->target);
 	if (ret)
@@ -108,9 +146,10 @@ static struct kshm_engine *kshm_engine_create(struct kshm_file *kf,
 	if (!IS_ALIGNED((unsigned long)e->words, 8))
 		goto out_put_target;
 	e->nr_words = s->length / 8;
+	e->wc = e->target.region && e->target.region->cache_mode == KSHM_CACHE_WC;
+init_timer:
 	e->period = ns_to_ktime((u64)s->period_us * NSEC_PER_USEC);
 	e->max_ticks = s->max_ticks;
-	e->wc = e->target.region && e->target.region->cache_mode == KSHM_CACHE_WC;
 	hrtimer_init(&e->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 	e->timer.function = kshm_engine_tick;
 	return e;

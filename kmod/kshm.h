@@ -17,6 +17,8 @@
 #include <linux/xarray.h>
 #include <uapi/linux/kshm.h>
 
+struct eventfd_ctx;
+
 /* Pages in one region's window of the mmap offset space. */
 #define KSHM_WINDOW_PAGES	(1UL << (KSHM_MMAP_WINDOW_SHIFT - PAGE_SHIFT))
 
@@ -137,6 +139,7 @@ struct kshm_target {
  * @kf: the file whose max_file_size the region counts against until its
  *	pages are freed (a reference), or NULL before it is published
  * @user: charged for @nr_pages of RLIMIT_MEMLOCK, or NULL (CAP_IPC_LOCK)
+ * @ring: the ring living in the pages (ring.c), freed with them, or NULL
  *
  * Every field but @ref and @mappings is set before the region is published
  * and never changes, so holders of a reference read them without a lock.
@@ -154,6 +157,7 @@ struct kshm_region {
 	void *vaddr;
 	struct kshm_file *kf;
 	struct user_struct *user;
+	struct kshm_ring *ring;
 };
 
 /* Module parameters (main.c), read with READ_ONCE. */
@@ -185,6 +189,10 @@ bool kshm_vma_is_region(struct vm_area_struct *vma);
 void kshm_file_release_regions(struct kshm_file *kf);
 int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma);
 
+struct kshm_region *kshm_region_new(struct kshm_file *kf, struct kshm_region_create *c);
+int kshm_region_publish(struct kshm_file *kf, struct kshm_region *r,
+			struct kshm_region_create *c);
+pgprot_t kshm_region_pgprot(struct kshm_region *r);
 int kshm_ioctl_region_create(struct kshm_file *kf, void *arg);
 int kshm_ioctl_region_destroy(struct kshm_file *kf, void *arg);
 void kshm_undo_region_create(struct kshm_file *kf, void *arg);
@@ -214,6 +222,27 @@ bool kshm_target_range_ok(const struct kshm_target *t, u64 offset, u64 len);
 int kshm_ioctl_fill(struct kshm_file *kf, void *arg);
 int kshm_ioctl_copy(struct kshm_file *kf, void *arg);
 int kshm_ioctl_checksum(struct kshm_file *kf, void *arg);
+
+struct kshm_ring;
+void *kshm_ring_reserve(struct kshm_ring *ring, u32 len, u16 type);
+void kshm_ring_commit(struct kshm_ring *ring, void *payload);
+int kshm_ring_produce(struct kshm_ring *ring, u16 type, const void *data, u32 len);
+void kshm_ring_fill_seq(void *payload, u32 len, u64 seq);
+void kshm_ring_free(struct kshm_ring *ring);
+bool kshm_file_rings_ready(struct kshm_file *kf);
+struct page *kshm_ring_page(struct kshm_region *r, unsigned long index);
+unsigned long kshm_ring_map_pages(struct kshm_region *r);
+bool kshm_ring_page_writable(struct kshm_region *r, unsigned long index);
+bool kshm_region_is_k2u_ring(struct kshm_region *r, u32 len);
+void kshm_region_ring_tick(struct kshm_region *r, u32 len, u64 seq);
+void kshm_eventfd_signal(struct eventfd_ctx *ctx);
+int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg);
+void kshm_undo_ring_create(struct kshm_file *kf, void *arg);
+int kshm_ioctl_ring_produce(struct kshm_file *kf, void *arg);
+int kshm_ioctl_ring_wait(struct kshm_file *kf, void *arg);
+int kshm_ioctl_ring_doorbell(struct kshm_file *kf, void *arg);
+int kshm_ioctl_ring_set_eventfd(struct kshm_file *kf, void *arg);
+int kshm_ioctl_ring_stats(struct kshm_file *kf, void *arg);
 
 void kshm_engine_release(struct kshm_file *kf);
 int kshm_ioctl_engine_start(struct kshm_file *kf, void *arg);

@@ -12,6 +12,8 @@
 #include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
+#include <uapi/linux/kshm_ring.h>
+
 #include "kshm.h"
 
 unsigned long kshm_max_region_size = 256UL << 20;
@@ -165,7 +167,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.cmd = KSHM_IOC_ENGINE_START,
 		.size = sizeof(struct kshm_engine_start),
 		.min_size = offsetofend(struct kshm_engine_start, max_ticks),
-		.valid_flags = KSHM_TARGET_BUF,
+		.valid_flags = KSHM_TARGET_BUF | KSHM_TARGET_RING,
 		.writes = true,
 		.fn = kshm_ioctl_engine_start,
 		.undo = kshm_undo_engine_start,
@@ -176,6 +178,49 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.min_size = offsetofend(struct kshm_engine_stop, ticks),
 		.writes = true,
 		.fn = kshm_ioctl_engine_stop,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_RING_CREATE)] = {
+		.cmd = KSHM_IOC_RING_CREATE,
+		.size = sizeof(struct kshm_ring_create),
+		.min_size = offsetofend(struct kshm_ring_create, data_off),
+		.valid_flags = KSHM_RING_BLOCK,
+		.writes = true,
+		.fn = kshm_ioctl_ring_create,
+		.undo = kshm_undo_ring_create,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_RING_PRODUCE)] = {
+		.cmd = KSHM_IOC_RING_PRODUCE,
+		.size = sizeof(struct kshm_ring_produce),
+		.min_size = offsetofend(struct kshm_ring_produce, produced),
+		.valid_flags = KSHM_RING_PRODUCE_WAIT,
+		.writes = true,
+		.fn = kshm_ioctl_ring_produce,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_RING_WAIT)] = {
+		.cmd = KSHM_IOC_RING_WAIT,
+		.size = sizeof(struct kshm_ring_wait),
+		.min_size = offsetofend(struct kshm_ring_wait, timeout_ns),
+		.fn = kshm_ioctl_ring_wait,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_RING_DOORBELL)] = {
+		.cmd = KSHM_IOC_RING_DOORBELL,
+		.size = sizeof(struct kshm_ring_doorbell),
+		.min_size = offsetofend(struct kshm_ring_doorbell, __reserved),
+		.writes = true,
+		.fn = kshm_ioctl_ring_doorbell,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_RING_SET_EVENTFD)] = {
+		.cmd = KSHM_IOC_RING_SET_EVENTFD,
+		.size = sizeof(struct kshm_ring_set_eventfd),
+		.min_size = offsetofend(struct kshm_ring_set_eventfd, fd),
+		.writes = true,
+		.fn = kshm_ioctl_ring_set_eventfd,
+	},
+	[KSHM_OP_INDEX(KSHM_IOC_RING_STATS)] = {
+		.cmd = KSHM_IOC_RING_STATS,
+		.size = sizeof(struct kshm_ring_stats),
+		.min_size = offsetofend(struct kshm_ring_stats, hash),
+		.fn = kshm_ioctl_ring_stats,
 	},
 };
 
@@ -201,6 +246,12 @@ union kshm_ioctl_buf {
 	struct kshm_checksum checksum;
 	struct kshm_engine_start engine_start;
 	struct kshm_engine_stop engine_stop;
+	struct kshm_ring_create ring_create;
+	struct kshm_ring_produce ring_produce;
+	struct kshm_ring_wait ring_wait;
+	struct kshm_ring_doorbell ring_doorbell;
+	struct kshm_ring_set_eventfd ring_set_eventfd;
+	struct kshm_ring_stats ring_stats;
 };
 
 static const struct kshm_ioctl_op *kshm_ioctl_op_find(unsigned int cmd)

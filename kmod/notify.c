@@ -27,7 +27,8 @@ void kshm_file_free_events(struct kshm_file *kf)
 	mutex_destroy(&kf->read_lock);
 }
 
-static void kshm_eventfd_signal(struct eventfd_ctx *ctx)
+/* Context: any where a spinlock_t may be taken. */
+void kshm_eventfd_signal(struct eventfd_ctx *ctx)
 {
 #ifdef KSHM_EVENTFD_SIGNAL_NO_COUNT
 	eventfd_signal(ctx);
@@ -147,7 +148,9 @@ __poll_t kshm_events_poll(struct kshm_file *kf, struct file *file,
 			  struct poll_table_struct *wait)
 {
 	poll_wait(file, &kf->event_wait, wait);
-	return kshm_events_pending(kf) ? EPOLLIN | EPOLLRDNORM : 0;
+	/* Rings wake event_wait too (ring.c). */
+	return kshm_events_pending(kf) || kshm_file_rings_ready(kf) ?
+	       EPOLLIN | EPOLLRDNORM : 0;
 }
 
 int kshm_ioctl_set_eventfd(struct kshm_file *kf, void *arg)

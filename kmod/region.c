@@ -84,6 +84,12 @@ static pgprot_t kshm_cache_pgprot(pgprot_t prot, u32 mode)
 	return prot;
 }
 
+/* The kernel's pgprot for a mapping of @r's pages.  Context: any. */
+pgprot_t kshm_region_pgprot(struct kshm_region *r)
+{
+	return kshm_cache_pgprot(PAGE_KERNEL, r->cache_mode);
+}
+
 /*
  * page->private of the pages of WC/UC regions: a buffer registration must
  * refuse them (kshm_page_not_wb()), and GUP-fast, which never looks at the
@@ -133,6 +139,8 @@ static void kshm_region_free(struct kref *ref)
 {
 	struct kshm_region *r = container_of(ref, struct kshm_region, ref);
 
+	if (r->ring)
+		kshm_ring_free(r->ring);
 	vunmap(r->vaddr);
 	if (kshm_pages_restore_wb(r->pages, r->nr_pages, r->cache_mode))
 		kvfree(r->pages);
@@ -295,29 +303,44 @@ static int kshm_region_create_check(const struct kshm_region_create *c)
 	return 0;
 }
 
-int kshm_ioctl_region_create(struct kshm_file *kf, void *arg)
+/*
+ * A region for @kf as @c asks, charged, not yet published: its last
+ * reference gives everything back.  Context: process.
+ */
+struct kshm_region *kshm_region_new(struct kshm_file *kf, struct kshm_region_create *c)
 {
-	struct kshm_region_create *c = arg;
 	struct kshm_region *r;
 	int ret;
 
 	ret = kshm_region_create_check(c);
 	if (ret)
-		return ret;
+		return ERR_PTR(ret);
 	if (c->length > kshm_region_size_limit())
-		return -EFBIG;
+		return ERR_PTR(-EFBIG);
 	c->length = PAGE_ALIGN(c->length);
 	ret = kshm_file_charge(kf, c->length);
 	if (ret)
-		return ret;
+		return ERR_PTR(ret);
 	r = kshm_region_alloc(c);
 	if (IS_ERR(r)) {
-		ret = PTR_ERR(r);
-		goto out_uncharge;
+		kshm_file_uncharge(kf, c->length);
+		return r;
 	}
 	/* From here the region's last reference gives the quota back. */
 	kref_get(&kf->ref);
 	r->kf = kf;
+	return r;
+}
+
+/*
+ * Give @r an id in @kf and fill in @c's results; the caller's reference
+ * stays the caller's.  Context: process.
+ */
+int kshm_region_publish(struct kshm_file *kf, struct kshm_region *r,
+			struct kshm_region_create *c)
+{
+	int ret;
+
 	/*
 	 * Once published, a destroy of the (predictable) id may drop the
 	 * handle's reference at any moment: hold our own until we have read
@@ -328,19 +351,27 @@ int kshm_ioctl_region_create(struct kshm_file *kf, void *arg)
 		       XA_LIMIT(1, KSHM_MAX_REGION_ID), GFP_KERNEL_ACCOUNT);
 	if (ret) {
 		kshm_region_put(r);
-		goto out_put_region;
+		return ret == -EBUSY ? -ENOSPC : ret;
 	}
 	kshm_plant_publish_window();
 	c->id = r->id;
 	c->mmap_offset = (u64)r->id << KSHM_MMAP_WINDOW_SHIFT;
 	kshm_region_put(r);
 	return 0;
+}
 
-out_put_region:
-	kshm_region_put(r);
-	return ret == -EBUSY ? -ENOSPC : ret;
-out_uncharge:
-	kshm_file_uncharge(kf, c->length);
+int kshm_ioctl_region_create(struct kshm_file *kf, void *arg)
+{
+	struct kshm_region_create *c = arg;
+	struct kshm_region *r;
+	int ret;
+
+	r = kshm_region_new(kf, c);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	ret = kshm_region_publish(kf, r, c);
+	if (ret)
+		kshm_region_put(r);
 	return ret;
 }
 
@@ -434,6 +465,55 @@ static void kshm_vm_close(struct vm_area_struct *vma)
 	kshm_region_put(r);
 }
 
+/* The page at @index of @r's mmap space, or NULL past its end.  Context: any. */
+static struct page *kshm_region_page(struct kshm_region *r, unsigned long index)
+{
+	if (r->ring)
+		return kshm_ring_page(r, index);
+	return index < r->nr_pages ? r->pages[index] : NULL;
+}
+
+/* Pages of @r's mmap space: a ring's data appears twice. */
+static unsigned long kshm_region_map_pages(struct kshm_region *r)
+{
+	return r->ring ? kshm_ring_map_pages(r) : r->nr_pages;
+}
+
+/* May the application write every page of [@first, @first + @nr)? */
+static bool kshm_region_user_writable(struct kshm_region *r, unsigned long first,
+				      unsigned long nr)
+{
+	unsigned long i;
+
+	if (r->flags & KSHM_REGION_USER_RDONLY)
+		return false;
+	for (i = 0; r->ring && i < nr; i++)
+		if (!kshm_ring_page_writable(r, first + i))
+			return false;
+	return true;
+}
+
+/* Insert the pages of [@first, @first + @nr) of @r's mmap space. */
+static int kshm_region_insert(struct kshm_region *r, struct vm_area_struct *vma,
+			      unsigned long first, unsigned long nr)
+{
+	struct page **pages = r->pages + first;
+	unsigned long i;
+	int ret;
+
+	if (r->ring) {
+		pages = kvmalloc_array(nr, sizeof(*pages), GFP_KERNEL);
+		if (!pages)
+			return -ENOMEM;
+		for (i = 0; i < nr; i++)
+			pages[i] = kshm_region_page(r, first + i);
+	}
+	ret = vm_insert_pages(vma, vma->vm_start, pages, &nr);
+	if (r->ring)
+		kvfree(pages);
+	return ret;
+}
+
 /*
  * mmap inserts every page up front; a fault only comes after something
  * zapped the page tables (madvise(MADV_DONTNEED)), and gets the same page.
@@ -443,9 +523,9 @@ static vm_fault_t kshm_vm_fault(struct vm_fault *vmf)
 	struct kshm_region *r = vmf->vma->vm_private_data;
 	unsigned long index = vmf->pgoff & (KSHM_WINDOW_PAGES - 1);
 
-	if (index >= r->nr_pages)
+	vmf->page = kshm_region_page(r, index);
+	if (!vmf->page)
 		return VM_FAULT_SIGBUS;
-	vmf->page = r->pages[index];
 	get_page(vmf->page);
 	return 0;
 }
@@ -506,9 +586,10 @@ int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
 	if (IS_ERR(r))
 		return -ENXIO;
 	ret = -EINVAL;
-	if (first >= r->nr_pages || nr > r->nr_pages - first)
+	if (first >= kshm_region_map_pages(r) || nr > kshm_region_map_pages(r) - first)
 		goto out_put_region;
-	if (r->flags & KSHM_REGION_USER_RDONLY) {
+	/* A read-only region, or a part of a ring the other side writes. */
+	if (!kshm_region_user_writable(r, first, nr)) {
 		ret = -EPERM;
 		if (vma->vm_flags & VM_WRITE)
 			goto out_put_region;
@@ -527,7 +608,7 @@ int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
 	ret = kshm_vma_detach_device(vma);
 	if (ret)
 		goto out_put_region;
-	ret = vm_insert_pages(vma, vma->vm_start, r->pages + first, &nr);
+	ret = kshm_region_insert(r, vma, first, nr);
 	if (ret)
 		goto out_put_region;
 	/* The reference taken above now belongs to the vma. */

@@ -34,6 +34,12 @@ int kshm_target_get(struct kshm_file *kf, bool buf, u32 id, u32 access,
 		t->region = kshm_region_get(kf, id);
 		if (IS_ERR(t->region))
 			return PTR_ERR(t->region);
+		/* A ring's pages belong to its protocol alone. */
+		if (t->region->ring) {
+			kshm_region_put(t->region);
+			t->region = NULL;
+			return -EINVAL;
+		}
 		t->kaddr = t->region->vaddr;
 		t->length = t->region->length;
 		return 0;

@@ -265,3 +265,202 @@ int kshm_engine_stop(int fd, uint64_t *ticks)
 		*ticks = e.ticks;
 	return ret;
 }
+
+/* --- rings (include/uapi/linux/kshm_ring.h) -------------------------------------- */
+
+int kshm_ring_create(int fd, uint32_t kind, uint64_t data_size, uint32_t cache_mode,
+		     uint32_t flags, uint32_t echo_id, struct kshm_ring *ring)
+{
+	struct kshm_ring_create c = {
+		.size = sizeof(c),
+		.flags = flags,
+		.kind = kind,
+		.cache_mode = cache_mode,
+		.data_size = data_size,
+		.echo_id = echo_id,
+	};
+	/* Each side maps writable only what it writes. */
+	int cons_prot = kind == KSHM_RING_K2U ? PROT_READ | PROT_WRITE : PROT_READ;
+	int rest_prot = kind == KSHM_RING_K2U ? PROT_READ : PROT_READ | PROT_WRITE;
+	struct kshm_region_destroy d = { .size = sizeof(d) };
+	int ret;
+
+	memset(ring, 0, sizeof(*ring));
+	ret = kshm_ioctl(fd, KSHM_IOC_RING_CREATE, &c);
+	if (ret)
+		return ret;
+	ring->fd = fd;
+	ring->id = c.id;
+	ring->kind = kind;
+	ring->size = data_size;
+	ring->rec_max = c.rec_max;
+	ring->cons_len = c.prod_off - c.cons_off;
+	ring->rest_len = c.data_off - c.prod_off + 2 * data_size;
+	ring->cons_map = mmap(NULL, ring->cons_len, cons_prot, MAP_SHARED, fd,
+			      (off_t)(c.mmap_offset + c.cons_off));
+	if (ring->cons_map == MAP_FAILED) {
+		ret = -errno;
+		goto out_destroy;
+	}
+	ring->rest_map = mmap(NULL, ring->rest_len, rest_prot, MAP_SHARED, fd,
+			      (off_t)(c.mmap_offset + c.prod_off));
+	if (ring->rest_map == MAP_FAILED) {
+		ret = -errno;
+		goto out_unmap_cons;
+	}
+	ring->cons = ring->cons_map;
+	ring->prod = ring->rest_map;
+	ring->data = (uint8_t *)ring->rest_map + (c.data_off - c.prod_off);
+	return 0;
+
+out_unmap_cons:
+	munmap(ring->cons_map, ring->cons_len);
+out_destroy:
+	d.id = c.id;
+	kshm_ioctl(fd, KSHM_IOC_REGION_DESTROY, &d);
+	return ret;
+}
+
+int kshm_ring_destroy(struct kshm_ring *ring)
+{
+	munmap(ring->rest_map, ring->rest_len);
+	munmap(ring->cons_map, ring->cons_len);
+	return kshm_region_destroy(ring->fd, ring->id);
+}
+
+/* The record at @pos: the data is mapped twice, so it never wraps. */
+static struct kshm_ring_rec *kshm_ring_rec_at(const struct kshm_ring *ring, uint64_t pos)
+{
+	return (struct kshm_ring_rec *)(ring->data + (pos & (ring->size - 1)));
+}
+
+static int kshm_ring_doorbell_call(struct kshm_ring *ring)
+{
+	struct kshm_ring_doorbell d = { .size = sizeof(d), .id = ring->id };
+
+	ring->doorbells++;
+	return kshm_ioctl(ring->fd, KSHM_IOC_RING_DOORBELL, &d);
+}
+
+const struct kshm_ring_rec *kshm_ring_next(struct kshm_ring *ring)
+{
+	struct kshm_ring_rec *rec;
+	uint32_t len;
+
+	if (ring->pos == ring->cached) {
+		/* Pair P: the kernel's release store of its position. */
+		ring->cached = __atomic_load_n(&ring->prod->pos, __ATOMIC_ACQUIRE);
+		if (ring->pos == ring->cached)
+			return NULL;
+	}
+	rec = kshm_ring_rec_at(ring, ring->pos);
+	/* Pair B: a record is readable once its BUSY bit is clear. */
+	len = __atomic_load_n(&rec->len, __ATOMIC_ACQUIRE);
+	if (len & KSHM_RING_REC_BUSY)
+		return NULL;
+	ring->pos += KSHM_RING_REC_SPACE(len);
+	return rec;
+}
+
+int kshm_ring_done(struct kshm_ring *ring)
+{
+	/* Pair C: our reads of the records before the kernel reuses them. */
+	__atomic_store_n(&ring->cons->pos, ring->pos, __ATOMIC_RELEASE);
+	/* Pair W: our position before the producer's flag. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&ring->prod->flags, __ATOMIC_RELAXED) & KSHM_RING_WANT_WAKEUP)
+		return kshm_ring_doorbell_call(ring);
+	return 0;
+}
+
+int kshm_ring_want_wakeup(struct kshm_ring *ring, int on)
+{
+	uint32_t *flags = ring->kind == KSHM_RING_K2U ? &ring->cons->flags : &ring->prod->flags;
+
+	__atomic_store_n(flags, on ? KSHM_RING_WANT_WAKEUP : 0, __ATOMIC_RELAXED);
+	if (!on)
+		return 0;
+	/* Pair W: the flag before we look at the ring once more. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (ring->kind == KSHM_RING_K2U)
+		return __atomic_load_n(&ring->prod->pos, __ATOMIC_ACQUIRE) != ring->pos;
+	return __atomic_load_n(&ring->cons->pos, __ATOMIC_ACQUIRE) != ring->pos;
+}
+
+void *kshm_ring_reserve(struct kshm_ring *ring, uint32_t len, uint16_t type)
+{
+	uint64_t need = KSHM_RING_REC_SPACE(len);
+	struct kshm_ring_rec *rec;
+
+	if (len > ring->rec_max)
+		return NULL;
+	if (ring->size - (ring->pos - ring->cached) < need) {
+		/* Pair C: the kernel's reads before we overwrite the space. */
+		ring->cached = __atomic_load_n(&ring->cons->pos, __ATOMIC_ACQUIRE);
+		if (ring->size - (ring->pos - ring->cached) < need)
+			return NULL;
+	}
+	rec = kshm_ring_rec_at(ring, ring->pos);
+	rec->len = len;
+	rec->type = type;
+	rec->flags = 0;
+	ring->pos += need;
+	return rec + 1;
+}
+
+int kshm_ring_submit(struct kshm_ring *ring)
+{
+	/* Pair P: the records before the position that covers them. */
+	__atomic_store_n(&ring->prod->pos, ring->pos, __ATOMIC_RELEASE);
+	/* Pair W: our position before the kernel consumer's flag. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&ring->cons->flags, __ATOMIC_RELAXED) & KSHM_RING_WANT_WAKEUP)
+		return kshm_ring_doorbell_call(ring);
+	return 0;
+}
+
+int kshm_ring_doorbell(struct kshm_ring *ring)
+{
+	return kshm_ring_doorbell_call(ring);
+}
+
+int kshm_ring_wait(struct kshm_ring *ring, uint64_t timeout_ns)
+{
+	struct kshm_ring_wait w = { .size = sizeof(w), .id = ring->id, .timeout_ns = timeout_ns };
+
+	return kshm_ioctl(ring->fd, KSHM_IOC_RING_WAIT, &w);
+}
+
+int kshm_ring_set_eventfd(struct kshm_ring *ring, int efd)
+{
+	struct kshm_ring_set_eventfd s = { .size = sizeof(s), .id = ring->id, .fd = efd };
+
+	return kshm_ioctl(ring->fd, KSHM_IOC_RING_SET_EVENTFD, &s);
+}
+
+int kshm_ring_stats(struct kshm_ring *ring, struct kshm_ring_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->size = sizeof(*st);
+	st->id = ring->id;
+	return kshm_ioctl(ring->fd, KSHM_IOC_RING_STATS, st);
+}
+
+int kshm_ring_kernel_produce(struct kshm_ring *ring, uint32_t flags, uint16_t type, uint32_t len,
+			     uint32_t count, uint64_t seq, uint64_t *produced)
+{
+	struct kshm_ring_produce p = {
+		.size = sizeof(p),
+		.flags = flags,
+		.id = ring->id,
+		.len = len,
+		.count = count,
+		.type = type,
+		.seq = seq,
+	};
+	int ret = kshm_ioctl(ring->fd, KSHM_IOC_RING_PRODUCE, &p);
+
+	if (produced)
+		*produced = p.produced;
+	return ret;
+}

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/kshm.h>
+#include <linux/kshm_ring.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -89,6 +90,67 @@ int kshm_checksum(int fd, uint32_t flags, uint32_t id, uint64_t offset, uint64_t
 int kshm_engine_start(int fd, uint32_t flags, uint32_t id, uint32_t period_us, uint64_t offset,
 		      uint64_t length, uint64_t max_ticks);
 int kshm_engine_stop(int fd, uint64_t *ticks);
+
+/*
+ * Rings (the protocol: <linux/kshm_ring.h>).  A struct kshm_ring is one
+ * process's view of a ring: its mappings and its own position.  One thread
+ * consumes (or produces) through it at a time.
+ */
+struct kshm_ring {
+	int fd;
+	uint32_t id;
+	uint32_t kind;
+	uint32_t rec_max;
+	uint64_t size;			/* bytes of record space */
+	struct kshm_ring_cons *cons;
+	struct kshm_ring_prod *prod;
+	uint8_t *data;			/* the record space, mapped twice */
+	uint64_t pos;			/* ours: next to consume, or next to produce */
+	uint64_t cached;		/* the other side's position, last seen */
+	uint64_t doorbells;		/* doorbell calls made through this view */
+	void *cons_map, *rest_map;
+	size_t cons_len, rest_len;
+};
+
+/*
+ * Create a ring (enum kshm_ring_kind) of @data_size bytes and map it, each
+ * part writable only where this side writes.
+ */
+int kshm_ring_create(int fd, uint32_t kind, uint64_t data_size, uint32_t cache_mode,
+		     uint32_t flags, uint32_t echo_id, struct kshm_ring *ring);
+/* Unmap and destroy it. */
+int kshm_ring_destroy(struct kshm_ring *ring);
+
+/*
+ * Kernel-to-user, consuming: the next committed record, or NULL.  Its
+ * space stays the application's until kshm_ring_done() hands back every
+ * record taken so far (and rings the doorbell if a kernel producer waits
+ * for space).
+ */
+const struct kshm_ring_rec *kshm_ring_next(struct kshm_ring *ring);
+int kshm_ring_done(struct kshm_ring *ring);
+
+/*
+ * User-to-kernel, producing: space for a record of @len payload bytes, or
+ * NULL when the ring is full; kshm_ring_submit() publishes every record
+ * reserved so far and rings the doorbell only if the kernel consumer asked.
+ */
+void *kshm_ring_reserve(struct kshm_ring *ring, uint32_t len, uint16_t type);
+int kshm_ring_submit(struct kshm_ring *ring);
+
+/*
+ * Before sleeping on the ring's eventfd: ask for a wakeup (@on), and learn
+ * whether there is work already (1: do not sleep).  Clear it when awake.
+ */
+int kshm_ring_want_wakeup(struct kshm_ring *ring, int on);
+/* Sleep in the kernel until there is work (see struct kshm_ring_wait). */
+int kshm_ring_wait(struct kshm_ring *ring, uint64_t timeout_ns);
+int kshm_ring_doorbell(struct kshm_ring *ring);
+int kshm_ring_set_eventfd(struct kshm_ring *ring, int efd);
+int kshm_ring_stats(struct kshm_ring *ring, struct kshm_ring_stats *st);
+/* The kernel's test producer: @count KSHM_REC_SEQ-pattern records. */
+int kshm_ring_kernel_produce(struct kshm_ring *ring, uint32_t flags, uint16_t type, uint32_t len,
+			     uint32_t count, uint64_t seq, uint64_t *produced);
 
 #ifdef __cplusplus
 }

@@ -53,6 +53,13 @@ enum {
 	KSHM_CMD_CHECKSUM,
 	KSHM_CMD_ENGINE_START,
 	KSHM_CMD_ENGINE_STOP,
+	/* Rings: include/uapi/linux/kshm_ring.h */
+	KSHM_CMD_RING_CREATE,
+	KSHM_CMD_RING_PRODUCE,
+	KSHM_CMD_RING_WAIT,
+	KSHM_CMD_RING_DOORBELL,
+	KSHM_CMD_RING_SET_EVENTFD,
+	KSHM_CMD_RING_STATS,
 };
 
 /*
@@ -61,6 +68,8 @@ enum {
  * their flags, KSHM_TARGET_BUF says @id names a buffer, else a region.
  */
 #define KSHM_TARGET_BUF		(1U << 0)
+/* KSHM_IOC_ENGINE_START only: @id is a kernel-to-user ring (kshm_ring.h) */
+#define KSHM_TARGET_RING	(1U << 1)
 
 /* kshm_region_create.flags */
 /*

@@ -1,0 +1,860 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Rings: lock-free record channels in a region's pages, one direction each
+ * (include/uapi/linux/kshm_ring.h holds the protocol and its ordering
+ * contract; the comments here name the pair of each barrier by its letter
+ * there).
+ *
+ * Kernel-to-user: kshm_ring_reserve() and kshm_ring_commit() produce from
+ * any context (hard IRQ included, on PREEMPT_RT too: the reservation lock
+ * is a raw spinlock and wakeups go through an irq_work).  The application
+ * writes only the consumer page; the kernel reads its position once per
+ * reservation and never trusts it beyond that one use.
+ *
+ * User-to-kernel: a doorbell queues the consumer work, which copies each
+ * header and payload into kernel memory once, then validates the copy.
+ * Unknown types and set flags are counted and skipped; a length or
+ * position that breaks the ring stops consumption for good (the
+ * KSHM_RING_BROKEN flag), since nothing after it can be framed.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/eventfd.h>
+#include <linux/file.h>
+#include <linux/irq_work.h>
+#include <linux/log2.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <uapi/linux/kshm_ring.h>
+
+#include "kshm.h"
+
+#define KSHM_RING_MIN_DATA	4096ULL
+#define KSHM_RING_MAX_DATA	(16ULL << 20)
+#define KSHM_RING_MAX_PRODUCE	65536
+/* Consumed bytes are handed back to the producer at least this often. */
+#define KSHM_RING_CONS_BATCH	4096
+
+/**
+ * struct kshm_ring - a ring's kernel state; the region holds it
+ * @region: the region whose pages hold the ring (not a reference: the
+ *	region owns the ring and frees it)
+ * @kind: enum kshm_ring_kind
+ * @flags: KSHM_RING_* of the create call
+ * @size: bytes of record space, a power of two
+ * @rec_max: the largest payload
+ * @wc: the pages are write-combining: stores are fenced with wmb()
+ * @cons: the consumer page, in the region's kernel mapping
+ * @prod: the producer page
+ * @data: the record space, mapped twice in a row
+ * @lock: serialises kernel producers: @prod_pos, the header stores of
+ *	reservations, @prod->pos, @prod->flags, @dropped, @space_waiters
+ * @prod_pos: kernel-to-user: the next byte a reservation takes
+ * @consume_lock: user-to-kernel: one consumer at a time; protects
+ *	@cons_pos, @rec, @hash and @seq_errors
+ * @cons_pos: user-to-kernel: bytes consumed
+ * @rec: user-to-kernel: the kernel's copy of the record being consumed
+ * @consume_work: user-to-kernel: consumes after a doorbell
+ * @echo: user-to-kernel: the kernel-to-user ring KSHM_REC_ECHO records go
+ *	to, holding a reference on its region, or NULL
+ * @wake_work: wakes waiters and signals the eventfd, from any context
+ * @wait: RING_WAIT callers and producers waiting for space
+ * @space_waiters: producers waiting for space; KSHM_RING_WANT_WAKEUP in
+ *	@prod->flags is up while there are any
+ * @efd_lock: protects @efd
+ * @efd: signalled when the sleeping side asked for it, or NULL
+ * @kf: the file whose poll() reports the ring; the region holds it
+ * @broken: consumption stopped on a bad length or position
+ * @records: records produced or consumed; @bytes their payload bytes
+ * @dropped: records lost on a full ring
+ * @invalid: records refused and skipped
+ * @bad_pos: application positions that broke the invariant
+ * @wakeups: wake_work runs
+ * @doorbells: doorbell calls
+ * @hash: FNV-1a of the payloads consumed
+ * @seq_errors: KSHM_REC_SEQ records consumed that were not their pattern
+ */
+struct kshm_ring {
+	struct kshm_region *region;
+	u32 kind;
+	u32 flags;
+	u64 size;
+	u32 rec_max;
+	bool wc;
+	struct kshm_ring_cons *cons;
+	struct kshm_ring_prod *prod;
+	u8 *data;
+	raw_spinlock_t lock;		/* protects kernel producer reservations */
+	u64 prod_pos;
+	struct mutex consume_lock;	/* one kernel consumer at a time */
+	u64 cons_pos;
+	u8 *rec;
+	struct work_struct consume_work;
+	struct kshm_ring *echo;
+	struct irq_work wake_work;
+	wait_queue_head_t wait;
+	unsigned int space_waiters;
+	spinlock_t efd_lock;		/* protects efd */
+	struct eventfd_ctx *efd;
+	struct kshm_file *kf;
+	bool broken;
+	atomic64_t records;
+	atomic64_t bytes;
+	u64 dropped;
+	atomic64_t invalid;
+	atomic64_t bad_pos;
+	atomic64_t wakeups;
+	atomic64_t doorbells;
+	u64 hash;
+	u64 seq_errors;
+};
+
+static inline u8 *kshm_ring_at(struct kshm_ring *ring, u64 pos)
+{
+	return ring->data + (pos & (ring->size - 1));
+}
+
+/* A producer's barrier before a release store: WC needs sfence on x86. */
+static inline void kshm_ring_wc_fence(struct kshm_ring *ring)
+{
+	if (ring->wc)
+		wmb();	/* WC stores: sfence before the caller's release store */
+}
+
+/*
+ * The KSHM_REC_SEQ payload of @seq: the number, then bytes (seq + i) & 0xff.
+ * Context: any.
+ */
+void kshm_ring_fill_seq(void *payload, u32 len, u64 seq)
+{
+	u8 *p = payload;
+	u32 i;
+
+	memcpy(p, &seq, sizeof(seq));
+	for (i = sizeof(seq); i < len; i++)
+		p[i] = (u8)(seq + i);
+}
+
+static bool kshm_ring_seq_ok(const u8 *p, u32 len)
+{
+	u64 seq;
+	u32 i;
+
+	if (len < sizeof(seq))
+		return false;
+	memcpy(&seq, p, sizeof(seq));
+	for (i = sizeof(seq); i < len; i++)
+		if (p[i] != (u8)(seq + i))
+			return false;
+	return true;
+}
+
+/* Wake who sleeps on the ring.  Context: irq_work (hard IRQ, or a thread on RT). */
+static void kshm_ring_wake_fn(struct irq_work *work)
+{
+	struct kshm_ring *ring = container_of(work, struct kshm_ring, wake_work);
+	unsigned long irqflags;
+	u32 *sleeper;
+
+	atomic64_inc(&ring->wakeups);
+	wake_up_all(&ring->wait);
+	wake_up_all(&ring->kf->event_wait);
+	/* The eventfd only for a side that asked, in its flags word. */
+	sleeper = ring->kind == KSHM_RING_K2U ? &ring->cons->flags : &ring->prod->flags;
+	spin_lock_irqsave(&ring->efd_lock, irqflags);
+	if (ring->efd && (READ_ONCE(*sleeper) & KSHM_RING_WANT_WAKEUP))
+		kshm_eventfd_signal(ring->efd);
+	spin_unlock_irqrestore(&ring->efd_lock, irqflags);
+}
+
+/*
+ * After publishing a position: wake the other side if it sleeps.  @flags is
+ * the sleeping side's flags word.  Context: any.
+ */
+static void kshm_ring_kick(struct kshm_ring *ring, u32 *flags)
+{
+	/*
+	 * Pair W: our position store before reading the sleeper's flag; it
+	 * stores the flag before looking at our position.  The full barrier
+	 * also orders it before waitqueue_active(), paired with the barrier
+	 * in set_current_state() of a waiter.
+	 */
+	smp_mb();	/* pair W, and set_current_state() of a waiter */
+	if ((READ_ONCE(*flags) & KSHM_RING_WANT_WAKEUP) ||
+	    /* waitqueue_active() is safe after the full barrier above */
+	    waitqueue_active(&ring->wait) ||
+	    waitqueue_active(&ring->kf->event_wait))	/* idem */
+		irq_work_queue(&ring->wake_work);
+}
+
+/*
+ * The consumer position of a kernel-to-user ring, as the application left
+ * it, or false when it breaks 0 <= prod - cons <= size.  Pair C: acquire,
+ * so the consumer's reads of the space are done before we reuse it.
+ * Context: any; with @ring->lock held for a reservation.
+ */
+static bool kshm_ring_user_cons(struct kshm_ring *ring, u64 prod, u64 *cons)
+{
+	*cons = smp_load_acquire(&ring->cons->pos);	/* pair C */
+	if (prod - *cons > ring->size) {
+		atomic64_inc(&ring->bad_pos);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Reserve a record; a full ring is -ENOSPC, counted as a drop only with
+ * @drop.  Context: any; does not sleep.
+ */
+static void *__kshm_ring_reserve(struct kshm_ring *ring, u32 len, u16 type, bool drop)
+{
+	u64 need = KSHM_RING_REC_SPACE(len), cons;
+	struct kshm_ring_rec *hdr;
+	unsigned long irqflags;
+
+	if (ring->kind != KSHM_RING_K2U || len > ring->rec_max || !type)
+		return ERR_PTR(-EINVAL);
+	raw_spin_lock_irqsave(&ring->lock, irqflags);
+	if (!kshm_ring_user_cons(ring, ring->prod_pos, &cons) ||
+	    ring->size - (ring->prod_pos - cons) < need) {
+		if (drop) {
+			ring->dropped++;
+			WRITE_ONCE(ring->prod->dropped, ring->dropped);
+		}
+		raw_spin_unlock_irqrestore(&ring->lock, irqflags);
+		return ERR_PTR(-ENOSPC);
+	}
+	hdr = (struct kshm_ring_rec *)kshm_ring_at(ring, ring->prod_pos);
+	WRITE_ONCE(hdr->type, type);
+	WRITE_ONCE(hdr->flags, 0);
+	WRITE_ONCE(hdr->len, len | KSHM_RING_REC_BUSY);
+	ring->prod_pos += need;
+	kshm_ring_wc_fence(ring);
+	/* Pair P: the BUSY header before the position that covers it. */
+	smp_store_release(&ring->prod->pos, ring->prod_pos);
+	raw_spin_unlock_irqrestore(&ring->lock, irqflags);
+	return hdr + 1;
+}
+
+/**
+ * kshm_ring_reserve - reserve a record in a kernel-to-user ring
+ * @ring: the ring
+ * @len: payload bytes, at most the ring's rec_max
+ * @type: the record type, nonzero
+ *
+ * Returns the payload to write, 8-byte aligned and contiguous, then to
+ * pass to kshm_ring_commit(); or ERR_PTR(-EINVAL) for a bad @len or @type
+ * or a ring of the other kind, ERR_PTR(-ENOSPC) when the ring is full (the
+ * record is counted as dropped).  Records reach the consumer in the order
+ * of their reservations, each once it is committed: commit soon, a
+ * reservation not committed holds back every later record.
+ *
+ * Context: any, hard IRQ included; does not sleep.
+ */
+void *kshm_ring_reserve(struct kshm_ring *ring, u32 len, u16 type)
+{
+	return __kshm_ring_reserve(ring, len, type, true);
+}
+
+/**
+ * kshm_ring_commit - hand a reserved record to the consumer
+ * @ring: the ring kshm_ring_reserve() gave @payload from
+ * @payload: the record, written
+ *
+ * Context: any, hard IRQ included; does not sleep.
+ */
+void kshm_ring_commit(struct kshm_ring *ring, void *payload)
+{
+	struct kshm_ring_rec *hdr = (struct kshm_ring_rec *)payload - 1;
+	u32 len = READ_ONCE(hdr->len) & KSHM_RING_REC_LEN_MASK;
+
+	kshm_ring_wc_fence(ring);
+	/* Pair B: the payload before the header that says it is written. */
+	smp_store_release(&hdr->len, len);
+	atomic64_inc(&ring->records);
+	atomic64_add(len, &ring->bytes);
+	kshm_ring_kick(ring, &ring->cons->flags);
+}
+
+/**
+ * kshm_ring_produce - copy one record into a kernel-to-user ring
+ * @ring: the ring
+ * @type: the record type, nonzero
+ * @data: the payload
+ * @len: its bytes
+ *
+ * Returns 0, or the error of kshm_ring_reserve().
+ * Context: any, hard IRQ included; does not sleep.
+ */
+int kshm_ring_produce(struct kshm_ring *ring, u16 type, const void *data, u32 len)
+{
+	void *p = kshm_ring_reserve(ring, len, type);
+
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+	memcpy(p, data, len);
+	kshm_ring_commit(ring, p);
+	return 0;
+}
+
+/*
+ * Has the consumer of a kernel-to-user ring left room for @need bytes, or
+ * broken its position (then waiting is pointless)?  Context: any.
+ */
+static bool kshm_ring_has_space(struct kshm_ring *ring, u64 need, bool *bad)
+{
+	u64 prod = READ_ONCE(ring->prod_pos), cons;
+
+	*bad = !kshm_ring_user_cons(ring, prod, &cons);
+	return *bad || ring->size - (prod - cons) >= need;
+}
+
+/*
+ * Reserve, sleeping for space while the consumer frees none (a
+ * KSHM_RING_BLOCK ring).  A consumer position that breaks the ring makes
+ * it a drop instead.  Context: process.
+ */
+static void *kshm_ring_reserve_wait(struct kshm_ring *ring, u32 len, u16 type)
+{
+	u64 need = KSHM_RING_REC_SPACE(len);
+	bool bad = false;
+	void *p;
+	int ret;
+
+	for (;;) {
+		p = __kshm_ring_reserve(ring, len, type, bad);
+		if (PTR_ERR_OR_ZERO(p) != -ENOSPC || bad)
+			return p;
+		/* The flag stays up while any producer waits. */
+		raw_spin_lock_irq(&ring->lock);
+		if (!ring->space_waiters++)
+			WRITE_ONCE(ring->prod->flags, KSHM_RING_WANT_WAKEUP);
+		raw_spin_unlock_irq(&ring->lock);
+		/* Pair W: our flag before we look at the consumer's position. */
+		smp_mb();
+		ret = wait_event_interruptible(ring->wait,
+					       kshm_ring_has_space(ring, need, &bad));
+		raw_spin_lock_irq(&ring->lock);
+		if (!--ring->space_waiters)
+			WRITE_ONCE(ring->prod->flags, 0);
+		raw_spin_unlock_irq(&ring->lock);
+		if (ret)
+			return ERR_PTR(-EINTR);
+	}
+}
+
+static bool kshm_ring_k2u_ready(struct kshm_ring *ring)
+{
+	/* Pair P: acquire, like any consumer. */
+	return smp_load_acquire(&ring->prod->pos) != READ_ONCE(ring->cons->pos);
+}
+
+/* Is there work for the application?  Context: any. */
+static bool kshm_ring_ready(struct kshm_ring *ring)
+{
+	if (ring->kind == KSHM_RING_K2U)
+		return kshm_ring_k2u_ready(ring);
+	return READ_ONCE(ring->broken) ||
+	       READ_ONCE(ring->cons->pos) ==
+	       smp_load_acquire(&ring->prod->pos);	/* pair P */
+}
+
+/* Does any kernel-to-user ring of @kf hold records?  Context: process. */
+bool kshm_file_rings_ready(struct kshm_file *kf)
+{
+	struct kshm_region *r;
+	unsigned long id;
+	bool ready = false;
+
+	xa_lock(&kf->regions);
+	xa_for_each(&kf->regions, id, r) {
+		if (r->ring && r->ring->kind == KSHM_RING_K2U &&
+		    kshm_ring_k2u_ready(r->ring)) {
+			ready = true;
+			break;
+		}
+	}
+	xa_unlock(&kf->regions);
+	return ready;
+}
+
+/* --- the kernel consumer of user-to-kernel rings ------------------------------ */
+
+static void kshm_ring_break(struct kshm_ring *ring)
+{
+	WRITE_ONCE(ring->broken, true);
+	WRITE_ONCE(ring->cons->flags, READ_ONCE(ring->cons->flags) | KSHM_RING_BROKEN);
+}
+
+/* The module's own handling of a record, copied to @ring->rec. */
+static void kshm_ring_handle(struct kshm_ring *ring, u16 type, u32 len)
+{
+	u32 i;
+
+	switch (type) {
+	case KSHM_REC_SEQ:
+		if (!kshm_ring_seq_ok(ring->rec, len))
+			ring->seq_errors++;
+		break;
+	case KSHM_REC_ECHO:
+		if (ring->echo)
+			kshm_ring_produce(ring->echo, KSHM_REC_ECHO, ring->rec, len);
+		break;
+	}
+	for (i = 0; i < len; i++)
+		ring->hash = (ring->hash ^ ring->rec[i]) * 0x100000001b3ULL;
+}
+
+/*
+ * Consume what the application produced.  Every header and payload is
+ * copied once into kernel memory and only the copy is looked at.
+ * Context: process, @ring->consume_lock held.
+ */
+static void kshm_ring_drain(struct kshm_ring *ring)
+{
+	struct kshm_ring_rec hdr;
+	u64 prod, avail, need, done = 0;
+	u32 len;
+
+	/* Pair P: the application's release store of its position. */
+	prod = smp_load_acquire(&ring->prod->pos);
+	avail = prod - ring->cons_pos;
+	if (avail > ring->size) {
+		atomic64_inc(&ring->bad_pos);
+		kshm_ring_break(ring);
+		return;
+	}
+	while (avail) {
+		if (avail < sizeof(hdr)) {
+			kshm_ring_break(ring);	/* a position inside a header */
+			break;
+		}
+		memcpy(&hdr, kshm_ring_at(ring, ring->cons_pos), sizeof(hdr));
+		len = hdr.len;
+		need = KSHM_RING_REC_SPACE(len & KSHM_RING_REC_LEN_MASK);
+		if ((len & KSHM_RING_REC_BUSY) || len > ring->rec_max || need > avail) {
+			kshm_ring_break(ring);	/* nothing after it can be framed */
+			break;
+		}
+		if (hdr.flags || (hdr.type != KSHM_REC_SEQ && hdr.type != KSHM_REC_ECHO)) {
+			atomic64_inc(&ring->invalid);
+		} else {
+			memcpy(ring->rec, kshm_ring_at(ring, ring->cons_pos + sizeof(hdr)), len);
+			kshm_ring_handle(ring, hdr.type, len);
+			atomic64_inc(&ring->records);
+			atomic64_add(len, &ring->bytes);
+		}
+		ring->cons_pos += need;
+		avail -= need;
+		done += need;
+		if (done >= KSHM_RING_CONS_BATCH || !avail) {
+			/* Pair C: our reads of the space before handing it back. */
+			smp_store_release(&ring->cons->pos, ring->cons_pos);
+			done = 0;
+		}
+	}
+	smp_store_release(&ring->cons->pos, ring->cons_pos);	/* pair C */
+}
+
+/* Context: process (kshm_wq), holding a reference on the ring's region. */
+static void kshm_ring_consume_fn(struct work_struct *work)
+{
+	struct kshm_ring *ring = container_of(work, struct kshm_ring, consume_work);
+	struct kshm_region *region = ring->region;
+
+	mutex_lock(&ring->consume_lock);
+	WRITE_ONCE(ring->cons->flags, READ_ONCE(ring->cons->flags) & ~KSHM_RING_WANT_WAKEUP);
+	while (!READ_ONCE(ring->broken)) {
+		kshm_ring_drain(ring);
+		if (READ_ONCE(ring->broken))
+			break;
+		/* Idle: ask for a doorbell, then look once more (pair W). */
+		WRITE_ONCE(ring->cons->flags,
+			   READ_ONCE(ring->cons->flags) | KSHM_RING_WANT_WAKEUP);
+		smp_mb();	/* pair W: the flag before the position */
+		if (smp_load_acquire(&ring->prod->pos) == ring->cons_pos)	/* pair P */
+			break;
+		WRITE_ONCE(ring->cons->flags,
+			   READ_ONCE(ring->cons->flags) & ~KSHM_RING_WANT_WAKEUP);
+		cond_resched();
+	}
+	mutex_unlock(&ring->consume_lock);
+	kshm_ring_kick(ring, &ring->prod->flags);
+	kshm_region_put(region);
+}
+
+/* Queue the consumer, which then holds a reference.  Context: process. */
+static void kshm_ring_consume_later(struct kshm_ring *ring)
+{
+	kref_get(&ring->region->ref);
+	if (!queue_work(kshm_wq, &ring->consume_work))
+		kshm_region_put(ring->region);
+}
+
+/* --- creation and the ring's end --------------------------------------------- */
+
+static int kshm_ring_create_check(const struct kshm_ring_create *c)
+{
+	if (c->__reserved || c->id || c->rec_max)
+		return -EINVAL;
+	if (c->kind != KSHM_RING_K2U && c->kind != KSHM_RING_U2K)
+		return -EINVAL;
+	if (!is_power_of_2(c->data_size) || c->data_size < KSHM_RING_MIN_DATA ||
+	    c->data_size < PAGE_SIZE || c->data_size > KSHM_RING_MAX_DATA)
+		return -EINVAL;
+	if (c->echo_id && c->kind != KSHM_RING_U2K)
+		return -EINVAL;
+	return 0;
+}
+
+/* The region's pages: consumer page, producer page, then the data. */
+static int kshm_ring_init(struct kshm_ring *ring, struct kshm_region *r)
+{
+	unsigned long n = ring->size >> PAGE_SHIFT, i;
+	struct page **pages;
+
+	pages = kvmalloc_array(2 * n, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	if (!pages)
+		return -ENOMEM;
+	for (i = 0; i < 2 * n; i++)
+		pages[i] = r->pages[2 + i % n];
+	ring->data = vmap(pages, 2 * n, VM_MAP, kshm_region_pgprot(r));
+	kvfree(pages);
+	if (!ring->data)
+		return -ENOMEM;
+	ring->cons = r->vaddr;
+	ring->prod = r->vaddr + PAGE_SIZE;
+	ring->region = r;
+	ring->kf = r->kf;
+	raw_spin_lock_init(&ring->lock);
+	mutex_init(&ring->consume_lock);
+	INIT_WORK(&ring->consume_work, kshm_ring_consume_fn);
+	init_irq_work(&ring->wake_work, kshm_ring_wake_fn);
+	init_waitqueue_head(&ring->wait);
+	spin_lock_init(&ring->efd_lock);
+	ring->hash = 0xcbf29ce484222325ULL;
+	/* The kernel consumer starts idle: the first records need a doorbell. */
+	if (ring->kind == KSHM_RING_U2K)
+		ring->cons->flags = KSHM_RING_WANT_WAKEUP;
+	return 0;
+}
+
+/*
+ * With the region's last reference: nothing produces, consumes or wakes
+ * any more (each holds a reference while it runs), but a wakeup may still
+ * be queued.  Context: process.
+ */
+void kshm_ring_free(struct kshm_ring *ring)
+{
+	irq_work_sync(&ring->wake_work);
+	if (ring->efd)
+		eventfd_ctx_put(ring->efd);
+	if (ring->echo)
+		kshm_region_put(ring->echo->region);
+	mutex_destroy(&ring->consume_lock);
+	vunmap(ring->data);
+	kvfree(ring->rec);
+	kfree(ring);
+}
+
+int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
+{
+	struct kshm_ring_create *c = arg;
+	struct kshm_region_create rc = {
+		.cache_mode = c->cache_mode,
+	};
+	struct kshm_region *r, *echo = NULL;
+	struct kshm_ring *ring;
+	int ret;
+
+	ret = kshm_ring_create_check(c);
+	if (ret)
+		return ret;
+	if (c->echo_id) {
+		echo = kshm_region_get(kf, c->echo_id);
+		if (IS_ERR(echo))
+			return PTR_ERR(echo);
+		ret = -EINVAL;
+		if (!echo->ring || echo->ring->kind != KSHM_RING_K2U)
+			goto out_put_echo;
+	}
+	ret = -ENOMEM;
+	ring = kzalloc(sizeof(*ring), GFP_KERNEL_ACCOUNT);
+	if (!ring)
+		goto out_put_echo;
+	ring->kind = c->kind;
+	ring->flags = c->flags;
+	ring->size = c->data_size;
+	ring->rec_max = c->data_size / 4;
+	ring->wc = c->cache_mode == KSHM_CACHE_WC;
+	ring->echo = echo ? echo->ring : NULL;
+	if (c->kind == KSHM_RING_U2K) {
+		ring->rec = kvmalloc(ring->rec_max, GFP_KERNEL_ACCOUNT);
+		if (!ring->rec)
+			goto out_free_ring;
+	}
+	rc.length = 2 * PAGE_SIZE + c->data_size;
+	r = kshm_region_new(kf, &rc);
+	if (IS_ERR(r)) {
+		ret = PTR_ERR(r);
+		goto out_free_rec;
+	}
+	ret = kshm_ring_init(ring, r);
+	if (ret)
+		goto out_put_region;
+	/* From here the region frees the ring, and puts @echo. */
+	r->ring = ring;
+	ret = kshm_region_publish(kf, r, &rc);
+	if (ret) {
+		kshm_region_put(r);
+		return ret;
+	}
+	c->id = rc.id;
+	c->mmap_offset = rc.mmap_offset;
+	c->rec_max = ring->rec_max;
+	c->cons_off = 0;
+	c->prod_off = PAGE_SIZE;
+	c->data_off = 2 * PAGE_SIZE;
+	return 0;
+
+out_put_region:
+	kshm_region_put(r);
+out_free_rec:
+	kvfree(ring->rec);
+out_free_ring:
+	kfree(ring);
+out_put_echo:
+	if (echo)
+		kshm_region_put(echo);
+	return ret;
+}
+
+void kshm_undo_ring_create(struct kshm_file *kf, void *arg)
+{
+	struct kshm_ring_create *c = arg;
+	struct kshm_region_destroy d = { .id = c->id };
+
+	kshm_ioctl_region_destroy(kf, &d);
+}
+
+/* The ring @id of @kf, holding its region, or an ERR_PTR.  Context: process. */
+static struct kshm_ring *kshm_ring_get(struct kshm_file *kf, u32 id)
+{
+	struct kshm_region *r = kshm_region_get(kf, id);
+
+	if (IS_ERR(r))
+		return ERR_CAST(r);
+	if (!r->ring) {
+		kshm_region_put(r);
+		return ERR_PTR(-EINVAL);
+	}
+	return r->ring;
+}
+
+static void kshm_ring_put(struct kshm_ring *ring)
+{
+	kshm_region_put(ring->region);
+}
+
+/* --- ioctls --------------------------------------------------------------------- */
+
+int kshm_ioctl_ring_produce(struct kshm_file *kf, void *arg)
+{
+	struct kshm_ring_produce *p = arg;
+	struct kshm_ring *ring;
+	bool wait = p->flags & KSHM_RING_PRODUCE_WAIT;
+	void *rec;
+	u32 i;
+	int ret = 0;
+
+	if (p->__reserved || p->produced || !p->count ||
+	    p->count > KSHM_RING_MAX_PRODUCE || p->len < sizeof(u64) || !p->type)
+		return -EINVAL;
+	ring = kshm_ring_get(kf, p->id);
+	if (IS_ERR(ring))
+		return PTR_ERR(ring);
+	if (ring->kind != KSHM_RING_K2U || p->len > ring->rec_max ||
+	    (wait && !(ring->flags & KSHM_RING_BLOCK))) {
+		ret = -EINVAL;
+		goto out_put_ring;
+	}
+	for (i = 0; i < p->count; i++) {
+		rec = wait ? kshm_ring_reserve_wait(ring, p->len, p->type) :
+			     kshm_ring_reserve(ring, p->len, p->type);
+		if (IS_ERR(rec)) {
+			if (PTR_ERR(rec) != -ENOSPC) {
+				ret = p->produced ? 0 : PTR_ERR(rec);
+				break;
+			}
+			continue;
+		}
+		kshm_ring_fill_seq(rec, p->len, p->seq + i);
+		kshm_ring_commit(ring, rec);
+		p->produced++;
+		if (!(i % 64)) {
+			if (fatal_signal_pending(current)) {
+				ret = -EINTR;
+				break;
+			}
+			cond_resched();
+		}
+	}
+out_put_ring:
+	kshm_ring_put(ring);
+	return ret;
+}
+
+int kshm_ioctl_ring_wait(struct kshm_file *kf, void *arg)
+{
+	struct kshm_ring_wait *w = arg;
+	struct kshm_ring *ring;
+	long ret;
+
+	if (w->__reserved)
+		return -EINVAL;
+	ring = kshm_ring_get(kf, w->id);
+	if (IS_ERR(ring))
+		return PTR_ERR(ring);
+	if (kshm_ring_ready(ring))
+		ret = 0;
+	else if (!w->timeout_ns)
+		ret = -ETIMEDOUT;
+	else if (w->timeout_ns > (1ULL << 62))
+		ret = wait_event_interruptible(ring->wait, kshm_ring_ready(ring));
+	else
+		ret = wait_event_interruptible_hrtimeout(ring->wait, kshm_ring_ready(ring),
+							 ns_to_ktime(w->timeout_ns));
+	kshm_ring_put(ring);
+	if (ret == -ETIME)
+		return -ETIMEDOUT;
+	/* A timeout cannot be restarted as it was given: like poll(), EINTR. */
+	return ret == -ERESTARTSYS ? -EINTR : ret;
+}
+
+int kshm_ioctl_ring_doorbell(struct kshm_file *kf, void *arg)
+{
+	struct kshm_ring_doorbell *d = arg;
+	struct kshm_ring *ring;
+
+	if (d->__reserved)
+		return -EINVAL;
+	ring = kshm_ring_get(kf, d->id);
+	if (IS_ERR(ring))
+		return PTR_ERR(ring);
+	atomic64_inc(&ring->doorbells);
+	if (ring->kind == KSHM_RING_U2K)
+		kshm_ring_consume_later(ring);
+	else
+		wake_up_all(&ring->wait);	/* producers waiting for space */
+	kshm_ring_put(ring);
+	return 0;
+}
+
+int kshm_ioctl_ring_set_eventfd(struct kshm_file *kf, void *arg)
+{
+	struct kshm_ring_set_eventfd *s = arg;
+	struct eventfd_ctx *ctx = NULL, *old;
+	struct kshm_ring *ring;
+
+	if (s->fd < -1)
+		return -EINVAL;
+	ring = kshm_ring_get(kf, s->id);
+	if (IS_ERR(ring))
+		return PTR_ERR(ring);
+	if (s->fd >= 0) {
+		ctx = eventfd_ctx_fdget(s->fd);
+		if (IS_ERR(ctx)) {
+			kshm_ring_put(ring);
+			return PTR_ERR(ctx);
+		}
+	}
+	spin_lock_irq(&ring->efd_lock);
+	old = ring->efd;
+	ring->efd = ctx;
+	spin_unlock_irq(&ring->efd_lock);
+	if (old)
+		eventfd_ctx_put(old);
+	kshm_ring_put(ring);
+	return 0;
+}
+
+int kshm_ioctl_ring_stats(struct kshm_file *kf, void *arg)
+{
+	struct kshm_ring_stats *st = arg;
+	struct kshm_ring *ring;
+	unsigned long irqflags;
+
+	if (st->__reserved)
+		return -EINVAL;
+	ring = kshm_ring_get(kf, st->id);
+	if (IS_ERR(ring))
+		return PTR_ERR(ring);
+	st->records = atomic64_read(&ring->records);
+	st->bytes = atomic64_read(&ring->bytes);
+	raw_spin_lock_irqsave(&ring->lock, irqflags);
+	st->dropped = ring->dropped;
+	raw_spin_unlock_irqrestore(&ring->lock, irqflags);
+	st->invalid = atomic64_read(&ring->invalid);
+	st->bad_pos = atomic64_read(&ring->bad_pos);
+	st->wakeups = atomic64_read(&ring->wakeups);
+	st->doorbells = atomic64_read(&ring->doorbells);
+	st->broken = READ_ONCE(ring->broken);
+	mutex_lock(&ring->consume_lock);
+	st->seq_errors = ring->seq_errors;
+	st->hash = ring->hash;
+	mutex_unlock(&ring->consume_lock);
+	kshm_ring_put(ring);
+	return 0;
+}
+
+/* --- the engine's ring target ------------------------------------------------- */
+
+/* Is @r a kernel-to-user ring that takes @len-byte records?  Context: any. */
+bool kshm_region_is_k2u_ring(struct kshm_region *r, u32 len)
+{
+	return r->ring && r->ring->kind == KSHM_RING_K2U && len <= r->ring->rec_max;
+}
+
+/* One KSHM_REC_SEQ record of sequence @seq.  Context: any (the engine's hard IRQ). */
+void kshm_region_ring_tick(struct kshm_region *r, u32 len, u64 seq)
+{
+	void *rec = kshm_ring_reserve(r->ring, len, KSHM_REC_SEQ);
+
+	if (IS_ERR(rec))
+		return;
+	kshm_ring_fill_seq(rec, len, seq);
+	kshm_ring_commit(r->ring, rec);
+}
+
+/* --- mappings ---------------------------------------------------------------- */
+
+/*
+ * The page at @index of a ring region's mmap space (the data twice), or
+ * NULL past it.  Context: any.
+ */
+struct page *kshm_ring_page(struct kshm_region *r, unsigned long index)
+{
+	unsigned long n = r->ring->size >> PAGE_SHIFT;
+
+	if (index < 2)
+		return r->pages[index];
+	if (index - 2 >= 2 * n)
+		return NULL;
+	return r->pages[2 + (index - 2) % n];
+}
+
+/* Pages of a ring region's mmap space.  Context: any. */
+unsigned long kshm_ring_map_pages(struct kshm_region *r)
+{
+	return 2 + 2 * (r->ring->size >> PAGE_SHIFT);
+}
+
+/* May the application write the ring page at @index?  Context: any. */
+bool kshm_ring_page_writable(struct kshm_region *r, unsigned long index)
+{
+	if (r->ring->kind == KSHM_RING_K2U)
+		return index == 0;
+	return index != 0;
+}
