@@ -392,7 +392,7 @@ struct kshm_event {
 /**
  * struct kshm_engine_start - a test engine: an hrtimer writing kernel memory
  * @size: sizeof(struct kshm_engine_start)
- * @flags: KSHM_TARGET_BUF
+ * @flags: KSHM_TARGET_BUF or KSHM_TARGET_RING
  * @id: the region or buffer written (a buffer must allow kernel writes)
  * @period_us: timer period, 50..1000000 microseconds
  * @offset: first byte written, a multiple of 8
@@ -407,6 +407,11 @@ struct kshm_event {
  * until it is stopped, so destroying the region does not stop it; a buffer
  * being unregistered stops it at its next tick, and only then is the
  * buffer released.
+ *
+ * With KSHM_TARGET_RING, @id is a kernel-to-user ring (kshm_ring.h) and
+ * @offset must be 0: each tick produces one KSHM_REC_SEQ record of @length
+ * payload bytes whose sequence number is the tick (1, 2, ...), from the
+ * timer's hard IRQ; a full ring drops it.
  */
 struct kshm_engine_start {
 	__u32 size;
