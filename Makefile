@@ -4,6 +4,7 @@
 #   make check    host tests, then the guest suite on every kernel in KERNELS
 #   make vm-run RUN='cmd args' EXTRA='prog ...' [KERNEL=6.1|6.12]
 #   make bench    the benchmarks in bench/, in the guest, on every kernel
+#   make bench-ring   rings vs the BPF ring buffer; writes docs/benchmarks.md
 #   make kernels-update   move the kernel pins (vm/kernels.lock) to the archive's newest
 #
 # Nothing here needs the host's own kernel headers: modules are built against
@@ -84,13 +85,41 @@ $(B)/guest-tests/%-m32: tests/guest/%.c tests/tap.h $(B)/lib32/libkshm.a $(LIB_H
 	$(CC) $(M32_CFLAGS) -Itests -static -o $@ $< $(B)/lib32/libkshm.a
 
 # --- benchmarks (run in the guest; see bench/) ------------------------------------
-bench-bin: $(B)/bench/bench_buf $(B)/bench/bench_region
+bench-bin: $(B)/bench/bench_buf $(B)/bench/bench_region $(B)/bench/bench_ring
 
 $(B)/bench/%: bench/%.c bench/bench.h $(B)/lib/libkshm.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -static -o $@ $< $(B)/lib/libkshm.a -luring
 
-bench: setup all bench-bin $(addprefix kmod-,$(KERNELS))
+# The BPF ring buffer peer of bench_ring: clang, a libbpf skeleton, static.
+$(B)/bench/ringbuf_peer.bpf.o: bench/ringbuf_peer.bpf.c
+	@mkdir -p $(@D)
+	clang -O2 -g -target bpf -I/usr/include/$(shell gcc -dumpmachine) -c -o $@ $<
+
+$(B)/bench/ringbuf_peer.skel.h: $(B)/bench/ringbuf_peer.bpf.o
+	bpftool gen skeleton $< name ringbuf_peer_bpf > $@
+
+$(B)/bench/bench_ring: bench/bench_ring.c bench/bench.h $(B)/bench/ringbuf_peer.skel.h \
+		$(B)/lib/libkshm.a $(LIB_HDR)
+	$(CC) $(USER_CFLAGS) -I$(B)/bench -static -o $@ $< $(B)/lib/libkshm.a \
+		-lbpf -lelf -lz -lpthread
+
+# Rings against the BPF ring buffer on the packaged kernels; the tables go
+# into docs/benchmarks.md (bench/doc-section.sh), never by hand.
+BENCH_RING_KERNELS ?= 6.1 6.12
+bench-ring: setup all $(B)/bench/bench_ring $(addprefix kmod-,$(BENCH_RING_KERNELS))
+	@for k in $(BENCH_RING_KERNELS); do \
+		echo "== kshm rings vs the BPF ring buffer in Debian $$k (QEMU TCG; ratios only) =="; \
+		$(call VM_RUN,$$k) --out $(B)/vm-bench-ring-$$k --extra $(B)/bench/bench_ring \
+			cmd '/extra/bench_ring' || exit 1; \
+		sed -n '/^### Rings on/,/^| ratio kshm/p' $(B)/vm-bench-ring-$$k/tests.txt \
+			> $(B)/bench-ring-$$k.md; \
+		grep -q '^| ratio kshm' $(B)/bench-ring-$$k.md || \
+			{ echo "bench_ring on $$k printed no complete table"; exit 1; }; \
+		bench/doc-section.sh "bench_ring $$k" docs/benchmarks.md < $(B)/bench-ring-$$k.md; \
+	done
+
+bench: setup all bench-bin bench-ring $(addprefix kmod-,$(KERNELS))
 	@for k in $(KERNELS); do \
 		echo "== kshm benchmarks in Debian $$k (QEMU TCG; ratios only) =="; \
 		$(call VM_RUN,$$k) --out $(B)/vm-bench-$$k \
@@ -147,5 +176,5 @@ install: lib tools
 clean:
 	rm -rf $(B)
 
-.PHONY: all lib tools guest-tests modules setup kernels-update demo vm-run host-tests check \
+.PHONY: all lib tools guest-tests modules setup kernels-update demo vm-run host-tests check bench-ring \
 	bench bench-bin install clean

@@ -228,6 +228,7 @@ void *kshm_ring_reserve(struct kshm_ring *ring, u32 len, u16 type);
 void kshm_ring_commit(struct kshm_ring *ring, void *payload);
 int kshm_ring_produce(struct kshm_ring *ring, u16 type, const void *data, u32 len);
 void kshm_ring_fill_seq(void *payload, u32 len, u64 seq);
+void kshm_ring_init_module(void);
 void kshm_ring_free(struct kshm_ring *ring);
 bool kshm_file_rings_ready(struct kshm_file *kf);
 struct page *kshm_ring_page(struct kshm_region *r, unsigned long index);

@@ -411,6 +411,7 @@ static int __init kshm_init(void)
 {
 	int ret;
 
+	kshm_ring_init_module();
 	kshm_wq = alloc_workqueue("kshm", WQ_UNBOUND, 0);
 	if (!kshm_wq)
 		return -ENOMEM;

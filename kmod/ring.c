@@ -122,6 +122,9 @@ static inline void kshm_ring_wc_fence(struct kshm_ring *ring)
 		wmb();	/* WC stores: sfence before the caller's release store */
 }
 
+/* Bytes i & 0xff, twice: any 256 bytes of the pattern are one memcpy away. */
+static u8 kshm_ring_pattern[512];
+
 /*
  * The KSHM_REC_SEQ payload of @seq: the number, then bytes (seq + i) & 0xff.
  * Context: any.
@@ -129,11 +132,22 @@ static inline void kshm_ring_wc_fence(struct kshm_ring *ring)
 void kshm_ring_fill_seq(void *payload, u32 len, u64 seq)
 {
 	u8 *p = payload;
-	u32 i;
+	u32 i, n;
 
 	memcpy(p, &seq, sizeof(seq));
-	for (i = sizeof(seq); i < len; i++)
-		p[i] = (u8)(seq + i);
+	for (i = sizeof(seq); i < len; i += n) {
+		n = min_t(u32, len - i, 256);
+		memcpy(p + i, kshm_ring_pattern + ((seq + i) & 0xff), n);
+	}
+}
+
+/* Context: process (module init). */
+void kshm_ring_init_module(void)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(kshm_ring_pattern); i++)
+		kshm_ring_pattern[i] = (u8)i;
 }
 
 static bool kshm_ring_seq_ok(const u8 *p, u32 len)

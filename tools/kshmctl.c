@@ -7,6 +7,7 @@
  *                   the application maps them and reads the values back
  *   kshmctl region  create, map, fill, dump, list and destroy regions
  *   kshmctl buf     register kshmctl's memory, let the kernel use it, release
+ *   kshmctl ring    watch a ring the engine feeds, or time echo round trips
  */
 #include <ctype.h>
 #include <errno.h>
@@ -259,7 +260,7 @@ static int cmd_demo(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: kshmctl info | demo | region STEP [, STEP]... | buf STEP [, STEP]...\n"
+		"usage: kshmctl info | demo | region STEP [, STEP]... | buf STEP [, STEP]... | ring ...\n"
 		"  info    ABI version, limits and counters of the loaded module\n"
 		"  demo    the driver fills pages with 10..1, the application maps and reads them\n"
 		"  region  run steps on regions, in order, in one open file:\n"
@@ -279,6 +280,12 @@ static void usage(FILE *f)
 		"    unregister ID                            release, and wait until the kernel "
 		"let go\n"
 		"  e.g. kshmctl buf register 8K , fill 1 4 0 4 100 , dump 1 0 16 , unregister 1\n"
+		"  ring watch [seconds=S] [size=BYTES] [len=BYTES] [period=US]\n"
+		"          the test engine feeds a kernel-to-user ring; print records, rate,\n"
+		"          drops and wakeups each second (needs test_engine=1)\n"
+		"  ring echo [COUNT] [len=BYTES]\n"
+		"          records through a user-to-kernel ring, echoed back by the kernel;\n"
+		"          print the round trip's p50, p99 and max\n"
 		"Regions and buffers live as long as the file: they go when kshmctl exits.\n"
 		"The device is $KSHM_DEVICE, else %s.\n",
 		KSHM_DEFAULT_PATH);
@@ -294,6 +301,8 @@ int main(int argc, char **argv)
 		return cmd_region(argc - 2, argv + 2);
 	if (argc >= 2 && !strcmp(argv[1], "buf"))
 		return cmd_buf(argc - 2, argv + 2);
+	if (argc >= 2 && !strcmp(argv[1], "ring"))
+		return cmd_ring(argc - 2, argv + 2);
 	if (argc == 2 && (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help"))) {
 		usage(stdout);
 		return 0;

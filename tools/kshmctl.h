@@ -34,5 +34,6 @@ int run_script(const char *what, const struct step *steps, size_t nsteps, int ar
 
 int cmd_region(int argc, char **argv);
 int cmd_buf(int argc, char **argv);
+int cmd_ring(int argc, char **argv);
 
 #endif /* KSHMCTL_H */

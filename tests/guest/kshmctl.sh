@@ -67,6 +67,19 @@ check kshmctl_buf_fill_read_only_explained eval '[ $rc = 1 ] && has "registered 
 out=$(kshmctl buf unregister 3 2>&1); rc=$?
 check kshmctl_buf_unknown_id_one_sentence eval '[ $rc = 1 ] && has "buffer 3 was not registered in this run"'
 
+out=$(kshmctl ring watch seconds=2 len=32 period=200 2>&1); rc=$?
+check kshmctl_ring_watch_succeeds [ $rc = 0 ]
+check kshmctl_ring_watch_prints_each_second has '^  1\.[0-9] s  *[1-9][0-9]* records  *[0-9]*/s  *0 dropped'
+check kshmctl_ring_watch_all_in_order has '^total: [1-9][0-9]* records received, 0 dropped, 0 out of order'
+out=$(kshmctl ring watch size=3000 2>&1); rc=$?
+check kshmctl_ring_watch_bad_size_one_sentence eval '[ $rc = 1 ] &&
+	[ "$(printf "%s\n" "$out" | wc -l)" = 1 ] && has "power of two"'
+out=$(kshmctl ring watch frob=1 2>&1); rc=$?
+check kshmctl_ring_watch_unknown_option_usage eval '[ $rc = 2 ] && has "frob=1. is not a ring watch option"'
+out=$(kshmctl ring echo 200 len=100 2>&1); rc=$?
+check kshmctl_ring_echo_reports eval '[ $rc = 0 ] &&
+	has "^200 echo round trips of 100 bytes: p50 [0-9]* us, p99 [0-9]* us, max [0-9]* us$"'
+
 # Without CAP_IPC_LOCK the memlock limit applies, and kshmctl says which.
 mkdir -p /etc
 printf 'root:x:0:0::/:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n' > /etc/passwd
