@@ -98,7 +98,10 @@ static int kshm_engine_check(const struct kshm_engine_start *s)
 	return 0;
 }
 
-/* Target the kernel-to-user ring @s->id: records of @s->length bytes. */
+/*
+ * Target the kernel-to-user ring @s->id: records of @s->length bytes.
+ * Context: process.
+ */
 static int kshm_engine_ring(struct kshm_engine *e, struct kshm_file *kf,
 			    const struct kshm_engine_start *s)
 {
@@ -119,6 +122,9 @@ static int kshm_engine_ring(struct kshm_engine *e, struct kshm_file *kf,
 	return 0;
 }
 
+static int kshm_engine_words(struct kshm_engine *e, struct kshm_file *kf,
+			     const struct kshm_engine_start *s);
+
 static struct kshm_engine *kshm_engine_create(struct kshm_file *kf,
 					      const struct kshm_engine_start *s)
 {
@@ -128,16 +134,36 @@ static struct kshm_engine *kshm_engine_create(struct kshm_file *kf,
 	e = kzalloc(sizeof(*e), GFP_KERNEL_ACCOUNT);
 	if (!e)
 		return ERR_PTR(-ENOMEM);
-	if (s->flags & KSHM_TARGET_RING) {
+	if (s->flags & KSHM_TARGET_RING)
 		ret = kshm_engine_ring(e, kf, s);
-		if (ret)
-			goto out_free_engine;
-		goto init_timer;
-	}
+	else
+		ret = kshm_engine_words(e, kf, s);
+	if (ret)
+		goto out_free_engine;
+	e->period = ns_to_ktime((u64)s->period_us * NSEC_PER_USEC);
+	e->max_ticks = s->max_ticks;
+	hrtimer_init(&e->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	e->timer.function = kshm_engine_tick;
+	return e;
+
+out_free_engine:
+	kfree(e);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Target the words of a region or buffer: @s->length bytes at @s->offset.
+ * Context: process.
+ */
+static int kshm_engine_words(struct kshm_engine *e, struct kshm_file *kf,
+			     const struct kshm_engine_start *s)
+{
+	int ret;
+
 	ret = kshm_target_get(kf, s->flags & KSHM_TARGET_BUF, s->id,
 			      KSHM_BUF_KERNEL_WRITE, &e->target);
 	if (ret)
-		goto out_free_engine;
+		return ret;
 	ret = -EINVAL;
 	if (!kshm_target_range_ok(&e->target, s->offset, s->length))
 		goto out_put_target;
@@ -147,18 +173,11 @@ static struct kshm_engine *kshm_engine_create(struct kshm_file *kf,
 		goto out_put_target;
 	e->nr_words = s->length / 8;
 	e->wc = e->target.region && e->target.region->cache_mode == KSHM_CACHE_WC;
-init_timer:
-	e->period = ns_to_ktime((u64)s->period_us * NSEC_PER_USEC);
-	e->max_ticks = s->max_ticks;
-	hrtimer_init(&e->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
-	e->timer.function = kshm_engine_tick;
-	return e;
+	return 0;
 
 out_put_target:
 	kshm_target_put(&e->target);
-out_free_engine:
-	kfree(e);
-	return ERR_PTR(ret);
+	return ret;
 }
 
 /* Stop @e for good and free it; returns the ticks it ran. */

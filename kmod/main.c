@@ -66,6 +66,9 @@ static int kshm_ioctl_info(struct kshm_file *kf, void *arg)
  * @writes: the command changes the file's state (creates, destroys, writes
  *	memory, sets the eventfd): only for an fd opened for writing, else
  *	EBADF, as write() would be
+ * @out: the struct carries results back (every command with @undo does):
+ *	it is proven writable before @fn runs and written back after; a
+ *	command without results never writes the caller's memory
  * @undo: for a command that creates something (a region, a registration,
  *	a running engine): take back what @fn made, when its result cannot
  *	be written to the caller.  A call that fails leaves nothing behind.
@@ -76,6 +79,7 @@ struct kshm_ioctl_op {
 	unsigned int min_size;
 	u32 valid_flags;
 	bool writes;
+	bool out;
 	int (*fn)(struct kshm_file *kf, void *arg);
 	void (*undo)(struct kshm_file *kf, void *arg);
 };
@@ -85,12 +89,14 @@ struct kshm_ioctl_op {
 static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 	[KSHM_OP_INDEX(KSHM_IOC_INFO)] = {
 		.cmd = KSHM_IOC_INFO,
+		.out = true,
 		.size = sizeof(struct kshm_info),
 		.min_size = offsetofend(struct kshm_info, buf_pages_pinned),
 		.fn = kshm_ioctl_info,
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_REGION_CREATE)] = {
 		.cmd = KSHM_IOC_REGION_CREATE,
+		.out = true,
 		.size = sizeof(struct kshm_region_create),
 		.min_size = offsetofend(struct kshm_region_create, mmap_offset),
 		.valid_flags = KSHM_REGION_USER_RDONLY | KSHM_REGION_NODE,
@@ -107,6 +113,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_REGION_INFO)] = {
 		.cmd = KSHM_IOC_REGION_INFO,
+		.out = true,
 		.size = sizeof(struct kshm_region_info),
 		.min_size = offsetofend(struct kshm_region_info, mappings),
 		.valid_flags = KSHM_REGION_INFO_NEXT,
@@ -114,6 +121,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_BUF_REGISTER)] = {
 		.cmd = KSHM_IOC_BUF_REGISTER,
+		.out = true,
 		.size = sizeof(struct kshm_buf_register),
 		.min_size = offsetofend(struct kshm_buf_register, length),
 		.valid_flags = KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE,
@@ -130,6 +138,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_BUF_INFO)] = {
 		.cmd = KSHM_IOC_BUF_INFO,
+		.out = true,
 		.size = sizeof(struct kshm_buf_info),
 		.min_size = offsetofend(struct kshm_buf_info, pages),
 		.fn = kshm_ioctl_buf_info,
@@ -158,6 +167,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_CHECKSUM)] = {
 		.cmd = KSHM_IOC_CHECKSUM,
+		.out = true,
 		.size = sizeof(struct kshm_checksum),
 		.min_size = offsetofend(struct kshm_checksum, sum),
 		.valid_flags = KSHM_TARGET_BUF,
@@ -165,6 +175,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_ENGINE_START)] = {
 		.cmd = KSHM_IOC_ENGINE_START,
+		.out = true,
 		.size = sizeof(struct kshm_engine_start),
 		.min_size = offsetofend(struct kshm_engine_start, max_ticks),
 		.valid_flags = KSHM_TARGET_BUF | KSHM_TARGET_RING,
@@ -174,6 +185,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_ENGINE_STOP)] = {
 		.cmd = KSHM_IOC_ENGINE_STOP,
+		.out = true,
 		.size = sizeof(struct kshm_engine_stop),
 		.min_size = offsetofend(struct kshm_engine_stop, ticks),
 		.writes = true,
@@ -181,6 +193,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_RING_CREATE)] = {
 		.cmd = KSHM_IOC_RING_CREATE,
+		.out = true,
 		.size = sizeof(struct kshm_ring_create),
 		.min_size = offsetofend(struct kshm_ring_create, data_off),
 		.valid_flags = KSHM_RING_BLOCK,
@@ -190,6 +203,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_RING_PRODUCE)] = {
 		.cmd = KSHM_IOC_RING_PRODUCE,
+		.out = true,
 		.size = sizeof(struct kshm_ring_produce),
 		.min_size = offsetofend(struct kshm_ring_produce, produced),
 		.valid_flags = KSHM_RING_PRODUCE_WAIT,
@@ -218,6 +232,7 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 	},
 	[KSHM_OP_INDEX(KSHM_IOC_RING_STATS)] = {
 		.cmd = KSHM_IOC_RING_STATS,
+		.out = true,
 		.size = sizeof(struct kshm_ring_stats),
 		.min_size = offsetofend(struct kshm_ring_stats, hash),
 		.fn = kshm_ioctl_ring_stats,
@@ -268,9 +283,9 @@ static const struct kshm_ioctl_op *kshm_ioctl_op_find(unsigned int cmd)
 }
 
 /*
- * Write the struct back to the caller.  For a creating command, first prove
- * the struct writable (it still holds the caller's own bytes), so the usual
- * bad pointer fails before anything exists; @undo covers a mapping made
+ * Write the struct back to a caller that gets results.  First prove it
+ * writable (it still holds the caller's own bytes), so the usual bad
+ * pointer fails before anything happens; @undo covers a mapping made
  * read-only by another thread in between.
  */
 static int kshm_ioctl_run(struct kshm_file *kf, const struct kshm_ioctl_op *op,
@@ -279,10 +294,10 @@ static int kshm_ioctl_run(struct kshm_file *kf, const struct kshm_ioctl_op *op,
 	u32 len = min_t(u32, usize, op->size);
 	int ret;
 
-	if (op->undo && copy_to_user(uarg, buf, len))
+	if (op->out && copy_to_user(uarg, buf, len))
 		return -EFAULT;
 	ret = op->fn(kf, buf);
-	if (ret)
+	if (ret || !op->out)
 		return ret;
 	if (copy_to_user(uarg, buf, len) ||
 	    (op->undo && kshm_plant_result_fault())) {

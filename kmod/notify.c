@@ -147,10 +147,19 @@ ssize_t kshm_events_read(struct kshm_file *kf, char __user *ubuf, size_t len,
 __poll_t kshm_events_poll(struct kshm_file *kf, struct file *file,
 			  struct poll_table_struct *wait)
 {
+	__poll_t mask;
+
 	poll_wait(file, &kf->event_wait, wait);
-	/* Rings wake event_wait too (ring.c). */
-	return kshm_events_pending(kf) || kshm_file_rings_ready(kf) ?
-	       EPOLLIN | EPOLLRDNORM : 0;
+	mask = kshm_events_pending(kf) ? EPOLLIN | EPOLLRDNORM : 0;
+
+	/*
+	 * A kernel-to-user ring with a record: EPOLLPRI, not EPOLLIN, which
+	 * promises read() an event.  Rings wake event_wait only for a consumer
+	 * that raised KSHM_RING_WANT_WAKEUP (ring.c).
+	 */
+	if (kshm_file_rings_ready(kf))
+		mask |= EPOLLPRI;
+	return mask;
 }
 
 int kshm_ioctl_set_eventfd(struct kshm_file *kf, void *arg)

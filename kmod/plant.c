@@ -67,15 +67,24 @@ void kshm_plant_bug(void)
 	}
 }
 
-/* Take one armed fault from @count, with plant 4 only. */
+/* Protects the fault counts against concurrent takers. */
+static DEFINE_SPINLOCK(kshm_plant_take_lock);
+
+/* Take one armed fault from @count, with plant 4 only.  Context: any. */
 static bool kshm_plant_take(int *count)
 {
-	int n = READ_ONCE(*count);
+	unsigned long flags;
+	bool taken = false;
 
-	if (KSHM_TEST_PLANT != 4 || n <= 0)
+	if (KSHM_TEST_PLANT != 4)
 		return false;
-	WRITE_ONCE(*count, n - 1);
-	return true;
+	spin_lock_irqsave(&kshm_plant_take_lock, flags);
+	if (*count > 0) {
+		(*count)--;
+		taken = true;
+	}
+	spin_unlock_irqrestore(&kshm_plant_take_lock, flags);
+	return taken;
 }
 
 /*

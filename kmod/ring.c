@@ -35,6 +35,8 @@
 #define KSHM_RING_MAX_PRODUCE	65536
 /* Consumed bytes are handed back to the producer at least this often. */
 #define KSHM_RING_CONS_BATCH	4096
+/* The kernel consumer copies a payload into kernel memory this much at a time. */
+#define KSHM_RING_CHUNK		4096
 
 /**
  * struct kshm_ring - a ring's kernel state; the region holds it
@@ -52,9 +54,10 @@
  *	reservations, @prod->pos, @prod->flags, @dropped, @space_waiters
  * @prod_pos: kernel-to-user: the next byte a reservation takes
  * @consume_lock: user-to-kernel: one consumer at a time; protects
- *	@cons_pos, @rec, @hash and @seq_errors
+ *	@cons_pos, @rec, and the writes of @hash and @broken (read locklessly)
  * @cons_pos: user-to-kernel: bytes consumed
- * @rec: user-to-kernel: the kernel's copy of the record being consumed
+ * @rec: user-to-kernel: the kernel's copy of a chunk of the record being
+ *	consumed
  * @consume_work: user-to-kernel: consumes after a doorbell
  * @echo: user-to-kernel: the kernel-to-user ring KSHM_REC_ECHO records go
  *	to, holding a reference on its region, or NULL
@@ -107,7 +110,7 @@ struct kshm_ring {
 	atomic64_t wakeups;
 	atomic64_t doorbells;
 	u64 hash;
-	u64 seq_errors;
+	atomic64_t seq_errors;
 };
 
 static inline u8 *kshm_ring_at(struct kshm_ring *ring, u64 pos)
@@ -150,20 +153,6 @@ void kshm_ring_init_module(void)
 		kshm_ring_pattern[i] = (u8)i;
 }
 
-static bool kshm_ring_seq_ok(const u8 *p, u32 len)
-{
-	u64 seq;
-	u32 i;
-
-	if (len < sizeof(seq))
-		return false;
-	memcpy(&seq, p, sizeof(seq));
-	for (i = sizeof(seq); i < len; i++)
-		if (p[i] != (u8)(seq + i))
-			return false;
-	return true;
-}
-
 /* Wake who sleeps on the ring.  Context: irq_work (hard IRQ, or a thread on RT). */
 static void kshm_ring_wake_fn(struct irq_work *work)
 {
@@ -173,11 +162,16 @@ static void kshm_ring_wake_fn(struct irq_work *work)
 
 	atomic64_inc(&ring->wakeups);
 	wake_up_all(&ring->wait);
-	wake_up_all(&ring->kf->event_wait);
-	/* The eventfd only for a side that asked, in its flags word. */
+	/*
+	 * The eventfd and poll() on the device only for a side that asked,
+	 * in its flags word: a registered epoll costs no wakeup per record.
+	 */
 	sleeper = ring->kind == KSHM_RING_K2U ? &ring->cons->flags : &ring->prod->flags;
+	if (!(READ_ONCE(*sleeper) & KSHM_RING_WANT_WAKEUP))
+		return;
+	wake_up_all(&ring->kf->event_wait);
 	spin_lock_irqsave(&ring->efd_lock, irqflags);
-	if (ring->efd && (READ_ONCE(*sleeper) & KSHM_RING_WANT_WAKEUP))
+	if (ring->efd)
 		kshm_eventfd_signal(ring->efd);
 	spin_unlock_irqrestore(&ring->efd_lock, irqflags);
 }
@@ -197,8 +191,7 @@ static void kshm_ring_kick(struct kshm_ring *ring, u32 *flags)
 	smp_mb();	/* pair W, and set_current_state() of a waiter */
 	if ((READ_ONCE(*flags) & KSHM_RING_WANT_WAKEUP) ||
 	    /* waitqueue_active() is safe after the full barrier above */
-	    waitqueue_active(&ring->wait) ||
-	    waitqueue_active(&ring->kf->event_wait))	/* idem */
+	    waitqueue_active(&ring->wait))
 		irq_work_queue(&ring->wake_work);
 }
 
@@ -211,11 +204,7 @@ static void kshm_ring_kick(struct kshm_ring *ring, u32 *flags)
 static bool kshm_ring_user_cons(struct kshm_ring *ring, u64 prod, u64 *cons)
 {
 	*cons = smp_load_acquire(&ring->cons->pos);	/* pair C */
-	if (prod - *cons > ring->size) {
-		atomic64_inc(&ring->bad_pos);
-		return false;
-	}
-	return true;
+	return prod - *cons <= ring->size;
 }
 
 /*
@@ -233,6 +222,8 @@ static void *__kshm_ring_reserve(struct kshm_ring *ring, u32 len, u16 type, bool
 	raw_spin_lock_irqsave(&ring->lock, irqflags);
 	if (!kshm_ring_user_cons(ring, ring->prod_pos, &cons) ||
 	    ring->size - (ring->prod_pos - cons) < need) {
+		if (ring->prod_pos - cons > ring->size)
+			atomic64_inc(&ring->bad_pos);
 		if (drop) {
 			ring->dropped++;
 			WRITE_ONCE(ring->prod->dropped, ring->dropped);
@@ -359,10 +350,20 @@ static void *kshm_ring_reserve_wait(struct kshm_ring *ring, u32 len, u16 type)
 	}
 }
 
+/*
+ * Has a kernel-to-user ring a committed record at the consumer's position?
+ * A reserved record still being written is not one: a sleeper woken for it
+ * would find nothing.  The position is the application's: masked into the
+ * data, any value reads in bounds.  Context: any.
+ */
 static bool kshm_ring_k2u_ready(struct kshm_ring *ring)
 {
-	/* Pair P: acquire, like any consumer. */
-	return smp_load_acquire(&ring->prod->pos) != READ_ONCE(ring->cons->pos);
+	u64 cons = READ_ONCE(ring->cons->pos);
+	struct kshm_ring_rec *hdr = (struct kshm_ring_rec *)kshm_ring_at(ring, cons & ~7ULL);
+
+	if (smp_load_acquire(&ring->prod->pos) == cons)	/* pair P */
+		return false;
+	return !(smp_load_acquire(&hdr->len) & KSHM_RING_REC_BUSY);	/* pair B */
 }
 
 /* Is there work for the application?  Context: any. */
@@ -375,7 +376,10 @@ static bool kshm_ring_ready(struct kshm_ring *ring)
 	       smp_load_acquire(&ring->prod->pos);	/* pair P */
 }
 
-/* Does any kernel-to-user ring of @kf hold records?  Context: process. */
+/*
+ * Does any kernel-to-user ring of @kf hold a committed record?  For poll()
+ * on the device (EPOLLPRI).  Context: process.
+ */
 bool kshm_file_rings_ready(struct kshm_file *kf)
 {
 	struct kshm_region *r;
@@ -396,37 +400,64 @@ bool kshm_file_rings_ready(struct kshm_file *kf)
 
 /* --- the kernel consumer of user-to-kernel rings ------------------------------ */
 
+/* Context: process, @ring->consume_lock held. */
 static void kshm_ring_break(struct kshm_ring *ring)
 {
 	WRITE_ONCE(ring->broken, true);
 	WRITE_ONCE(ring->cons->flags, READ_ONCE(ring->cons->flags) | KSHM_RING_BROKEN);
 }
 
-/* The module's own handling of a record, copied to @ring->rec. */
-static void kshm_ring_handle(struct kshm_ring *ring, u16 type, u32 len)
+/*
+ * The module's own handling of a record whose payload is @len bytes at
+ * @pos: each chunk is copied once into @ring->rec and only the copy is
+ * looked at (checked against the KSHM_REC_SEQ pattern, hashed, echoed).
+ * Context: process, @ring->consume_lock held.
+ */
+static void kshm_ring_handle(struct kshm_ring *ring, u16 type, u64 pos, u32 len)
 {
-	u32 i;
+	bool seq_ok = len >= sizeof(u64);
+	void *echo = NULL;
+	u64 seq = 0, hash = ring->hash;
+	u32 off, n, i;
 
-	switch (type) {
-	case KSHM_REC_SEQ:
-		if (!kshm_ring_seq_ok(ring->rec, len))
-			ring->seq_errors++;
-		break;
-	case KSHM_REC_ECHO:
-		if (ring->echo)
-			kshm_ring_produce(ring->echo, KSHM_REC_ECHO, ring->rec, len);
-		break;
+	if (type == KSHM_REC_ECHO && ring->echo) {
+		echo = kshm_ring_reserve(ring->echo, len, KSHM_REC_ECHO);
+		if (IS_ERR(echo))
+			echo = NULL;	/* counted as dropped by the echo ring */
 	}
-	for (i = 0; i < len; i++)
-		ring->hash = (ring->hash ^ ring->rec[i]) * 0x100000001b3ULL;
+	for (off = 0; off < len; off += n) {
+		n = min_t(u32, len - off, KSHM_RING_CHUNK);
+		memcpy(ring->rec, kshm_ring_at(ring, pos + off), n);
+		if (type == KSHM_REC_SEQ && seq_ok) {
+			i = 0;
+			if (!off) {
+				memcpy(&seq, ring->rec, sizeof(seq));
+				i = sizeof(seq);
+			}
+			for (; i < n; i++)
+				if (ring->rec[i] != (u8)(seq + off + i))
+					seq_ok = false;
+		}
+		if (echo)
+			memcpy(echo + off, ring->rec, n);
+		for (i = 0; i < n; i++)
+			hash = (hash ^ ring->rec[i]) * 0x100000001b3ULL;
+	}
+	if (echo)
+		kshm_ring_commit(ring->echo, echo);
+	if (type == KSHM_REC_SEQ && !seq_ok)
+		atomic64_inc(&ring->seq_errors);
+	/* RING_STATS reads it without waiting for the consumer. */
+	WRITE_ONCE(ring->hash, hash);
 }
 
 /*
- * Consume what the application produced.  Every header and payload is
- * copied once into kernel memory and only the copy is looked at.
+ * Consume what the application produced, up to *@budget bytes.  Each
+ * header is copied once into kernel memory and only the copy is looked at.
+ * Returns true when it stopped for the budget with records left.
  * Context: process, @ring->consume_lock held.
  */
-static void kshm_ring_drain(struct kshm_ring *ring)
+static bool kshm_ring_drain(struct kshm_ring *ring, u64 *budget)
 {
 	struct kshm_ring_rec hdr;
 	u64 prod, avail, need, done = 0;
@@ -438,9 +469,11 @@ static void kshm_ring_drain(struct kshm_ring *ring)
 	if (avail > ring->size) {
 		atomic64_inc(&ring->bad_pos);
 		kshm_ring_break(ring);
-		return;
+		return false;
 	}
 	while (avail) {
+		if (!*budget)
+			break;
 		if (avail < sizeof(hdr)) {
 			kshm_ring_break(ring);	/* a position inside a header */
 			break;
@@ -455,34 +488,44 @@ static void kshm_ring_drain(struct kshm_ring *ring)
 		if (hdr.flags || (hdr.type != KSHM_REC_SEQ && hdr.type != KSHM_REC_ECHO)) {
 			atomic64_inc(&ring->invalid);
 		} else {
-			memcpy(ring->rec, kshm_ring_at(ring, ring->cons_pos + sizeof(hdr)), len);
-			kshm_ring_handle(ring, hdr.type, len);
+			kshm_ring_handle(ring, hdr.type, ring->cons_pos + sizeof(hdr), len);
 			atomic64_inc(&ring->records);
 			atomic64_add(len, &ring->bytes);
 		}
 		ring->cons_pos += need;
 		avail -= need;
 		done += need;
-		if (done >= KSHM_RING_CONS_BATCH || !avail) {
+		*budget -= min(*budget, need);
+		if (done >= KSHM_RING_CONS_BATCH) {
 			/* Pair C: our reads of the space before handing it back. */
 			smp_store_release(&ring->cons->pos, ring->cons_pos);
 			done = 0;
+			cond_resched();
 		}
 	}
 	smp_store_release(&ring->cons->pos, ring->cons_pos);	/* pair C */
+	return avail && !READ_ONCE(ring->broken);
 }
 
-/* Context: process (kshm_wq), holding a reference on the ring's region. */
+static void kshm_ring_consume_later(struct kshm_ring *ring);
+
+/*
+ * Consume until the application stops producing, at most twice the ring
+ * per run: then the work queues itself again behind other work.
+ * Context: process (kshm_wq), holding a reference on the ring's region.
+ */
 static void kshm_ring_consume_fn(struct work_struct *work)
 {
 	struct kshm_ring *ring = container_of(work, struct kshm_ring, consume_work);
 	struct kshm_region *region = ring->region;
+	u64 budget = 2 * ring->size;
+	bool more = false;
 
 	mutex_lock(&ring->consume_lock);
 	WRITE_ONCE(ring->cons->flags, READ_ONCE(ring->cons->flags) & ~KSHM_RING_WANT_WAKEUP);
 	while (!READ_ONCE(ring->broken)) {
-		kshm_ring_drain(ring);
-		if (READ_ONCE(ring->broken))
+		more = kshm_ring_drain(ring, &budget);
+		if (more || READ_ONCE(ring->broken))
 			break;
 		/* Idle: ask for a doorbell, then look once more (pair W). */
 		WRITE_ONCE(ring->cons->flags,
@@ -492,10 +535,15 @@ static void kshm_ring_consume_fn(struct work_struct *work)
 			break;
 		WRITE_ONCE(ring->cons->flags,
 			   READ_ONCE(ring->cons->flags) & ~KSHM_RING_WANT_WAKEUP);
-		cond_resched();
+		if (!budget) {
+			more = true;
+			break;
+		}
 	}
 	mutex_unlock(&ring->consume_lock);
 	kshm_ring_kick(ring, &ring->prod->flags);
+	if (more)
+		kshm_ring_consume_later(ring);
 	kshm_region_put(region);
 }
 
@@ -519,6 +567,8 @@ static int kshm_ring_create_check(const struct kshm_ring_create *c)
 	    c->data_size < PAGE_SIZE || c->data_size > KSHM_RING_MAX_DATA)
 		return -EINVAL;
 	if (c->echo_id && c->kind != KSHM_RING_U2K)
+		return -EINVAL;
+	if ((c->flags & KSHM_RING_BLOCK) && c->kind != KSHM_RING_K2U)
 		return -EINVAL;
 	return 0;
 }
@@ -605,7 +655,7 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
 	ring->wc = c->cache_mode == KSHM_CACHE_WC;
 	ring->echo = echo ? echo->ring : NULL;
 	if (c->kind == KSHM_RING_U2K) {
-		ring->rec = kvmalloc(ring->rec_max, GFP_KERNEL_ACCOUNT);
+		ring->rec = kvmalloc(KSHM_RING_CHUNK, GFP_KERNEL_ACCOUNT);
 		if (!ring->rec)
 			goto out_free_ring;
 	}
@@ -620,6 +670,14 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
 		goto out_put_region;
 	/* From here the region frees the ring, and puts @echo. */
 	r->ring = ring;
+	/*
+	 * Once published, a destroy of the predictable id may free the ring
+	 * at once: nothing of it is read after kshm_region_publish().
+	 */
+	c->rec_max = ring->rec_max;
+	c->cons_off = 0;
+	c->prod_off = PAGE_SIZE;
+	c->data_off = 2 * PAGE_SIZE;
 	ret = kshm_region_publish(kf, r, &rc);
 	if (ret) {
 		kshm_region_put(r);
@@ -627,10 +685,6 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
 	}
 	c->id = rc.id;
 	c->mmap_offset = rc.mmap_offset;
-	c->rec_max = ring->rec_max;
-	c->cons_off = 0;
-	c->prod_off = PAGE_SIZE;
-	c->data_off = 2 * PAGE_SIZE;
 	return 0;
 
 out_put_region:
@@ -683,6 +737,9 @@ int kshm_ioctl_ring_produce(struct kshm_file *kf, void *arg)
 	u32 i;
 	int ret = 0;
 
+	/* A test producer, like the engine: only where tests run. */
+	if (!READ_ONCE(kshm_test_engine))
+		return -EPERM;
 	if (p->__reserved || p->produced || !p->count ||
 	    p->count > KSHM_RING_MAX_PRODUCE || p->len < sizeof(u64) || !p->type)
 		return -EINVAL;
@@ -695,6 +752,13 @@ int kshm_ioctl_ring_produce(struct kshm_file *kf, void *arg)
 		goto out_put_ring;
 	}
 	for (i = 0; i < p->count; i++) {
+		if (i && !(i % 64)) {
+			if (fatal_signal_pending(current)) {
+				ret = p->produced ? 0 : -EINTR;
+				break;
+			}
+			cond_resched();
+		}
 		rec = wait ? kshm_ring_reserve_wait(ring, p->len, p->type) :
 			     kshm_ring_reserve(ring, p->len, p->type);
 		if (IS_ERR(rec)) {
@@ -707,13 +771,6 @@ int kshm_ioctl_ring_produce(struct kshm_file *kf, void *arg)
 		kshm_ring_fill_seq(rec, p->len, p->seq + i);
 		kshm_ring_commit(ring, rec);
 		p->produced++;
-		if (!(i % 64)) {
-			if (fatal_signal_pending(current)) {
-				ret = -EINTR;
-				break;
-			}
-			cond_resched();
-		}
 	}
 out_put_ring:
 	kshm_ring_put(ring);
@@ -731,7 +788,9 @@ int kshm_ioctl_ring_wait(struct kshm_file *kf, void *arg)
 	ring = kshm_ring_get(kf, w->id);
 	if (IS_ERR(ring))
 		return PTR_ERR(ring);
-	if (kshm_ring_ready(ring))
+	if (READ_ONCE(ring->broken))
+		ret = -EPIPE;
+	else if (kshm_ring_ready(ring))
 		ret = 0;
 	else if (!w->timeout_ns)
 		ret = -ETIMEDOUT;
@@ -740,6 +799,8 @@ int kshm_ioctl_ring_wait(struct kshm_file *kf, void *arg)
 	else
 		ret = wait_event_interruptible_hrtimeout(ring->wait, kshm_ring_ready(ring),
 							 ns_to_ktime(w->timeout_ns));
+	if (!ret && READ_ONCE(ring->broken))
+		ret = -EPIPE;
 	kshm_ring_put(ring);
 	if (ret == -ETIME)
 		return -ETIMEDOUT;
@@ -751,6 +812,7 @@ int kshm_ioctl_ring_doorbell(struct kshm_file *kf, void *arg)
 {
 	struct kshm_ring_doorbell *d = arg;
 	struct kshm_ring *ring;
+	int ret = 0;
 
 	if (d->__reserved)
 		return -EINVAL;
@@ -758,12 +820,14 @@ int kshm_ioctl_ring_doorbell(struct kshm_file *kf, void *arg)
 	if (IS_ERR(ring))
 		return PTR_ERR(ring);
 	atomic64_inc(&ring->doorbells);
-	if (ring->kind == KSHM_RING_U2K)
+	if (READ_ONCE(ring->broken))
+		ret = -EPIPE;
+	else if (ring->kind == KSHM_RING_U2K)
 		kshm_ring_consume_later(ring);
 	else
 		wake_up_all(&ring->wait);	/* producers waiting for space */
 	kshm_ring_put(ring);
-	return 0;
+	return ret;
 }
 
 int kshm_ioctl_ring_set_eventfd(struct kshm_file *kf, void *arg)
@@ -815,10 +879,9 @@ int kshm_ioctl_ring_stats(struct kshm_file *kf, void *arg)
 	st->wakeups = atomic64_read(&ring->wakeups);
 	st->doorbells = atomic64_read(&ring->doorbells);
 	st->broken = READ_ONCE(ring->broken);
-	mutex_lock(&ring->consume_lock);
-	st->seq_errors = ring->seq_errors;
-	st->hash = ring->hash;
-	mutex_unlock(&ring->consume_lock);
+	/* Never waits for the consumer. */
+	st->seq_errors = atomic64_read(&ring->seq_errors);
+	st->hash = READ_ONCE(ring->hash);
 	kshm_ring_put(ring);
 	return 0;
 }

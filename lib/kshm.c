@@ -292,6 +292,7 @@ int kshm_ring_create(int fd, uint32_t kind, uint64_t data_size, uint32_t cache_m
 	ring->fd = fd;
 	ring->id = c.id;
 	ring->kind = kind;
+	ring->cache_mode = cache_mode;
 	ring->size = data_size;
 	ring->rec_max = c.rec_max;
 	ring->cons_len = c.prod_off - c.cons_off;
@@ -342,11 +343,24 @@ static int kshm_ring_doorbell_call(struct kshm_ring *ring)
 	return kshm_ioctl(ring->fd, KSHM_IOC_RING_DOORBELL, &d);
 }
 
+/* x86 orders stores to write-combining memory only with sfence. */
+static void kshm_ring_wc_fence(const struct kshm_ring *ring)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (ring->cache_mode == KSHM_CACHE_WC)
+		__asm__ __volatile__("sfence" ::: "memory");
+#else
+	(void)ring;
+#endif
+}
+
 const struct kshm_ring_rec *kshm_ring_next(struct kshm_ring *ring)
 {
 	struct kshm_ring_rec *rec;
 	uint32_t len;
 
+	if (ring->kind != KSHM_RING_K2U || ring->broken)
+		return NULL;
 	if (ring->pos == ring->cached) {
 		/* Pair P: the kernel's release store of its position. */
 		ring->cached = __atomic_load_n(&ring->prod->pos, __ATOMIC_ACQUIRE);
@@ -358,12 +372,20 @@ const struct kshm_ring_rec *kshm_ring_next(struct kshm_ring *ring)
 	len = __atomic_load_n(&rec->len, __ATOMIC_ACQUIRE);
 	if (len & KSHM_RING_REC_BUSY)
 		return NULL;
+	/* The kernel never writes such a record: do not walk off the ring. */
+	if (len > ring->rec_max || ring->cached - ring->pos < KSHM_RING_REC_SPACE(len)) {
+		ring->broken = 1;
+		return NULL;
+	}
 	ring->pos += KSHM_RING_REC_SPACE(len);
 	return rec;
 }
 
 int kshm_ring_done(struct kshm_ring *ring)
 {
+	if (ring->kind != KSHM_RING_K2U)
+		return -EINVAL;
+	kshm_ring_wc_fence(ring);
 	/* Pair C: our reads of the records before the kernel reuses them. */
 	__atomic_store_n(&ring->cons->pos, ring->pos, __ATOMIC_RELEASE);
 	/* Pair W: our position before the producer's flag. */
@@ -376,15 +398,24 @@ int kshm_ring_done(struct kshm_ring *ring)
 int kshm_ring_want_wakeup(struct kshm_ring *ring, int on)
 {
 	uint32_t *flags = ring->kind == KSHM_RING_K2U ? &ring->cons->flags : &ring->prod->flags;
+	const struct kshm_ring_rec *rec;
 
+	kshm_ring_wc_fence(ring);
 	__atomic_store_n(flags, on ? KSHM_RING_WANT_WAKEUP : 0, __ATOMIC_RELAXED);
 	if (!on)
 		return 0;
 	/* Pair W: the flag before we look at the ring once more. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (ring->kind == KSHM_RING_K2U)
-		return __atomic_load_n(&ring->prod->pos, __ATOMIC_ACQUIRE) != ring->pos;
-	return __atomic_load_n(&ring->cons->pos, __ATOMIC_ACQUIRE) != ring->pos;
+	if (ring->kind == KSHM_RING_K2U) {
+		/* Work: a committed record at our position (pairs P and B). */
+		if (__atomic_load_n(&ring->prod->pos, __ATOMIC_ACQUIRE) == ring->pos)
+			return 0;
+		rec = kshm_ring_rec_at(ring, ring->pos);
+		return !(__atomic_load_n(&rec->len, __ATOMIC_ACQUIRE) & KSHM_RING_REC_BUSY);
+	}
+	/* Work for a producer: space freed since it last looked, or the end. */
+	return __atomic_load_n(&ring->cons->pos, __ATOMIC_ACQUIRE) != ring->cached ||
+	       (__atomic_load_n(&ring->cons->flags, __ATOMIC_RELAXED) & KSHM_RING_BROKEN);
 }
 
 void *kshm_ring_reserve(struct kshm_ring *ring, uint32_t len, uint16_t type)
@@ -392,7 +423,7 @@ void *kshm_ring_reserve(struct kshm_ring *ring, uint32_t len, uint16_t type)
 	uint64_t need = KSHM_RING_REC_SPACE(len);
 	struct kshm_ring_rec *rec;
 
-	if (len > ring->rec_max)
+	if (ring->kind != KSHM_RING_U2K || len > ring->rec_max)
 		return NULL;
 	if (ring->size - (ring->pos - ring->cached) < need) {
 		/* Pair C: the kernel's reads before we overwrite the space. */
@@ -410,6 +441,11 @@ void *kshm_ring_reserve(struct kshm_ring *ring, uint32_t len, uint16_t type)
 
 int kshm_ring_submit(struct kshm_ring *ring)
 {
+	if (ring->kind != KSHM_RING_U2K)
+		return -EINVAL;
+	if (__atomic_load_n(&ring->cons->flags, __ATOMIC_RELAXED) & KSHM_RING_BROKEN)
+		return -EPIPE;
+	kshm_ring_wc_fence(ring);
 	/* Pair P: the records before the position that covers them. */
 	__atomic_store_n(&ring->prod->pos, ring->pos, __ATOMIC_RELEASE);
 	/* Pair W: our position before the kernel consumer's flag. */

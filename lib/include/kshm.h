@@ -101,6 +101,8 @@ struct kshm_ring {
 	uint32_t id;
 	uint32_t kind;
 	uint32_t rec_max;
+	uint32_t cache_mode;		/* enum kshm_cache_mode: WC fences stores */
+	int broken;			/* the kernel's records made no sense: stop */
 	uint64_t size;			/* bytes of record space */
 	struct kshm_ring_cons *cons;
 	struct kshm_ring_prod *prod;
@@ -122,25 +124,31 @@ int kshm_ring_create(int fd, uint32_t kind, uint64_t data_size, uint32_t cache_m
 int kshm_ring_destroy(struct kshm_ring *ring);
 
 /*
- * Kernel-to-user, consuming: the next committed record, or NULL.  Its
+ * Kernel-to-user, consuming: the next committed record, or NULL (none yet;
+ * or @ring->broken set: a record the kernel cannot have written).  Its
  * space stays the application's until kshm_ring_done() hands back every
  * record taken so far (and rings the doorbell if a kernel producer waits
- * for space).
+ * for space): call it before sleeping, or RING_WAIT returns at once.
  */
 const struct kshm_ring_rec *kshm_ring_next(struct kshm_ring *ring);
 int kshm_ring_done(struct kshm_ring *ring);
 
 /*
  * User-to-kernel, producing: space for a record of @len payload bytes, or
- * NULL when the ring is full; kshm_ring_submit() publishes every record
- * reserved so far and rings the doorbell only if the kernel consumer asked.
+ * NULL when the ring is full (or @len exceeds @rec_max: check it first);
+ * kshm_ring_submit() publishes every record reserved so far and rings the
+ * doorbell only if the kernel consumer asked; -EPIPE once the kernel
+ * stopped the ring on a bad record (KSHM_RING_BROKEN).
  */
 void *kshm_ring_reserve(struct kshm_ring *ring, uint32_t len, uint16_t type);
 int kshm_ring_submit(struct kshm_ring *ring);
 
 /*
- * Before sleeping on the ring's eventfd: ask for a wakeup (@on), and learn
- * whether there is work already (1: do not sleep).  Clear it when awake.
+ * Before sleeping on the ring's eventfd or poll(): ask for a wakeup (@on),
+ * and learn whether there is work already (1: do not sleep).  Work is a
+ * committed record for a consumer; for a producer, space the kernel freed
+ * since its last kshm_ring_reserve() failed, or the ring's end.  Clear the
+ * flag (@on 0) when awake.
  */
 int kshm_ring_want_wakeup(struct kshm_ring *ring, int on);
 /* Sleep in the kernel until there is work (see struct kshm_ring_wait). */

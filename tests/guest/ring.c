@@ -99,6 +99,8 @@ static void create_errors(int fd)
 	tap_errno(raw_create(fd, KSHM_RING_K2U, 0, 0, 0, NULL), EINVAL, "ring_create_size_0_einval");
 	tap_errno(raw_create(fd, KSHM_RING_K2U, 65536, 1U << 5, 0, NULL), EINVAL,
 		  "ring_create_unknown_flag_einval");
+	tap_errno(raw_create(fd, KSHM_RING_U2K, 65536, KSHM_RING_BLOCK, 0, NULL), EINVAL,
+		  "ring_create_block_on_u2k_einval");
 	c.__reserved = 1;
 	tap_errno(raw_ioctl(fd, KSHM_IOC_RING_CREATE, &c), EINVAL, "ring_create_reserved_einval");
 	tap_errno(raw_create(fd, KSHM_RING_K2U, 65536, 0, 1, NULL), EINVAL,
@@ -157,6 +159,32 @@ static void create_errors(int fd)
 						   NULL),
 			  EINVAL, "ring_produce_wait_without_block_einval");
 		tap_errno(kshm_ring_set_eventfd(&k2u, 0), EINVAL, "ring_set_eventfd_not_eventfd_einval");
+		tap_errno(kshm_ring_set_eventfd(&k2u, 999), EBADF, "ring_set_eventfd_bad_fd_ebadf");
+		tap_errno(kshm_ring_set_eventfd(&k2u, -2), EINVAL, "ring_set_eventfd_below_minus_1_einval");
+		tap_zero(kshm_ring_set_eventfd(&k2u, -1), "ring_set_eventfd_none");
+		{
+			struct kshm_ring_wait w = { .size = sizeof(w), .id = k2u.id, .__reserved = 1 };
+			struct kshm_ring_doorbell d = { .size = sizeof(d), .id = k2u.id, .__reserved = 1 };
+
+			tap_errno(raw_ioctl(fd, KSHM_IOC_RING_WAIT, &w), EINVAL, "ring_wait_reserved_einval");
+			tap_errno(raw_ioctl(fd, KSHM_IOC_RING_DOORBELL, &d), EINVAL,
+				  "ring_doorbell_reserved_einval");
+			w.__reserved = 0;
+			w.flags = 1;
+			tap_errno(raw_ioctl(fd, KSHM_IOC_RING_WAIT, &w), EINVAL, "ring_wait_flags_einval");
+		}
+		{
+			/* A command without results never writes the caller's struct. */
+			struct kshm_ring_doorbell *d = mmap(NULL, page, PROT_READ | PROT_WRITE,
+							    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+			d->size = sizeof(*d);
+			d->id = k2u.id;
+			mprotect(d, page, PROT_READ);
+			tap_zero(raw_ioctl(fd, KSHM_IOC_RING_DOORBELL, d),
+				 "ring_doorbell_struct_in_read_only_memory_works");
+			munmap(d, page);
+		}
 	}
 
 	/* Mutating ring commands need an fd opened for writing. */
@@ -338,6 +366,7 @@ static void k2u_many_producers(int fd)
 	for (i = 0; i < 2; i++)
 		tap_require(!pthread_create(&t[i], NULL, producer_main, &pr[i]), "thread");
 	for (;;) {
+		tap_require(now_ms() - start < 200000, "the producers finished within 200 s");
 		while ((rec = kshm_ring_next(&r))) {
 			src = rec->type == KSHM_REC_SEQ ? 0 : rec->type - 9;
 			if (src < 0 || src > 2 || !seq_payload_ok(rec, &seq) || seq < next[src]) {
@@ -389,8 +418,11 @@ static void k2u_backpressure(int fd)
 
 	tap_require(!kshm_ring_create(fd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, KSHM_RING_BLOCK, 0, &r),
 		    "k2u block");
+	double end = now_ms() + 120000;
+
 	tap_require(!pthread_create(&t, NULL, producer_main, &pr), "thread");
 	while (next < pr.count && !bad) {
+		tap_require(now_ms() < end, "the blocked producer finished within 120 s");
 		if (!drain_seq(&r, &next, 120, &bad))
 			kshm_ring_wait(&r, 100000000);
 	}
@@ -411,8 +443,8 @@ static void on_alarm(int sig)
 /* poll, epoll, the ring's eventfd, blocking waits with and without timeout. */
 static void wakeups(int fd)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	struct epoll_event ev = { .events = EPOLLIN }, out;
+	struct pollfd pfd = { .fd = fd, .events = POLLPRI };
+	struct epoll_event ev = { .events = EPOLLPRI }, out;
 	struct sigaction sa = { .sa_handler = on_alarm };
 	struct kshm_ring r;
 	uint64_t next = 0, v, ticks;
@@ -435,14 +467,21 @@ static void wakeups(int fd)
 
 	/* Records that come while we sleep wake every kind of sleeper. */
 	tap_require(!kshm_engine_start(fd, KSHM_TARGET_RING, r.id, 20000, 0, 16, 1), "engine");
-	tap_ok(poll(&pfd, 1, 10000) == 1 && (pfd.revents & POLLIN), "ring_poll_wakes_on_record");
+	tap_ok(kshm_ring_want_wakeup(&r, 1) == 0, "ring_want_wakeup_before_poll");
+	tap_ok(poll(&pfd, 1, 10000) == 1 && (pfd.revents & POLLPRI), "ring_poll_wakes_on_record");
 	kshm_engine_stop(fd, &ticks);
 	drain_seq(&r, &next, 0, &bad);
 	next = 1;
 	tap_require(!kshm_engine_start(fd, KSHM_TARGET_RING, r.id, 20000, 0, 16, 1), "engine");
 	tap_ok(epoll_wait(ep, &out, 1, 10000) == 1, "ring_epoll_wakes_on_record");
 	kshm_engine_stop(fd, &ticks);
+	kshm_ring_want_wakeup(&r, 0);
 	drain_seq(&r, &next, 0, &bad);
+	pfd.events = POLLPRI;
+	tap_ok(poll(&pfd, 1, 0) == 0, "ring_poll_not_ready_once_consumed");
+	/* What the flag asked for so far has been signalled: start counting afresh. */
+	if (read(efd, &v, 8) < 0)
+		v = 0;
 	next = 1;
 	tap_require(!kshm_engine_start(fd, KSHM_TARGET_RING, r.id, 20000, 0, 16, 1), "engine");
 	tap_zero(kshm_ring_wait(&r, UINT64_MAX), "ring_wait_forever_wakes_on_record");
@@ -460,13 +499,20 @@ static void wakeups(int fd)
 	tap_ok(kshm_ring_want_wakeup(&r, 1) == 0, "ring_want_wakeup_empty_says_sleep");
 	tap_require(!kshm_engine_start(fd, KSHM_TARGET_RING, r.id, 20000, 0, 16, 1), "engine");
 	pfd.fd = efd;
+	pfd.events = POLLIN;
 	tap_ok(poll(&pfd, 1, 10000) == 1 && read(efd, &v, 8) == 8,
 	       "ring_eventfd_signalled_when_consumer_asked");
 	kshm_ring_want_wakeup(&r, 0);
 	kshm_engine_stop(fd, &ticks);
 	drain_seq(&r, &next, 0, &bad);
 	tap_require(!kshm_ring_kernel_produce(&r, 0, KSHM_REC_SEQ, 8, 10, 0, NULL), "produce");
+	usleep(100000);	/* a wakeup would have run (an irq_work thread on RT) */
 	tap_ok(read(efd, &v, 8) < 0 && errno == EAGAIN, "ring_eventfd_not_signalled_after_flag_cleared");
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	tap_ok(poll(&pfd, 1, 0) == 0, "ring_records_do_not_make_the_device_readable_for_read");
+	pfd.events = POLLPRI;
+	tap_ok(poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLPRI), "ring_records_make_the_device_pollpri");
 	tap_ok(kshm_ring_want_wakeup(&r, 1) == 1, "ring_want_wakeup_with_records_says_do_not_sleep");
 	kshm_ring_want_wakeup(&r, 0);
 	next = 0;
@@ -497,7 +543,7 @@ static void u2k_consumer(int fd)
 {
 	struct kshm_ring r;
 	struct kshm_ring_stats st;
-	uint64_t h = 0xcbf29ce484222325ULL, n = 20000, i, bytes = 0;
+	uint64_t h = 0xcbf29ce484222325ULL, n = 20000, i, bytes = 0, submits = 0;
 	uint8_t *p;
 	uint32_t len;
 	int ret = 0;
@@ -508,6 +554,7 @@ static void u2k_consumer(int fd)
 		len = 8 + (uint32_t)rand() % (r.rec_max - 7);
 		while (!(p = kshm_ring_reserve(&r, len, KSHM_REC_SEQ))) {
 			ret |= kshm_ring_submit(&r);
+			submits++;
 			tap_require(kshm_ring_wait(&r, 10000000000ULL) == 0,
 				    "the kernel consumer made room within 10 s");
 		}
@@ -516,21 +563,71 @@ static void u2k_consumer(int fd)
 			p[j] = (uint8_t)(i + j);
 		h = fnv(h, p, len);
 		bytes += len;
-		if (rand() % 4 == 0)
+		if (rand() % 4 == 0) {
 			ret |= kshm_ring_submit(&r);
+			submits++;
+		}
 	}
 	ret |= kshm_ring_submit(&r);
+	submits++;
 	tap_zero(ret, "ring_u2k_submit_doorbells_succeed");
 	tap_zero(kshm_ring_wait(&r, 10000000000ULL), "ring_u2k_wait_until_consumed");
 	st = stats_of(&r);
 	tap_ok(st.records == n && st.bytes == bytes, "ring_u2k_kernel_consumed_every_record");
 	tap_ok(!st.seq_errors && !st.invalid && !st.broken, "ring_u2k_every_record_valid");
 	tap_ok(st.hash == h, "ring_u2k_kernel_read_exactly_the_bytes_written");
-	tap_diag("%llu records, %llu doorbells", (unsigned long long)n,
-		 (unsigned long long)r.doorbells);
-	tap_ok(r.doorbells == st.doorbells && r.doorbells < n,
-	       "ring_u2k_doorbells_only_when_the_kernel_asked");
+	tap_diag("%llu records, %llu submits, %llu doorbells", (unsigned long long)n,
+		 (unsigned long long)submits, (unsigned long long)r.doorbells);
+	tap_ok(r.doorbells == st.doorbells && r.doorbells <= submits,
+	       "ring_u2k_never_more_doorbells_than_submits");
 	kshm_ring_destroy(&r);
+
+	/* The kernel idle: exactly one doorbell per submit, none without. */
+	tap_require(!kshm_ring_create(fd, KSHM_RING_U2K, 16384, KSHM_CACHE_WB, 0, 0, &r), "u2k");
+	for (i = 0; i < 3; i++) {
+		p = kshm_ring_reserve(&r, 8, KSHM_REC_SEQ);
+		memcpy(p, &i, 8);
+		kshm_ring_submit(&r);
+		kshm_ring_wait(&r, 10000000000ULL);
+	}
+	tap_ok(r.doorbells == 3 && stats_of(&r).records == 3,
+	       "ring_u2k_idle_kernel_one_doorbell_per_submit");
+	kshm_ring_destroy(&r);
+}
+
+/*
+ * A user-to-kernel producer that sleeps on the ring's eventfd for space:
+ * the kernel signals it once it has consumed, and only because it asked.
+ */
+static void u2k_producer_sleeps(int fd)
+{
+	struct kshm_ring r;
+	struct pollfd pfd;
+	uint64_t v, n = 0;
+	int efd = eventfd(0, EFD_NONBLOCK);
+	void *p;
+
+	tap_require(efd >= 0 && !kshm_ring_create(fd, KSHM_RING_U2K, 4096, KSHM_CACHE_WB, 0, 0, &r),
+		    "u2k");
+	tap_zero(kshm_ring_set_eventfd(&r, efd), "ring_u2k_set_eventfd");
+	while ((p = kshm_ring_reserve(&r, 56, KSHM_REC_SEQ))) {
+		memcpy(p, &n, 8);
+		for (int j = 8; j < 56; j++)
+			((uint8_t *)p)[j] = (uint8_t)(n + j);
+		n++;
+	}
+	tap_ok(n == 4096 / 64 && kshm_ring_want_wakeup(&r, 1) == 0,
+	       "ring_u2k_full_producer_told_to_sleep");
+	kshm_ring_submit(&r);
+	pfd = (struct pollfd){ .fd = efd, .events = POLLIN };
+	tap_ok(poll(&pfd, 1, 10000) == 1 && read(efd, &v, 8) == 8,
+	       "ring_u2k_sleeping_producer_woken_by_the_kernel");
+	tap_ok(kshm_ring_want_wakeup(&r, 1) == 1, "ring_u2k_want_wakeup_sees_space_freed");
+	kshm_ring_want_wakeup(&r, 0);
+	tap_ok(kshm_ring_reserve(&r, 56, KSHM_REC_SEQ) != NULL, "ring_u2k_space_there_after_wakeup");
+	tap_ok(stats_of(&r).records == n && !stats_of(&r).seq_errors, "ring_u2k_sleeping_producer_records_whole");
+	kshm_ring_destroy(&r);
+	close(efd);
 }
 
 /* Echo: what the application sends comes back through a kernel-to-user ring. */
@@ -686,6 +783,8 @@ static struct kshm_ring_stats u2k_send_raw(int fd, uint32_t len, uint16_t type, 
 	kshm_ring_wait(&r, 5000000000ULL);
 	st = stats_of(&r);
 	st.flags = r.cons->flags;
+	/* Both say EPIPE once broken. */
+	st.__reserved = (kshm_ring_wait(&r, 0) == -EPIPE) + (kshm_ring_doorbell(&r) == -EPIPE);
 	kshm_ring_destroy(&r);
 	return st;
 }
@@ -721,6 +820,7 @@ static void hostile_u2k(int fd)
 	tap_ok(st.broken && st.bad_pos == 1, "ring_hostile_producer_behind_the_consumer_breaks_it");
 	st = u2k_send_raw(fd, 8, KSHM_REC_SEQ, 0, -4, 0);
 	tap_ok(st.broken && !st.records, "ring_hostile_producer_inside_a_header_breaks_it");
+	tap_ok(st.__reserved == 2, "ring_broken_wait_and_doorbell_epipe");
 }
 
 /* Random bytes over everything the application may write, with doorbells. */
@@ -848,6 +948,7 @@ int main(void)
 	k2u_backpressure(fd);
 	wakeups(fd);
 	u2k_consumer(fd);
+	u2k_producer_sleeps(fd);
 	echo_round_trips(fd);
 	hostile_k2u(fd);
 	hostile_u2k(fd);

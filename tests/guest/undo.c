@@ -161,6 +161,19 @@ static void undo_paths_injected(int fd)
 		 "injected_buf_register_range_registers_again");
 	kshm_buf_unregister(fd, id);
 	kshm_wait_buf_released(fd, id, 10000);
+	{
+		struct kshm_ring_create rc = {
+			.size = sizeof(rc), .kind = KSHM_RING_U2K, .data_size = 4096,
+		};
+
+		arm_fault();
+		tap_errno(raw_ioctl(fd, KSHM_IOC_RING_CREATE, &rc), EFAULT,
+			  "injected_ring_create_result_lost_efault");
+		after = info_of(fd);
+		tap_ok(after.regions_alive == before.regions_alive &&
+			       after.pages_alive == before.pages_alive,
+		       "injected_ring_create_undone");
+	}
 	tap_require(!kshm_region_create(fd, page, 0, &rd), "create");
 	s.id = rd.id;
 	arm_fault();
@@ -245,6 +258,21 @@ static void destroy_during_publish(int fd)
 	pthread_join(t, NULL);
 	tap_ok(rp.taken == 1 && rp.last == rd.id,
 	       "injected_region_destroyed_while_publishing_is_the_one_returned");
+
+	/* A ring is a region: its creation has the same window. */
+	{
+		struct kshm_ring_create c = {
+			.size = sizeof(c), .kind = KSHM_RING_K2U, .data_size = 4096,
+		};
+
+		rp = (struct reaper){ .fd = fd };
+		tap_require(!pthread_create(&t, NULL, reaper_main, &rp), "thread");
+		tap_zero(raw_ioctl(fd, KSHM_IOC_RING_CREATE, &c), "injected_ring_create_during_destroy");
+		pthread_join(t, NULL);
+		tap_ok(rp.taken == 1 && rp.last == c.id && c.rec_max == 1024 &&
+			       c.data_off == 2 * (uint64_t)page,
+		       "injected_ring_destroyed_while_publishing_results_intact");
+	}
 
 	rp = (struct reaper){ .fd = fd, .bufs = 1 };
 	tap_require(!pthread_create(&t, NULL, reaper_main, &rp), "thread");

@@ -51,6 +51,15 @@ static void engine_refused_by_default(void)
 	tap_require(fd >= 0 && !kshm_region_create(fd, 4096, 0, &r), "region");
 	tap_errno(kshm_engine_start(fd, 0, r.id, 1000, 0, 16, 1), EPERM,
 		  "unload_engine_needs_test_engine_parameter_eperm");
+	{
+		struct kshm_ring ring;
+
+		tap_require(!kshm_ring_create(fd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &ring),
+			    "ring");
+		tap_errno(kshm_ring_kernel_produce(&ring, 0, KSHM_REC_SEQ, 8, 1, 0, NULL), EPERM,
+			  "unload_ring_produce_needs_test_engine_parameter_eperm");
+		kshm_ring_destroy(&ring);
+	}
 	kshm_close(fd);
 }
 

@@ -26,9 +26,12 @@
  * allows.
  *
  * Positions are free-running 64-bit byte counters: the byte at position p
- * is at data offset p & (@data_size - 1).  0 <= prod.pos - cons.pos <=
- * @data_size always holds for a sane peer; the kernel checks it every time
- * it reads a position the application writes.
+ * is at data offset p & (@data_size - 1).  Both start at 0.  0 <= prod.pos
+ * - cons.pos <= @data_size always holds for a sane peer; the kernel checks
+ * it every time it reads a position the application writes.  Positions
+ * are read and written as single 64-bit accesses (one instruction: a
+ * 32-bit process uses an 8-byte atomic load or store, never two 4-byte
+ * ones).
  *
  * A record is a struct kshm_ring_rec header followed by @len bytes of
  * payload, padded to 8 bytes: it occupies KSHM_RING_REC_SPACE(len) bytes
@@ -51,12 +54,30 @@
  *    (the consumer in cons.flags, the producer waiting for space in
  *    prod.flags), then a full barrier, then looks at the ring once more and
  *    sleeps only if there is still nothing to do.  The other side, after
- *    publishing its position, issues a full barrier and reads that flag:
- *    set, it wakes the sleeper (the kernel by itself; the application
- *    with KSHM_IOC_RING_DOORBELL).  Clear, no system call and no wakeup.
- *    (Pair W: both barriers are full, store then load, on each side.)
+ *    publishing (a consumer: after storing cons.pos; a kernel producer:
+ *    after the commit that clears BUSY), issues a full barrier and reads
+ *    that flag: set, it wakes the sleeper (the kernel by itself; the
+ *    application with KSHM_IOC_RING_DOORBELL).  Clear, no system call and
+ *    no wakeup.  (Pair W: both barriers are full, store then load, on each
+ *    side.)  "Nothing to do" for a consumer means: no record at its
+ *    position, or one whose len still has KSHM_RING_REC_BUSY; for a
+ *    producer, cons.pos unchanged since it found the ring full.  A consumer
+ *    stores cons.pos for everything it took before it sleeps.
+ *  - The kernel consumer of a user-to-kernel ring starts idle, with
+ *    KSHM_RING_WANT_WAKEUP set in cons.flags: the first records need a
+ *    doorbell.
  *  - x86 orders stores to write-combining memory only with sfence: a
- *    producer on a KSHM_CACHE_WC ring fences before each release store.
+ *    producer or consumer on a KSHM_CACHE_WC ring fences before each
+ *    release store.  (Whether WC loads keep their order like write-back
+ *    ones is not settled here: use KSHM_CACHE_WB rings unless a device
+ *    needs WC.)
+ *
+ * KSHM_RING_BROKEN in cons.flags of a user-to-kernel ring: the kernel met a
+ * position or record length it cannot frame and stopped for good; the
+ * producer stops too (KSHM_IOC_RING_WAIT and the doorbell then fail with
+ * EPIPE) and makes a new ring.  prod.dropped of a kernel-to-user ring
+ * counts records lost on a full ring, and on a consumer position that
+ * breaks the invariant.
  */
 #ifndef _UAPI_LINUX_KSHM_RING_H
 #define _UAPI_LINUX_KSHM_RING_H
@@ -134,7 +155,7 @@ enum kshm_ring_rec_type {
 /**
  * struct kshm_ring_create - make a ring and the region it lives in
  * @size: sizeof(struct kshm_ring_create)
- * @flags: KSHM_RING_BLOCK
+ * @flags: KSHM_RING_BLOCK (kernel-to-user only)
  * @kind: enum kshm_ring_kind
  * @cache_mode: enum kshm_cache_mode of the ring's memory
  * @data_size: bytes of record space, a power of two from 4096 to 16 MiB
@@ -169,7 +190,8 @@ struct kshm_ring_create {
 
 /**
  * struct kshm_ring_produce - the kernel produces KSHM_REC_SEQ records
- *	(a test producer, in the caller's context)
+ *	(a test producer, in the caller's context; EPERM unless the module
+ *	was loaded with test_engine=1, like the engine)
  * @size: sizeof(struct kshm_ring_produce)
  * @flags: KSHM_RING_PRODUCE_WAIT
  * @id: a kernel-to-user ring
@@ -201,12 +223,13 @@ struct kshm_ring_produce {
  * @__reserved: must be 0
  * @timeout_ns: 0 does not sleep; beyond 2^62 waits for ever
  *
- * Kernel-to-user: until a record is there to consume.  User-to-kernel:
- * until the kernel has consumed everything produced.  0 when so, ETIMEDOUT,
- * EINTR on a signal.  poll() on the device reports EPOLLIN while any
- * kernel-to-user ring of the file holds records, and each ring can signal
- * an eventfd of its own (KSHM_IOC_RING_SET_EVENTFD) when the consumer asks
- * for a wakeup.
+ * Kernel-to-user: until a committed record is at the consumer's position.
+ * User-to-kernel: until the kernel has consumed everything produced.  0
+ * when so, ETIMEDOUT, EINTR on a signal, EPIPE for a KSHM_RING_BROKEN ring.
+ * poll() on the device reports EPOLLPRI while any kernel-to-user ring of
+ * the file has a committed record (EPOLLIN stays for read()'s events), and
+ * each ring can signal an eventfd of its own (KSHM_IOC_RING_SET_EVENTFD);
+ * both wake only a consumer that raised KSHM_RING_WANT_WAKEUP.
  */
 struct kshm_ring_wait {
 	__u32 size;
@@ -259,8 +282,11 @@ struct kshm_ring_set_eventfd {
  * @dropped: records dropped on a full ring
  * @invalid: user-to-kernel: records refused (unknown type, flags set)
  * @bad_pos: positions the application wrote that broke the invariant
- * @wakeups: eventfd signals and waiter wakeups the ring caused
+ * @wakeups: times the ring woke its sleepers (RING_WAIT callers, and
+ *	poll() and the eventfd for a side that asked)
  * @doorbells: KSHM_IOC_RING_DOORBELL calls on it
+ * (kernel-to-user @dropped also counts records lost to a bad consumer
+ * position)
  * @broken: nonzero once a user-to-kernel ring stopped on a bad record
  *	length or position (KSHM_RING_BROKEN)
  * @seq_errors: KSHM_REC_SEQ records consumed whose payload was not the
