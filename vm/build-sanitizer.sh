@@ -52,8 +52,12 @@ extract_source() {
 		(cd "$debs" && apt-get download -q "$pkg=$want" >&2) ||
 			{ log "cannot download $pkg $want either"; exit 1; }
 	fi
+	# Unpacked aside and renamed whole: an interrupted unpack is never reused.
+	rm -rf "$dir/unpack" && mkdir -p "$dir/unpack"
 	dpkg-deb --fsys-tarfile "$debs"/*.deb |
-		tar -xO --wildcards './usr/src/linux-source-*.tar.xz' | tar -xJ -C "$dir"
+		tar -xO --wildcards './usr/src/linux-source-*.tar.xz' | tar -xJ -C "$dir/unpack"
+	mv "$dir/unpack/linux-source-6.1" "$dir/linux-source-6.1"
+	rm -rf "$dir/unpack"
 	src="$dir/linux-source-6.1"
 }
 
@@ -66,7 +70,7 @@ if [ -n "$old" ] && [ "$old" != "$dir/linux-source-6.1" ]; then
 	log "rebuilding the sanitizer kernel ($pkg $version) for config $key from the objects in $old"
 	mv "$old" "$dir/"
 fi
-find "$cache" -maxdepth 1 -name 'sanitizer-6.1_*' ! -path "$dir" -exec rm -rf {} +
+find "$cache" -maxdepth 1 -name 'sanitizer-6.1_*' ! -name "${dir##*/}" -exec rm -rf {} +
 if [ -d "$dir/linux-source-6.1" ]; then
 	src="$dir/linux-source-6.1"
 else

@@ -38,6 +38,15 @@ if have "$dir"; then
 	exit 0
 fi
 
+# One fetch of a kernel at a time on this machine (clones share the cache);
+# a cache made for another guest module list is replaced, never half-made.
+exec 9> "$cache/.fetch-$series.lock"
+flock 9
+if have "$dir"; then
+	echo "$dir"
+	exit 0
+fi
+
 sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
 # apt downloads as the unprivileged _apt user: give it a directory it can write.
 debs=$(mktemp -d /tmp/kshm-debs.XXXXXX)
@@ -112,17 +121,21 @@ mkdir -p "$dir/modules"
 n=0
 add_module() {
 	local f dep name
-	f=$(find "$mods" -name "$1.ko*" -o -name "${1//_/-}.ko*" | head -1)
+	f=$(find "$mods" "$dir/root/usr/lib/modules/$release" \( -name "$1.ko*" -o \
+		-name "${1//_/-}.ko*" \) 2>/dev/null | head -1 || true)
 	[ -n "$f" ] || { log "no module $1 in $release"; exit 1; }
-	name=$(basename "$f" .xz)
+	name=$(basename "$f")
+	name=${name%.xz}
+	name=${name%.zst}
 	! ls "$dir/modules/"*"-$name" >/dev/null 2>&1 || return 0
 	for dep in $(modinfo -F depends "$f" | tr ',' ' '); do
 		add_module "$dep"
 	done
 	n=$((n + 1))
 	case "$f" in
-	*.xz) xz -dc "$f" > "$dir/modules/$(printf %02d $n)-$name" ;;
-	*) cp "$f" "$dir/modules/$(printf %02d $n)-$name" ;;
+	*.xz) xz -dc "$f" > "$dir/modules/$(printf %03d $n)-$name" ;;
+	*.zst) zstd -dcq "$f" > "$dir/modules/$(printf %03d $n)-$name" ;;
+	*) cp "$f" "$dir/modules/$(printf %03d $n)-$name" ;;
 	esac
 }
 for m in $wanted; do
