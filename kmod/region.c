@@ -473,13 +473,13 @@ static struct page *kshm_region_page(struct kshm_region *r, unsigned long index)
 	return index < r->nr_pages ? r->pages[index] : NULL;
 }
 
-/* Pages of @r's mmap space: a ring's data appears twice. */
+/* Pages of @r's mmap space: a ring's data appears twice.  Context: any. */
 static unsigned long kshm_region_map_pages(struct kshm_region *r)
 {
 	return r->ring ? kshm_ring_map_pages(r) : r->nr_pages;
 }
 
-/* May the application write every page of [@first, @first + @nr)? */
+/* May the application write every page of [@first, @first + @nr)?  Context: any. */
 static bool kshm_region_user_writable(struct kshm_region *r, unsigned long first,
 				      unsigned long nr)
 {
@@ -493,7 +493,10 @@ static bool kshm_region_user_writable(struct kshm_region *r, unsigned long first
 	return true;
 }
 
-/* Insert the pages of [@first, @first + @nr) of @r's mmap space. */
+/*
+ * Insert the pages of [@first, @first + @nr) of @r's mmap space.
+ * Context: process (mmap), may sleep.
+ */
 static int kshm_region_insert(struct kshm_region *r, struct vm_area_struct *vma,
 			      unsigned long first, unsigned long nr)
 {

@@ -557,6 +557,7 @@ static void kshm_ring_consume_later(struct kshm_ring *ring)
 
 /* --- creation and the ring's end --------------------------------------------- */
 
+/* Context: any. */
 static int kshm_ring_create_check(const struct kshm_ring_create *c)
 {
 	if (c->__reserved || c->id || c->rec_max)
@@ -573,7 +574,10 @@ static int kshm_ring_create_check(const struct kshm_ring_create *c)
 	return 0;
 }
 
-/* The region's pages: consumer page, producer page, then the data. */
+/*
+ * The region's pages: consumer page, producer page, then the data.
+ * Context: process.
+ */
 static int kshm_ring_init(struct kshm_ring *ring, struct kshm_region *r)
 {
 	unsigned long n = ring->size >> PAGE_SHIFT, i;
@@ -623,6 +627,7 @@ void kshm_ring_free(struct kshm_ring *ring)
 	kfree(ring);
 }
 
+/* Context: process, from the ioctl system call. */
 int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
 {
 	struct kshm_ring_create *c = arg;
@@ -699,6 +704,7 @@ out_put_echo:
 	return ret;
 }
 
+/* Context: process, from the ioctl system call. */
 void kshm_undo_ring_create(struct kshm_file *kf, void *arg)
 {
 	struct kshm_ring_create *c = arg;
@@ -721,6 +727,7 @@ static struct kshm_ring *kshm_ring_get(struct kshm_file *kf, u32 id)
 	return r->ring;
 }
 
+/* Context: process. */
 static void kshm_ring_put(struct kshm_ring *ring)
 {
 	kshm_region_put(ring->region);
@@ -777,6 +784,7 @@ out_put_ring:
 	return ret;
 }
 
+/* Context: process, from the ioctl system call. */
 int kshm_ioctl_ring_wait(struct kshm_file *kf, void *arg)
 {
 	struct kshm_ring_wait *w = arg;
@@ -808,6 +816,7 @@ int kshm_ioctl_ring_wait(struct kshm_file *kf, void *arg)
 	return ret == -ERESTARTSYS ? -EINTR : ret;
 }
 
+/* Context: process, from the ioctl system call. */
 int kshm_ioctl_ring_doorbell(struct kshm_file *kf, void *arg)
 {
 	struct kshm_ring_doorbell *d = arg;
@@ -830,6 +839,7 @@ int kshm_ioctl_ring_doorbell(struct kshm_file *kf, void *arg)
 	return ret;
 }
 
+/* Context: process, from the ioctl system call. */
 int kshm_ioctl_ring_set_eventfd(struct kshm_file *kf, void *arg)
 {
 	struct kshm_ring_set_eventfd *s = arg;
@@ -858,6 +868,7 @@ int kshm_ioctl_ring_set_eventfd(struct kshm_file *kf, void *arg)
 	return 0;
 }
 
+/* Context: process, from the ioctl system call. */
 int kshm_ioctl_ring_stats(struct kshm_file *kf, void *arg)
 {
 	struct kshm_ring_stats *st = arg;
