@@ -230,6 +230,7 @@ int kshm_ring_produce(struct kshm_ring *ring, u16 type, const void *data, u32 le
 void kshm_ring_fill_seq(void *payload, u32 len, u64 seq);
 void kshm_ring_init_module(void);
 void kshm_ring_free(struct kshm_ring *ring);
+void kshm_ring_orphan(struct kshm_ring *ring);
 bool kshm_file_rings_ready(struct kshm_file *kf);
 struct page *kshm_ring_page(struct kshm_region *r, unsigned long index);
 unsigned long kshm_ring_map_pages(struct kshm_region *r);

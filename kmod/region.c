@@ -389,6 +389,8 @@ void kshm_undo_region_create(struct kshm_file *kf, void *arg)
 		kshm_region_put(r);
 }
 
+static void kshm_region_unpublished(struct kshm_region *r);
+
 int kshm_ioctl_region_destroy(struct kshm_file *kf, void *arg)
 {
 	struct kshm_region_destroy *d = arg;
@@ -399,8 +401,19 @@ int kshm_ioctl_region_destroy(struct kshm_file *kf, void *arg)
 	r = xa_erase(&kf->regions, d->id);
 	if (!r)
 		return -ENOENT;
+	kshm_region_unpublished(r);
 	kshm_region_put(r);
 	return 0;
+}
+
+/*
+ * The handle of @r is gone: nobody can name it any more, so whoever sleeps
+ * on its ring for the other side must wake.  Context: process.
+ */
+static void kshm_region_unpublished(struct kshm_region *r)
+{
+	if (r->ring)
+		kshm_ring_orphan(r->ring);
 }
 
 void kshm_file_release_regions(struct kshm_file *kf)
@@ -410,6 +423,7 @@ void kshm_file_release_regions(struct kshm_file *kf)
 
 	xa_for_each(&kf->regions, id, r) {
 		xa_erase(&kf->regions, id);
+		kshm_region_unpublished(r);
 		kshm_region_put(r);
 	}
 	xa_destroy(&kf->regions);

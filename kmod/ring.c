@@ -24,6 +24,7 @@
 #include <linux/irq_work.h>
 #include <linux/log2.h>
 #include <linux/sched/signal.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include <uapi/linux/kshm_ring.h>
@@ -69,6 +70,8 @@
  * @efd: signalled when the sleeping side asked for it, or NULL
  * @kf: the file whose poll() reports the ring; the region holds it
  * @broken: consumption stopped on a bad length or position
+ * @orphan: the region's handle is gone: no doorbell can come any more, and
+ *	sleepers return EPIPE
  * @records: records produced or consumed; @bytes their payload bytes
  * @dropped: records lost on a full ring
  * @invalid: records refused and skipped
@@ -102,6 +105,7 @@ struct kshm_ring {
 	struct eventfd_ctx *efd;
 	struct kshm_file *kf;
 	bool broken;
+	bool orphan;
 	atomic64_t records;
 	atomic64_t bytes;
 	u64 dropped;
@@ -313,7 +317,7 @@ static bool kshm_ring_has_space(struct kshm_ring *ring, u64 need, bool *bad)
 	u64 prod = READ_ONCE(ring->prod_pos), cons;
 
 	*bad = !kshm_ring_user_cons(ring, prod, &cons);
-	return *bad || ring->size - (prod - cons) >= need;
+	return *bad || READ_ONCE(ring->orphan) || ring->size - (prod - cons) >= need;
 }
 
 /*
@@ -347,6 +351,8 @@ static void *kshm_ring_reserve_wait(struct kshm_ring *ring, u32 len, u16 type)
 		raw_spin_unlock_irq(&ring->lock);
 		if (ret)
 			return ERR_PTR(-EINTR);
+		if (READ_ONCE(ring->orphan))
+			return ERR_PTR(-EPIPE);
 	}
 }
 
@@ -369,6 +375,8 @@ static bool kshm_ring_k2u_ready(struct kshm_ring *ring)
 /* Is there work for the application?  Context: any. */
 static bool kshm_ring_ready(struct kshm_ring *ring)
 {
+	if (READ_ONCE(ring->orphan))
+		return true;
 	if (ring->kind == KSHM_RING_K2U)
 		return kshm_ring_k2u_ready(ring);
 	return READ_ONCE(ring->broken) ||
@@ -510,8 +518,9 @@ static bool kshm_ring_drain(struct kshm_ring *ring, u64 *budget)
 static void kshm_ring_consume_later(struct kshm_ring *ring);
 
 /*
- * Consume until the application stops producing, at most twice the ring
- * per run: then the work queues itself again behind other work.
+ * Consume until the application stops producing, or at most twice the ring
+ * per doorbell: then stop, asking for another doorbell (or RING_WAIT), so
+ * the kernel's work stays bounded by the application's own system calls.
  * Context: process (kshm_wq), holding a reference on the ring's region.
  */
 static void kshm_ring_consume_fn(struct work_struct *work)
@@ -519,13 +528,11 @@ static void kshm_ring_consume_fn(struct work_struct *work)
 	struct kshm_ring *ring = container_of(work, struct kshm_ring, consume_work);
 	struct kshm_region *region = ring->region;
 	u64 budget = 2 * ring->size;
-	bool more = false;
 
 	mutex_lock(&ring->consume_lock);
 	WRITE_ONCE(ring->cons->flags, READ_ONCE(ring->cons->flags) & ~KSHM_RING_WANT_WAKEUP);
 	while (!READ_ONCE(ring->broken)) {
-		more = kshm_ring_drain(ring, &budget);
-		if (more || READ_ONCE(ring->broken))
+		if (kshm_ring_drain(ring, &budget) || READ_ONCE(ring->broken))
 			break;
 		/* Idle: ask for a doorbell, then look once more (pair W). */
 		WRITE_ONCE(ring->cons->flags,
@@ -533,16 +540,23 @@ static void kshm_ring_consume_fn(struct work_struct *work)
 		smp_mb();	/* pair W: the flag before the position */
 		if (smp_load_acquire(&ring->prod->pos) == ring->cons_pos)	/* pair P */
 			break;
+		if (!budget)
+			break;	/* records left, flag up: the next doorbell */
 		WRITE_ONCE(ring->cons->flags,
 			   READ_ONCE(ring->cons->flags) & ~KSHM_RING_WANT_WAKEUP);
-		if (!budget) {
-			more = true;
-			break;
-		}
 	}
+	/* Out of budget with records left: the flag asks for a doorbell. */
+	if (!budget)
+		WRITE_ONCE(ring->cons->flags,
+			   READ_ONCE(ring->cons->flags) | KSHM_RING_WANT_WAKEUP);
 	mutex_unlock(&ring->consume_lock);
 	kshm_ring_kick(ring, &ring->prod->flags);
-	if (more)
+	/*
+	 * A RING_WAIT caller waits for everything to be consumed: its system
+	 * call asks for the next budget.  (kshm_ring_kick()'s full barrier
+	 * orders waitqueue_active() after our stores.)
+	 */
+	if (!budget && waitqueue_active(&ring->wait))
 		kshm_ring_consume_later(ring);
 	kshm_region_put(region);
 }
@@ -610,6 +624,19 @@ static int kshm_ring_init(struct kshm_ring *ring, struct kshm_region *r)
 }
 
 /*
+ * kshm_ring_orphan - the ring's handle was destroyed (or its file closed)
+ * @ring: the ring
+ *
+ * Mappings may live on, but nobody can ring, wait or produce through the
+ * id any more: wake every sleeper, who returns EPIPE.  Context: process.
+ */
+void kshm_ring_orphan(struct kshm_ring *ring)
+{
+	WRITE_ONCE(ring->orphan, true);
+	wake_up_all(&ring->wait);
+}
+
+/*
  * With the region's last reference: nothing produces, consumes or wakes
  * any more (each holds a reference while it runs), but a wakeup may still
  * be queued.  Context: process.
@@ -645,8 +672,10 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
 		echo = kshm_region_get(kf, c->echo_id);
 		if (IS_ERR(echo))
 			return PTR_ERR(echo);
+		/* It must take every record this ring can hold: none is lost uncounted. */
 		ret = -EINVAL;
-		if (!echo->ring || echo->ring->kind != KSHM_RING_K2U)
+		if (!echo->ring || echo->ring->kind != KSHM_RING_K2U ||
+		    echo->ring->rec_max < c->data_size / 4)
 			goto out_put_echo;
 	}
 	ret = -ENOMEM;
@@ -740,6 +769,7 @@ int kshm_ioctl_ring_produce(struct kshm_file *kf, void *arg)
 	struct kshm_ring_produce *p = arg;
 	struct kshm_ring *ring;
 	bool wait = p->flags & KSHM_RING_PRODUCE_WAIT;
+	u64 bytes = 0;
 	void *rec;
 	u32 i;
 	int ret = 0;
@@ -759,13 +789,16 @@ int kshm_ioctl_ring_produce(struct kshm_file *kf, void *arg)
 		goto out_put_ring;
 	}
 	for (i = 0; i < p->count; i++) {
-		if (i && !(i % 64)) {
-			if (fatal_signal_pending(current)) {
+		/* Every 64 records or 1 MiB: any signal ends the call, like write(). */
+		if (i && (!(i % 64) || bytes >= SZ_1M)) {
+			bytes = 0;
+			if (signal_pending(current)) {
 				ret = p->produced ? 0 : -EINTR;
 				break;
 			}
 			cond_resched();
 		}
+		bytes += p->len;
 		rec = wait ? kshm_ring_reserve_wait(ring, p->len, p->type) :
 			     kshm_ring_reserve(ring, p->len, p->type);
 		if (IS_ERR(rec)) {
@@ -796,19 +829,32 @@ int kshm_ioctl_ring_wait(struct kshm_file *kf, void *arg)
 	ring = kshm_ring_get(kf, w->id);
 	if (IS_ERR(ring))
 		return PTR_ERR(ring);
-	if (READ_ONCE(ring->broken))
+	if (READ_ONCE(ring->broken)) {
 		ret = -EPIPE;
-	else if (kshm_ring_ready(ring))
+		goto out_put_ring;
+	}
+	if (kshm_ring_ready(ring)) {
 		ret = 0;
-	else if (!w->timeout_ns)
+		goto out_put_ring;
+	}
+	if (!w->timeout_ns) {
 		ret = -ETIMEDOUT;
-	else if (w->timeout_ns > (1ULL << 62))
+		goto out_put_ring;
+	}
+	/*
+	 * Waiting for the kernel to consume is asking it to: the consumer
+	 * stops after a budget of work per doorbell.
+	 */
+	if (ring->kind == KSHM_RING_U2K)
+		kshm_ring_consume_later(ring);
+	if (w->timeout_ns > (1ULL << 62))
 		ret = wait_event_interruptible(ring->wait, kshm_ring_ready(ring));
 	else
 		ret = wait_event_interruptible_hrtimeout(ring->wait, kshm_ring_ready(ring),
 							 ns_to_ktime(w->timeout_ns));
-	if (!ret && READ_ONCE(ring->broken))
+	if (!ret && (READ_ONCE(ring->broken) || READ_ONCE(ring->orphan)))
 		ret = -EPIPE;
+out_put_ring:
 	kshm_ring_put(ring);
 	if (ret == -ETIME)
 		return -ETIMEDOUT;

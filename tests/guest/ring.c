@@ -114,6 +114,8 @@ static void create_errors(int fd)
 	tap_errno(raw_create(fd, KSHM_RING_U2K, 65536, 0, u2k.id, NULL), EINVAL,
 		  "ring_create_echo_u2k_einval");
 	tap_require(!kshm_ring_create(fd, KSHM_RING_K2U, 65536, KSHM_CACHE_WB, 0, 0, &k2u), "k2u");
+	tap_errno(raw_create(fd, KSHM_RING_U2K, 131072, 0, k2u.id, NULL), EINVAL,
+		  "ring_create_echo_ring_smaller_than_its_records_einval");
 
 	/* A ring's pages belong to its protocol: no fill, copy or plain engine. */
 	tap_errno(kshm_region_fill(fd, k2u.id, 8, 0, 1, 0, 0), EINVAL, "ring_region_fill_einval");
@@ -857,6 +859,116 @@ static void hostile_u2k_scribble(int fd)
 	kshm_ring_destroy(&r);
 }
 
+/*
+ * The kernel consumer does at most twice the ring per doorbell: an
+ * application that only moves its position over records already there
+ * (each move costs it one store) gets that much work and no more until it
+ * makes another system call.
+ */
+static void u2k_work_per_doorbell_bounded(int fd)
+{
+	struct kshm_ring r;
+	uint64_t size = 16 << 20, len = size / 4 - 8, moves = 0, i;
+	double end;
+	uint8_t *p;
+
+	tap_require(!kshm_ring_create(fd, KSHM_RING_U2K, size, KSHM_CACHE_WB, 0, 0, &r), "u2k");
+	for (i = 0; i < 4; i++) {
+		p = kshm_ring_reserve(&r, (uint32_t)len, KSHM_REC_ECHO);
+		tap_require(p != NULL, "reserve");
+		memset(p, (int)i, len);
+	}
+	kshm_ring_submit(&r);
+	end = now_ms() + 1000;
+	while (now_ms() < end) {
+		/* One more of the same records, for one store, whenever there is room. */
+		if (__atomic_load_n(&r.prod->pos, __ATOMIC_RELAXED) -
+			    __atomic_load_n(&r.cons->pos, __ATOMIC_ACQUIRE) <= size / 4 * 3) {
+			__atomic_store_n(&r.prod->pos, r.prod->pos + size / 4, __ATOMIC_RELEASE);
+			moves++;
+		}
+		usleep(100);
+	}
+	tap_diag("%llu records consumed for 1 doorbell and %llu position moves",
+		 (unsigned long long)stats_of(&r).records, (unsigned long long)moves);
+	tap_ok(stats_of(&r).records <= 8 && r.doorbells == 1 && moves >= 4,
+	       "ring_u2k_consumer_work_bounded_per_doorbell");
+	tap_ok(r.cons->flags & KSHM_RING_WANT_WAKEUP,
+	       "ring_u2k_consumer_out_of_budget_asks_for_a_doorbell");
+	tap_ok(!stats_of(&r).broken, "ring_u2k_moved_positions_were_sane");
+	kshm_ring_destroy(&r);
+}
+
+/* Sleepers on a ring whose handle goes away wake with EPIPE. */
+static void *waiter_main(void *arg)
+{
+	struct kshm_ring *r = arg;
+
+	return (void *)(intptr_t)kshm_ring_wait(r, UINT64_MAX);
+}
+
+static void orphaned_sleepers(int fd)
+{
+	struct kshm_ring a, b;
+	struct producer pr = { .ring = &b, .type = KSHM_REC_SEQ, .len = 56, .count = 10,
+			       .flags = KSHM_RING_PRODUCE_WAIT };
+	pthread_t tw, tp;
+	void *ret;
+
+	tap_require(!kshm_ring_create(fd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &a), "k2u");
+	tap_require(!kshm_ring_create(fd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, KSHM_RING_BLOCK, 0, &b),
+		    "k2u block");
+	tap_require(!kshm_ring_kernel_produce(&b, 0, KSHM_REC_SEQ, 56, 64, 0, NULL), "fill");
+	pthread_create(&tw, NULL, waiter_main, &a);
+	pthread_create(&tp, NULL, producer_main, &pr);
+	usleep(300000);
+	tap_zero(kshm_region_destroy(fd, a.id), "ring_destroy_with_a_waiter");
+	tap_zero(kshm_region_destroy(fd, b.id), "ring_destroy_with_a_blocked_producer");
+	pthread_join(tw, &ret);
+	tap_ok((intptr_t)ret == -EPIPE, "ring_wait_woken_by_destroy_epipe (%d)", (int)(intptr_t)ret);
+	pthread_join(tp, NULL);
+	tap_ok(pr.err == -EPIPE && !pr.produced, "ring_blocked_producer_woken_by_destroy_epipe (%d)",
+	       pr.err);
+	munmap(a.rest_map, a.rest_len);
+	munmap(a.cons_map, a.cons_len);
+	munmap(b.rest_map, b.rest_len);
+	munmap(b.cons_map, b.cons_len);
+}
+
+/* Any signal ends a long RING_PRODUCE with what it produced so far. */
+static volatile int stop_keeper;
+
+static void *keeper_main(void *arg)
+{
+	struct kshm_ring *r = arg;
+
+	while (!stop_keeper)
+		__atomic_store_n(&r->cons->pos, __atomic_load_n(&r->prod->pos, __ATOMIC_ACQUIRE),
+				 __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void produce_interrupted(int fd)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct kshm_ring r;
+	uint64_t produced = 0;
+	pthread_t t;
+	int ret;
+
+	tap_require(!kshm_ring_create(fd, KSHM_RING_K2U, 16 << 20, KSHM_CACHE_WB, 0, 0, &r), "k2u");
+	pthread_create(&t, NULL, keeper_main, &r);
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(1);
+	ret = kshm_ring_kernel_produce(&r, 0, KSHM_REC_SEQ, r.rec_max, 65536, 0, &produced);
+	stop_keeper = 1;
+	pthread_join(t, NULL);
+	tap_ok(!ret && produced > 0 && produced < 65536,
+	       "ring_produce_ends_on_a_signal_with_its_count (%d, %llu)", ret,
+	       (unsigned long long)produced);
+	kshm_ring_destroy(&r);
+}
+
 /* --- lifetimes --------------------------------------------------------------------- */
 
 static int child_fd;
@@ -953,6 +1065,9 @@ int main(void)
 	hostile_k2u(fd);
 	hostile_u2k(fd);
 	hostile_u2k_scribble(fd);
+	u2k_work_per_doorbell_bounded(fd);
+	orphaned_sleepers(fd);
+	produce_interrupted(fd);
 	kill_in_flight(fd);
 	destroy_while_mapped(fd);
 	kshm_close(fd);

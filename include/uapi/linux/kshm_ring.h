@@ -160,8 +160,9 @@ enum kshm_ring_rec_type {
  * @cache_mode: enum kshm_cache_mode of the ring's memory
  * @data_size: bytes of record space, a power of two from 4096 to 16 MiB
  *	and at least a page (EINVAL)
- * @echo_id: user-to-kernel only: a kernel-to-user ring of this file that
- *	the kernel consumer copies KSHM_REC_ECHO records to; 0 for none
+ * @echo_id: user-to-kernel only: a kernel-to-user ring of this file, at
+ *	least as large, that the kernel consumer copies KSHM_REC_ECHO
+ *	records to (a full one counts them as dropped); 0 for none
  * @id: out, the region (KSHM_IOC_REGION_DESTROY and REGION_INFO take it)
  * @rec_max: out, the largest payload a record may have (@data_size / 4)
  * @mmap_offset: out, of the region
@@ -201,7 +202,8 @@ struct kshm_ring_create {
  * @type: the record type written (KSHM_REC_SEQ, or any nonzero value)
  * @__reserved: must be 0
  * @produced: out, records written (the rest were dropped on a full ring,
- *	or, waiting, a signal came: EINTR if none was written)
+ *	or a signal came: EINTR if none was written; EPIPE if the ring's
+ *	handle was destroyed while a producer waited for space)
  */
 struct kshm_ring_produce {
 	__u32 size;
@@ -225,7 +227,10 @@ struct kshm_ring_produce {
  *
  * Kernel-to-user: until a committed record is at the consumer's position.
  * User-to-kernel: until the kernel has consumed everything produced.  0
- * when so, ETIMEDOUT, EINTR on a signal, EPIPE for a KSHM_RING_BROKEN ring.
+ * when so, ETIMEDOUT, EINTR on a signal, EPIPE for a KSHM_RING_BROKEN ring
+ * or one whose handle was destroyed while the caller slept.  Waiting on a
+ * user-to-kernel ring also asks the kernel to consume: its consumer does at
+ * most twice the ring's size per doorbell, then raises WANT_WAKEUP.
  * poll() on the device reports EPOLLPRI while any kernel-to-user ring of
  * the file has a committed record (EPOLLIN stays for read()'s events), and
  * each ring can signal an eventfd of its own (KSHM_IOC_RING_SET_EVENTFD);
