@@ -45,6 +45,19 @@ static const struct cmd cmds[] = {
 	{ "engine_start", KSHM_IOC_ENGINE_START, sizeof(struct kshm_engine_start), KSHM_TARGET_BUF,
 	  0, 0 },
 	{ "engine_stop", KSHM_IOC_ENGINE_STOP, sizeof(struct kshm_engine_stop), 0, 0, 0 },
+	{ "ring_create", KSHM_IOC_RING_CREATE, sizeof(struct kshm_ring_create), KSHM_RING_BLOCK,
+	  0, RSV(kshm_ring_create) },
+	/* Its __reserved is a __u16: ring.c tests it. */
+	{ "ring_produce", KSHM_IOC_RING_PRODUCE, sizeof(struct kshm_ring_produce),
+	  KSHM_RING_PRODUCE_WAIT, 0, 0 },
+	{ "ring_wait", KSHM_IOC_RING_WAIT, sizeof(struct kshm_ring_wait), 0, 0,
+	  RSV(kshm_ring_wait) },
+	{ "ring_doorbell", KSHM_IOC_RING_DOORBELL, sizeof(struct kshm_ring_doorbell), 0, 0,
+	  RSV(kshm_ring_doorbell) },
+	{ "ring_set_eventfd", KSHM_IOC_RING_SET_EVENTFD, sizeof(struct kshm_ring_set_eventfd), 0,
+	  0, 0 },
+	{ "ring_stats", KSHM_IOC_RING_STATS, sizeof(struct kshm_ring_stats), 0, 0,
+	  RSV(kshm_ring_stats) },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -53,6 +66,7 @@ static int fd;		   /* the file every command goes to */
 static uint32_t region_id; /* a live region for valid command bodies */
 static uint32_t buf_id;	   /* a live buffer, likewise */
 static uint32_t victim_id; /* a fresh region or buffer to drop */
+static uint32_t ring_id;   /* a kernel-to-user ring holding a record */
 static uint64_t read_buf;
 static char user_mem[2 * 4096] __attribute__((aligned(4096)));
 
@@ -68,6 +82,12 @@ union body {
 	struct kshm_copy cp;
 	struct kshm_checksum cs;
 	struct kshm_engine_start e;
+	struct kshm_ring_create rc;
+	struct kshm_ring_produce rp;
+	struct kshm_ring_wait rw;
+	struct kshm_ring_doorbell rd;
+	struct kshm_ring_set_eventfd re;
+	struct kshm_ring_stats rs;
 };
 
 /* Everything but the header of a valid body for command @req. */
@@ -113,6 +133,29 @@ static void valid_body(unsigned long req, union body *u)
 		u->e.period_us = 1000;
 		u->e.length = 16;
 		u->e.max_ticks = 1;
+		break;
+	case KSHM_IOC_RING_CREATE:
+		u->rc.kind = KSHM_RING_K2U;
+		u->rc.data_size = 4096;
+		break;
+	case KSHM_IOC_RING_PRODUCE:
+		u->rp.id = ring_id;
+		u->rp.len = 8;
+		u->rp.count = 1;
+		u->rp.type = KSHM_REC_SEQ;
+		break;
+	case KSHM_IOC_RING_WAIT:
+		u->rw.id = ring_id;	/* a record is there: no sleep */
+		break;
+	case KSHM_IOC_RING_DOORBELL:
+		u->rd.id = ring_id;
+		break;
+	case KSHM_IOC_RING_SET_EVENTFD:
+		u->re.id = ring_id;
+		u->re.fd = -1;
+		break;
+	case KSHM_IOC_RING_STATS:
+		u->rs.id = ring_id;
 		break;
 	}
 }
@@ -169,6 +212,8 @@ static void undo(unsigned long req, int ret, union body *u)
 		kshm_engine_stop(fd, NULL);
 	if (req == KSHM_IOC_ENGINE_STOP && ret)
 		kshm_engine_stop(fd, NULL);
+	if (req == KSHM_IOC_RING_CREATE && !ret)
+		kshm_region_destroy(fd, u->rc.id);
 }
 
 /*
@@ -336,6 +381,8 @@ static void read_only_fd(void)
 		KSHM_IOC_REGION_CREATE,	 KSHM_IOC_REGION_DESTROY, KSHM_IOC_BUF_REGISTER,
 		KSHM_IOC_BUF_UNREGISTER, KSHM_IOC_SET_EVENTFD,	  KSHM_IOC_FILL,
 		KSHM_IOC_COPY,		 KSHM_IOC_ENGINE_START,	  KSHM_IOC_ENGINE_STOP,
+		KSHM_IOC_RING_CREATE,	 KSHM_IOC_RING_PRODUCE,	  KSHM_IOC_RING_DOORBELL,
+		KSHM_IOC_RING_SET_EVENTFD,
 	};
 	struct kshm_info info;
 	struct kshm_region_info ri;
@@ -366,6 +413,14 @@ int main(void)
 	region_id = r.id;
 	tap_require(!kshm_buf_register(fd, user_mem, 4096, KSHM_BUF_KERNEL_READ, &buf_id),
 		    "register a buffer");
+	{
+		struct kshm_ring ring;
+
+		tap_require(!kshm_ring_create(fd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &ring) &&
+				    !kshm_ring_kernel_produce(&ring, 0, KSHM_REC_SEQ, 8, 1, 0, NULL),
+			    "a ring with a record");
+		ring_id = ring.id;
+	}
 	info_reports_abi_and_limits();
 	unknown_ioctls_are_enotty();
 	struct_size_sweep();

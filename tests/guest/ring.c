@@ -982,7 +982,7 @@ static int busy_child(void)
 	child_fd = kshm_open(NULL);
 	if (child_fd < 0 ||
 	    kshm_ring_create(child_fd, KSHM_RING_K2U, 65536, KSHM_CACHE_WB, KSHM_RING_BLOCK, 0, &k2u) ||
-	    kshm_ring_create(child_fd, KSHM_RING_K2U, 4096, KSHM_CACHE_WC, 0, 0, &echo) ||
+	    kshm_ring_create(child_fd, KSHM_RING_K2U, 65536, KSHM_CACHE_WC, 0, 0, &echo) ||
 	    kshm_ring_create(child_fd, KSHM_RING_U2K, 65536, KSHM_CACHE_WB, 0, echo.id, &u2k) ||
 	    kshm_engine_start(child_fd, KSHM_TARGET_RING, k2u.id, 50, 0, 64, 0))
 		return 1;
