@@ -11,6 +11,10 @@
  * with libbpf, busily or sleeping (RING_WAIT / ring_buffer__poll), and
  * checks the sequence numbers.
  *
+ * The copy path: the same producer and ring, drained through
+ * KSHM_IOC_RING_READ (a system call copying the records out) instead of the
+ * shared mapping.
+ *
  * Rounds interleave the two systems (order alternating), after a warm-up
  * round; each round times the whole run, first trigger to last record.
  * Prints one markdown table: min/median/p90 of records per second and the
@@ -33,7 +37,7 @@
 #include "bench.h"
 #include "ringbuf_peer.skel.h"
 
-#define ROUNDS 5
+#define ROUNDS	   5
 #define RING_BYTES (4 << 20)
 
 struct cfg {
@@ -44,12 +48,12 @@ struct cfg {
 };
 
 struct result {
-	double rate;		/* records per second */
+	double rate; /* records per second */
 	uint64_t got;
 	uint64_t dropped;
 	uint64_t bad;
-	uint64_t syscalls;	/* triggers plus the consumer's */
-	uint64_t waits;		/* the consumer's blocking calls */
+	uint64_t syscalls; /* triggers plus the consumer's */
+	uint64_t waits;	   /* the consumer's blocking calls */
 };
 
 static int kfd;
@@ -58,7 +62,7 @@ static int kfd;
 
 struct trigger {
 	const struct cfg *c;
-	struct kshm_ring *ring;	/* kshm, else the BPF peer */
+	struct kshm_ring *ring; /* kshm, else the BPF peer */
 	volatile int done;
 	uint64_t calls;
 };
@@ -116,6 +120,62 @@ static struct result run_kshm(const struct cfg *c)
 		if (t.done && !any && r.pos == __atomic_load_n(&r.prod->pos, __ATOMIC_ACQUIRE))
 			break;
 		if (!any && !c->busy) {
+			kshm_ring_wait(&r, 100000000);
+			res.syscalls++;
+			res.waits++;
+		}
+	}
+	t1 = now_us();
+	pthread_join(th, NULL);
+	res.dropped = r.prod->dropped;
+	res.syscalls += t.calls;
+	res.rate = res.got / ((t1 - t0) / 1e6);
+	kshm_ring_destroy(&r);
+	return res;
+}
+
+/* --- the copy path: the same ring, drained through a system call -------------------- */
+
+static struct result run_copy(const struct cfg *c)
+{
+	static uint8_t buf[65536];
+	struct kshm_ring r;
+	struct trigger t = { .c = c };
+	struct result res = { 0 };
+	const struct kshm_ring_rec *rec;
+	struct kshm_ring_read rd;
+	uint64_t next = 0, seq, off;
+	pthread_t th;
+	double t0, t1;
+	int ret;
+
+	if (kshm_ring_create(kfd, KSHM_RING_K2U, RING_BYTES, KSHM_CACHE_WB, 0, 0, &r)) {
+		fprintf(stderr, "kshm ring create failed\n");
+		exit(1);
+	}
+	t.ring = &r;
+	t0 = now_us();
+	pthread_create(&th, NULL, trigger_main, &t);
+	for (;;) {
+		rd = (struct kshm_ring_read){
+			.size = sizeof(rd), .id = r.id, .buf = (uintptr_t)buf, .len = sizeof(buf)
+		};
+		ret = ioctl(kfd, KSHM_IOC_RING_READ, &rd) ? -errno : 0;
+		res.syscalls++;
+		if (!ret) {
+			for (off = 0; off < rd.bytes; off += KSHM_RING_REC_SPACE(rec->len)) {
+				rec = (const void *)(buf + off);
+				memcpy(&seq, rec + 1, 8);
+				if (seq < next)
+					res.bad++;
+				next = seq + 1;
+				res.got++;
+			}
+			continue;
+		}
+		if (t.done && r.cons->pos == __atomic_load_n(&r.prod->pos, __ATOMIC_ACQUIRE))
+			break;
+		if (!c->busy) {
 			kshm_ring_wait(&r, 100000000);
 			res.syscalls++;
 			res.waits++;
@@ -210,25 +270,28 @@ static double pct(double *v, int n, int p)
 	return v[(n - 1) * p / 100];
 }
 
-static void one_case(const struct cfg *c)
+enum peer { PEER_BPF, PEER_COPY };
+
+static void one_case(const struct cfg *c, enum peer peer)
 {
+	struct result (*run_peer)(const struct cfg *) = peer == PEER_BPF ? run_bpf : run_copy;
 	double k[ROUNDS], b[ROUNDS];
 	struct result rk = { 0 }, rb = { 0 };
 	uint64_t kgot = 0, bgot = 0;
 	int i;
 
-	run_kshm(c);	/* warm-up */
-	run_bpf(c);
+	run_kshm(c); /* warm-up */
+	run_peer(c);
 	for (i = 0; i < ROUNDS; i++) {
 		struct result xk, xb;
 
 		/* Alternate which system goes first. */
 		if (i % 2) {
-			xb = run_bpf(c);
+			xb = run_peer(c);
 			xk = run_kshm(c);
 		} else {
 			xk = run_kshm(c);
-			xb = run_bpf(c);
+			xb = run_peer(c);
 		}
 		k[i] = xk.rate;
 		b[i] = xb.rate;
@@ -243,11 +306,12 @@ static void one_case(const struct cfg *c)
 		rb.bad += xb.bad;
 		bgot += xb.got;
 	}
-	printf("| ring %u B, %u per call, %s consumer, vs BPF ringbuf | %.2f / %.2f / %.2f | "
+	printf("| ring %u B, %u per call, %s consumer, vs %s | %.2f / %.2f / %.2f | "
 	       "%.2f / %.2f / %.2f | %.3f / %.3f | %.3f / %.3f | %llu / %llu | %s | %.2f |\n",
-	       c->len, c->batch, c->busy ? "busy" : "sleeping", pct(k, ROUNDS, 0) / 1e6,
-	       pct(k, ROUNDS, 50) / 1e6, pct(k, ROUNDS, 90) / 1e6, pct(b, ROUNDS, 0) / 1e6,
-	       pct(b, ROUNDS, 50) / 1e6, pct(b, ROUNDS, 90) / 1e6,
+	       c->len, c->batch, c->busy ? "busy" : "sleeping",
+	       peer == PEER_BPF ? "BPF ringbuf" : "the copy path (RING_READ)",
+	       pct(k, ROUNDS, 0) / 1e6, pct(k, ROUNDS, 50) / 1e6, pct(k, ROUNDS, 90) / 1e6,
+	       pct(b, ROUNDS, 0) / 1e6, pct(b, ROUNDS, 50) / 1e6, pct(b, ROUNDS, 90) / 1e6,
 	       (double)rk.syscalls / (kgot ? kgot : 1), (double)rb.syscalls / (bgot ? bgot : 1),
 	       (double)rk.waits / (kgot ? kgot : 1), (double)rb.waits / (bgot ? bgot : 1),
 	       (unsigned long long)rk.dropped, (unsigned long long)rb.dropped,
@@ -295,7 +359,8 @@ static void trigger_cost(void)
 		bare[i] = info_rate(0);
 		probed[i] = info_rate(1);
 	}
-	printf("\n| trigger alone (M calls/s, min / median / p90) | bare | under the peer's kprobe, 0 records | ratio |\n");
+	printf("\n| trigger alone (M calls/s, min / median / p90) | bare | under the peer's "
+	       "kprobe, 0 records | ratio |\n");
 	printf("|---|---|---|---|\n");
 	printf("| KSHM_IOC_INFO ioctl | %.2f / %.2f / %.2f | %.2f / %.2f / %.2f | %.2f |\n",
 	       pct(bare, ROUNDS, 0) / 1e6, pct(bare, ROUNDS, 50) / 1e6, pct(bare, ROUNDS, 90) / 1e6,
@@ -363,7 +428,8 @@ static void latency(void)
 	       pct(k, SAMPLES, 50), pct(k, SAMPLES, 99), pct(k, SAMPLES, 100));
 	printf("| eventfd ping-pong between two threads | %.0f | %.0f | %.0f |\n",
 	       pct(e, SAMPLES, 50), pct(e, SAMPLES, 99), pct(e, SAMPLES, 100));
-	printf("| ratio kshm / eventfd (p50) | %.2f | | |\n", pct(k, SAMPLES, 50) / pct(e, SAMPLES, 50));
+	printf("| ratio kshm / eventfd (p50) | %.2f | | |\n",
+	       pct(k, SAMPLES, 50) / pct(e, SAMPLES, 50));
 	kshm_ring_destroy(&in);
 	kshm_ring_destroy(&out);
 }
@@ -371,9 +437,16 @@ static void latency(void)
 int main(void)
 {
 	static const struct cfg cases[] = {
-		{ 8, 1, 1, 100000 },	{ 8, 64, 1, 640000 },	  { 8, 1, 0, 100000 },
-		{ 8, 64, 0, 640000 },	{ 64, 64, 1, 640000 },	  { 64, 64, 0, 640000 },
-		{ 4096, 1, 1, 20000 },	{ 4096, 64, 1, 64000 },	  { 4096, 64, 0, 64000 },
+		{ 8, 1, 1, 100000 },   { 8, 64, 1, 640000 },   { 8, 1, 0, 100000 },
+		{ 8, 64, 0, 640000 },  { 64, 64, 1, 640000 },  { 64, 64, 0, 640000 },
+		{ 4096, 1, 1, 20000 }, { 4096, 64, 1, 64000 }, { 4096, 64, 0, 64000 },
+	};
+	/* The copy path: the same producer and ring, drained by RING_READ. */
+	static const struct cfg copy_cases[] = {
+		{ 8, 64, 1, 640000 },
+		{ 8, 64, 0, 640000 },
+		{ 64, 64, 1, 640000 },
+		{ 4096, 64, 1, 64000 },
 	};
 	struct utsname u;
 	time_t now = time(NULL);
@@ -389,12 +462,15 @@ int main(void)
 	printf("### Rings on %s, %s", u.release, ctime(&now));
 	printf("\nRecords per second in millions (min / median / p90 of %d rounds), then "
 	       "system calls and blocking waits per record, drops, order check, and the "
-	       "kshm/BPF ratio of the medians.\n\n", ROUNDS);
-	printf("| case | kshm M rec/s | BPF M rec/s | syscalls/rec kshm / BPF | "
-	       "waits/rec kshm / BPF | drops kshm / BPF | order | kshm/BPF |\n");
+	       "kshm/peer ratio of the medians.\n\n",
+	       ROUNDS);
+	printf("| case | kshm M rec/s | peer M rec/s | syscalls/rec kshm / peer | "
+	       "waits/rec kshm / peer | drops kshm / peer | order | kshm/peer |\n");
 	printf("|---|---|---|---|---|---|---|---|\n");
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		one_case(&cases[i]);
+		one_case(&cases[i], PEER_BPF);
+	for (i = 0; i < sizeof(copy_cases) / sizeof(copy_cases[0]); i++)
+		one_case(&copy_cases[i], PEER_COPY);
 	trigger_cost();
 	latency();
 	return 0;

@@ -245,6 +245,7 @@ int kshm_ioctl_ring_wait(struct kshm_file *kf, void *arg);
 int kshm_ioctl_ring_doorbell(struct kshm_file *kf, void *arg);
 int kshm_ioctl_ring_set_eventfd(struct kshm_file *kf, void *arg);
 int kshm_ioctl_ring_stats(struct kshm_file *kf, void *arg);
+int kshm_ioctl_ring_read(struct kshm_file *kf, void *arg);
 
 void kshm_engine_release(struct kshm_file *kf);
 int kshm_ioctl_engine_start(struct kshm_file *kf, void *arg);

@@ -237,6 +237,14 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.min_size = offsetofend(struct kshm_ring_stats, hash),
 		.fn = kshm_ioctl_ring_stats,
 	},
+	[KSHM_OP_INDEX(KSHM_IOC_RING_READ)] = {
+		.cmd = KSHM_IOC_RING_READ,
+		.out = true,
+		.size = sizeof(struct kshm_ring_read),
+		.min_size = offsetofend(struct kshm_ring_read, records),
+		.writes = true,
+		.fn = kshm_ioctl_ring_read,
+	},
 };
 
 /*
@@ -267,6 +275,7 @@ union kshm_ioctl_buf {
 	struct kshm_ring_doorbell ring_doorbell;
 	struct kshm_ring_set_eventfd ring_set_eventfd;
 	struct kshm_ring_stats ring_stats;
+	struct kshm_ring_read ring_read;
 };
 
 static const struct kshm_ioctl_op *kshm_ioctl_op_find(unsigned int cmd)

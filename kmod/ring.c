@@ -943,6 +943,79 @@ int kshm_ioctl_ring_stats(struct kshm_file *kf, void *arg)
 	return 0;
 }
 
+/*
+ * The copy path: whole committed records from the consumer position into
+ * the caller's buffer, then the position past them.  The position is the
+ * application's: a header there is checked like any untrusted one.
+ * Context: process, from the ioctl system call.
+ */
+int kshm_ioctl_ring_read(struct kshm_file *kf, void *arg)
+{
+	struct kshm_ring_read *rd = arg;
+	void __user *ubuf = u64_to_user_ptr(rd->buf);
+	struct kshm_ring_rec *hdr;
+	struct kshm_ring *ring;
+	u64 cons, prod, need;
+	u32 len;
+	int ret = 0;
+
+	if (rd->__reserved || rd->bytes || rd->records)
+		return -EINVAL;
+	ring = kshm_ring_get(kf, rd->id);
+	if (IS_ERR(ring))
+		return PTR_ERR(ring);
+	if (ring->kind != KSHM_RING_K2U) {
+		ret = -EINVAL;
+		goto out_put_ring;
+	}
+	cons = READ_ONCE(ring->cons->pos);
+	prod = smp_load_acquire(&ring->prod->pos);	/* pair P */
+	if (prod - cons > ring->size) {
+		atomic64_inc(&ring->bad_pos);
+		ret = -EINVAL;
+		goto out_put_ring;
+	}
+	while (cons != prod) {
+		hdr = (struct kshm_ring_rec *)kshm_ring_at(ring, cons);
+		len = smp_load_acquire(&hdr->len);	/* pair B */
+		if (len & KSHM_RING_REC_BUSY)
+			break;
+		need = KSHM_RING_REC_SPACE(len);
+		if (len > ring->rec_max || need > prod - cons || (cons & 7) ||
+		    !READ_ONCE(hdr->type)) {
+			ret = -EINVAL;	/* not a position at a record */
+			break;
+		}
+		if (rd->bytes + need > rd->len) {
+			if (!rd->bytes)
+				ret = -EINVAL;
+			break;
+		}
+		if (copy_to_user(ubuf + rd->bytes, hdr, need)) {
+			ret = -EFAULT;
+			break;
+		}
+		rd->bytes += need;
+		rd->records++;
+		cons += need;
+		if (fatal_signal_pending(current))
+			break;
+	}
+	if (rd->records) {
+		ret = 0;
+		smp_store_release(&ring->cons->pos, cons);	/* pair C */
+		/* Pair W, for a producer waiting for space. */
+		smp_mb();	/* the position before the producer's flag */
+		if (READ_ONCE(ring->prod->flags) & KSHM_RING_WANT_WAKEUP)
+			wake_up_all(&ring->wait);
+	} else if (!ret) {
+		ret = -EAGAIN;
+	}
+out_put_ring:
+	kshm_ring_put(ring);
+	return ret;
+}
+
 /* --- the engine's ring target ------------------------------------------------- */
 
 /* Is @r a kernel-to-user ring that takes @len-byte records?  Context: any. */

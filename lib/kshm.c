@@ -268,8 +268,8 @@ int kshm_engine_stop(int fd, uint64_t *ticks)
 
 /* --- rings (include/uapi/linux/kshm_ring.h) -------------------------------------- */
 
-int kshm_ring_create(int fd, uint32_t kind, uint64_t data_size, uint32_t cache_mode,
-		     uint32_t flags, uint32_t echo_id, struct kshm_ring *ring)
+int kshm_ring_create(int fd, uint32_t kind, uint64_t data_size, uint32_t cache_mode, uint32_t flags,
+		     uint32_t echo_id, struct kshm_ring *ring)
 {
 	struct kshm_ring_create c = {
 		.size = sizeof(c),

@@ -260,7 +260,8 @@ static int cmd_demo(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: kshmctl info | demo | region STEP [, STEP]... | buf STEP [, STEP]... | ring ...\n"
+		"usage: kshmctl info | demo | region STEP [, STEP]... | buf STEP [, STEP]... | "
+		"ring ...\n"
 		"  info    ABI version, limits and counters of the loaded module\n"
 		"  demo    the driver fills pages with 10..1, the application maps and reads them\n"
 		"  region  run steps on regions, in order, in one open file:\n"

@@ -68,9 +68,10 @@ static int ring_watch(int fd, const struct watch_opts *o)
 		return fail("cannot start the engine (load kshm with test_engine=1)", ret);
 	if (ret)
 		return fail("cannot start the engine (period 50..1000000 us, len a multiple of 8, "
-			    "16..a quarter of the ring)", ret);
-	printf("ring %u: %llu bytes; the engine produces a %llu-byte record every %llu us\n",
-	       r.id, (unsigned long long)o->size, (unsigned long long)o->len,
+			    "16..a quarter of the ring)",
+			    ret);
+	printf("ring %u: %llu bytes; the engine produces a %llu-byte record every %llu us\n", r.id,
+	       (unsigned long long)o->size, (unsigned long long)o->len,
 	       (unsigned long long)o->period_us);
 	start = tick = now_s();
 	while (now_s() - start < o->seconds) {
@@ -170,8 +171,8 @@ int cmd_ring(int argc, char **argv)
 	}
 	if (argc >= 1 && !strcmp(argv[0], "echo")) {
 		for (i = 1; i < argc; i++) {
-			if (!strncmp(argv[i], "len=", 4) ? parse_size(argv[i] + 4, &len) :
-							  parse_size(argv[i], &count))
+			if (!strncmp(argv[i], "len=", 4) ? parse_size(argv[i] + 4, &len)
+							 : parse_size(argv[i], &count))
 				return usage_error("'%s' is not a ring echo option", argv[i]);
 		}
 		fd = open_dev();

@@ -101,15 +101,15 @@ struct kshm_ring {
 	uint32_t id;
 	uint32_t kind;
 	uint32_t rec_max;
-	uint32_t cache_mode;		/* enum kshm_cache_mode: WC fences stores */
-	int broken;			/* the kernel's records made no sense: stop */
-	uint64_t size;			/* bytes of record space */
+	uint32_t cache_mode; /* enum kshm_cache_mode: WC fences stores */
+	int broken;	     /* the kernel's records made no sense: stop */
+	uint64_t size;	     /* bytes of record space */
 	struct kshm_ring_cons *cons;
 	struct kshm_ring_prod *prod;
-	uint8_t *data;			/* the record space, mapped twice */
-	uint64_t pos;			/* ours: next to consume, or next to produce */
-	uint64_t cached;		/* the other side's position, last seen */
-	uint64_t doorbells;		/* doorbell calls made through this view */
+	uint8_t *data;	    /* the record space, mapped twice */
+	uint64_t pos;	    /* ours: next to consume, or next to produce */
+	uint64_t cached;    /* the other side's position, last seen */
+	uint64_t doorbells; /* doorbell calls made through this view */
 	void *cons_map, *rest_map;
 	size_t cons_len, rest_len;
 };
@@ -118,8 +118,8 @@ struct kshm_ring {
  * Create a ring (enum kshm_ring_kind) of @data_size bytes and map it, each
  * part writable only where this side writes.
  */
-int kshm_ring_create(int fd, uint32_t kind, uint64_t data_size, uint32_t cache_mode,
-		     uint32_t flags, uint32_t echo_id, struct kshm_ring *ring);
+int kshm_ring_create(int fd, uint32_t kind, uint64_t data_size, uint32_t cache_mode, uint32_t flags,
+		     uint32_t echo_id, struct kshm_ring *ring);
 /* Unmap and destroy it. */
 int kshm_ring_destroy(struct kshm_ring *ring);
 

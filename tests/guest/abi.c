@@ -45,8 +45,8 @@ static const struct cmd cmds[] = {
 	{ "engine_start", KSHM_IOC_ENGINE_START, sizeof(struct kshm_engine_start), KSHM_TARGET_BUF,
 	  0, 0 },
 	{ "engine_stop", KSHM_IOC_ENGINE_STOP, sizeof(struct kshm_engine_stop), 0, 0, 0 },
-	{ "ring_create", KSHM_IOC_RING_CREATE, sizeof(struct kshm_ring_create), KSHM_RING_BLOCK,
-	  0, RSV(kshm_ring_create) },
+	{ "ring_create", KSHM_IOC_RING_CREATE, sizeof(struct kshm_ring_create), KSHM_RING_BLOCK, 0,
+	  RSV(kshm_ring_create) },
 	/* Its __reserved is a __u16: ring.c tests it. */
 	{ "ring_produce", KSHM_IOC_RING_PRODUCE, sizeof(struct kshm_ring_produce),
 	  KSHM_RING_PRODUCE_WAIT, 0, 0 },
@@ -54,10 +54,12 @@ static const struct cmd cmds[] = {
 	  RSV(kshm_ring_wait) },
 	{ "ring_doorbell", KSHM_IOC_RING_DOORBELL, sizeof(struct kshm_ring_doorbell), 0, 0,
 	  RSV(kshm_ring_doorbell) },
-	{ "ring_set_eventfd", KSHM_IOC_RING_SET_EVENTFD, sizeof(struct kshm_ring_set_eventfd), 0,
-	  0, 0 },
+	{ "ring_set_eventfd", KSHM_IOC_RING_SET_EVENTFD, sizeof(struct kshm_ring_set_eventfd), 0, 0,
+	  0 },
 	{ "ring_stats", KSHM_IOC_RING_STATS, sizeof(struct kshm_ring_stats), 0, 0,
 	  RSV(kshm_ring_stats) },
+	{ "ring_read", KSHM_IOC_RING_READ, sizeof(struct kshm_ring_read), 0, 0,
+	  RSV(kshm_ring_read) },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -67,6 +69,7 @@ static uint32_t region_id; /* a live region for valid command bodies */
 static uint32_t buf_id;	   /* a live buffer, likewise */
 static uint32_t victim_id; /* a fresh region or buffer to drop */
 static uint32_t ring_id;   /* a kernel-to-user ring holding a record */
+static struct kshm_ring ring;
 static uint64_t read_buf;
 static char user_mem[2 * 4096] __attribute__((aligned(4096)));
 
@@ -88,6 +91,7 @@ union body {
 	struct kshm_ring_doorbell rd;
 	struct kshm_ring_set_eventfd re;
 	struct kshm_ring_stats rs;
+	struct kshm_ring_read rr;
 };
 
 /* Everything but the header of a valid body for command @req. */
@@ -145,7 +149,7 @@ static void valid_body(unsigned long req, union body *u)
 		u->rp.type = KSHM_REC_SEQ;
 		break;
 	case KSHM_IOC_RING_WAIT:
-		u->rw.id = ring_id;	/* a record is there: no sleep */
+		u->rw.id = ring_id; /* a record is there: no sleep */
 		break;
 	case KSHM_IOC_RING_DOORBELL:
 		u->rd.id = ring_id;
@@ -156,6 +160,11 @@ static void valid_body(unsigned long req, union body *u)
 		break;
 	case KSHM_IOC_RING_STATS:
 		u->rs.id = ring_id;
+		break;
+	case KSHM_IOC_RING_READ:
+		u->rr.id = ring_id;
+		u->rr.buf = (uintptr_t)user_mem;
+		u->rr.len = 4096;
 		break;
 	}
 }
@@ -195,6 +204,10 @@ static void prepare(unsigned long req)
 	if (req == KSHM_IOC_ENGINE_STOP)
 		tap_require(!kshm_engine_start(fd, 0, region_id, 1000, 0, 16, 1),
 			    "start an engine");
+	/* RING_READ takes the ring's records: give WAIT and READ one. */
+	if (req == KSHM_IOC_RING_READ || req == KSHM_IOC_RING_WAIT)
+		tap_require(!kshm_ring_kernel_produce(&ring, 0, KSHM_REC_SEQ, 8, 1, 0, NULL),
+			    "a record");
 }
 
 /* Undo what command @req did (@ret 0) or what prepare() set up (@ret < 0). */
@@ -378,11 +391,20 @@ static void old_numbers_enotty(void)
 static void read_only_fd(void)
 {
 	static const unsigned long changes[] = {
-		KSHM_IOC_REGION_CREATE,	 KSHM_IOC_REGION_DESTROY, KSHM_IOC_BUF_REGISTER,
-		KSHM_IOC_BUF_UNREGISTER, KSHM_IOC_SET_EVENTFD,	  KSHM_IOC_FILL,
-		KSHM_IOC_COPY,		 KSHM_IOC_ENGINE_START,	  KSHM_IOC_ENGINE_STOP,
-		KSHM_IOC_RING_CREATE,	 KSHM_IOC_RING_PRODUCE,	  KSHM_IOC_RING_DOORBELL,
+		KSHM_IOC_REGION_CREATE,
+		KSHM_IOC_REGION_DESTROY,
+		KSHM_IOC_BUF_REGISTER,
+		KSHM_IOC_BUF_UNREGISTER,
+		KSHM_IOC_SET_EVENTFD,
+		KSHM_IOC_FILL,
+		KSHM_IOC_COPY,
+		KSHM_IOC_ENGINE_START,
+		KSHM_IOC_ENGINE_STOP,
+		KSHM_IOC_RING_CREATE,
+		KSHM_IOC_RING_PRODUCE,
+		KSHM_IOC_RING_DOORBELL,
 		KSHM_IOC_RING_SET_EVENTFD,
+		KSHM_IOC_RING_READ,
 	};
 	struct kshm_info info;
 	struct kshm_region_info ri;
@@ -413,14 +435,10 @@ int main(void)
 	region_id = r.id;
 	tap_require(!kshm_buf_register(fd, user_mem, 4096, KSHM_BUF_KERNEL_READ, &buf_id),
 		    "register a buffer");
-	{
-		struct kshm_ring ring;
-
-		tap_require(!kshm_ring_create(fd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &ring) &&
-				    !kshm_ring_kernel_produce(&ring, 0, KSHM_REC_SEQ, 8, 1, 0, NULL),
-			    "a ring with a record");
-		ring_id = ring.id;
-	}
+	tap_require(!kshm_ring_create(fd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &ring) &&
+			    !kshm_ring_kernel_produce(&ring, 0, KSHM_REC_SEQ, 8, 1, 0, NULL),
+		    "a ring with a record");
+	ring_id = ring.id;
 	info_reports_abi_and_limits();
 	unknown_ioctls_are_enotty();
 	struct_size_sweep();

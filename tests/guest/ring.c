@@ -83,7 +83,9 @@ static int seq_payload_ok(const struct kshm_ring_rec *rec, uint64_t *seq)
 
 static void create_errors(int fd)
 {
-	struct kshm_ring_create c = { .size = sizeof(c), .kind = KSHM_RING_K2U, .data_size = 65536 };
+	struct kshm_ring_create c = { .size = sizeof(c),
+				      .kind = KSHM_RING_K2U,
+				      .data_size = 65536 };
 	struct kshm_region_desc rd;
 	struct kshm_ring k2u, u2k;
 	int ro;
@@ -96,7 +98,8 @@ static void create_errors(int fd)
 		  "ring_create_size_below_4096_einval");
 	tap_errno(raw_create(fd, KSHM_RING_K2U, 32 << 20, 0, 0, NULL), EINVAL,
 		  "ring_create_size_above_16_mib_einval");
-	tap_errno(raw_create(fd, KSHM_RING_K2U, 0, 0, 0, NULL), EINVAL, "ring_create_size_0_einval");
+	tap_errno(raw_create(fd, KSHM_RING_K2U, 0, 0, 0, NULL), EINVAL,
+		  "ring_create_size_0_einval");
 	tap_errno(raw_create(fd, KSHM_RING_K2U, 65536, 1U << 5, 0, NULL), EINVAL,
 		  "ring_create_unknown_flag_einval");
 	tap_errno(raw_create(fd, KSHM_RING_U2K, 65536, KSHM_RING_BLOCK, 0, NULL), EINVAL,
@@ -151,29 +154,38 @@ static void create_errors(int fd)
 			  "ring_produce_u2k_einval");
 		tap_errno(kshm_ring_kernel_produce(&k2u, 0, KSHM_REC_SEQ, 4, 1, 0, NULL), EINVAL,
 			  "ring_produce_len_below_8_einval");
-		tap_errno(kshm_ring_kernel_produce(&k2u, 0, KSHM_REC_SEQ, k2u.rec_max + 8, 1, 0, NULL),
+		tap_errno(kshm_ring_kernel_produce(&k2u, 0, KSHM_REC_SEQ, k2u.rec_max + 8, 1, 0,
+						   NULL),
 			  EINVAL, "ring_produce_len_above_rec_max_einval");
 		tap_errno(kshm_ring_kernel_produce(&k2u, 0, 0, 8, 1, 0, NULL), EINVAL,
 			  "ring_produce_type_0_einval");
-		tap_errno(kshm_ring_kernel_produce(&k2u, 0, KSHM_REC_SEQ, 8, 65537, 0, NULL), EINVAL,
-			  "ring_produce_count_above_65536_einval");
-		tap_errno(kshm_ring_kernel_produce(&k2u, KSHM_RING_PRODUCE_WAIT, KSHM_REC_SEQ, 8, 1, 0,
-						   NULL),
+		tap_errno(kshm_ring_kernel_produce(&k2u, 0, KSHM_REC_SEQ, 8, 65537, 0, NULL),
+			  EINVAL, "ring_produce_count_above_65536_einval");
+		tap_errno(kshm_ring_kernel_produce(&k2u, KSHM_RING_PRODUCE_WAIT, KSHM_REC_SEQ, 8, 1,
+						   0, NULL),
 			  EINVAL, "ring_produce_wait_without_block_einval");
-		tap_errno(kshm_ring_set_eventfd(&k2u, 0), EINVAL, "ring_set_eventfd_not_eventfd_einval");
+		tap_errno(kshm_ring_set_eventfd(&k2u, 0), EINVAL,
+			  "ring_set_eventfd_not_eventfd_einval");
 		tap_errno(kshm_ring_set_eventfd(&k2u, 999), EBADF, "ring_set_eventfd_bad_fd_ebadf");
-		tap_errno(kshm_ring_set_eventfd(&k2u, -2), EINVAL, "ring_set_eventfd_below_minus_1_einval");
+		tap_errno(kshm_ring_set_eventfd(&k2u, -2), EINVAL,
+			  "ring_set_eventfd_below_minus_1_einval");
 		tap_zero(kshm_ring_set_eventfd(&k2u, -1), "ring_set_eventfd_none");
 		{
-			struct kshm_ring_wait w = { .size = sizeof(w), .id = k2u.id, .__reserved = 1 };
-			struct kshm_ring_doorbell d = { .size = sizeof(d), .id = k2u.id, .__reserved = 1 };
+			struct kshm_ring_wait w = { .size = sizeof(w),
+						    .id = k2u.id,
+						    .__reserved = 1 };
+			struct kshm_ring_doorbell d = { .size = sizeof(d),
+							.id = k2u.id,
+							.__reserved = 1 };
 
-			tap_errno(raw_ioctl(fd, KSHM_IOC_RING_WAIT, &w), EINVAL, "ring_wait_reserved_einval");
+			tap_errno(raw_ioctl(fd, KSHM_IOC_RING_WAIT, &w), EINVAL,
+				  "ring_wait_reserved_einval");
 			tap_errno(raw_ioctl(fd, KSHM_IOC_RING_DOORBELL, &d), EINVAL,
 				  "ring_doorbell_reserved_einval");
 			w.__reserved = 0;
 			w.flags = 1;
-			tap_errno(raw_ioctl(fd, KSHM_IOC_RING_WAIT, &w), EINVAL, "ring_wait_flags_einval");
+			tap_errno(raw_ioctl(fd, KSHM_IOC_RING_WAIT, &w), EINVAL,
+				  "ring_wait_flags_einval");
 		}
 		{
 			/* A command without results never writes the caller's struct. */
@@ -213,7 +225,8 @@ static void mapping_rules(int fd)
 	munmap(p, page);
 	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, c.mmap_offset + c.prod_off);
 	tap_ok(p == MAP_FAILED && errno == EPERM, "ring_k2u_producer_page_writable_eperm");
-	p = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, c.mmap_offset + c.data_off);
+	p = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 c.mmap_offset + c.data_off);
 	tap_ok(p == MAP_FAILED && errno == EPERM, "ring_k2u_data_writable_eperm");
 	p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, c.mmap_offset);
 	tap_ok(p == MAP_FAILED && errno == EPERM, "ring_k2u_consumer_and_producer_writable_eperm");
@@ -281,7 +294,8 @@ static void k2u_sizes(int fd)
 	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		for (round = 0; round < 20; round++) {
 			tap_require(!kshm_ring_kernel_produce(&r, 0, KSHM_REC_SEQ, lens[i], 3, next,
-							      &produced), "produce");
+							      &produced),
+				    "produce");
 			total += produced;
 			drain_seq(&r, &next, lens[i], &bad);
 		}
@@ -291,6 +305,78 @@ static void k2u_sizes(int fd)
 	tap_ok(stats_of(&r).records == total && !stats_of(&r).dropped,
 	       "ring_k2u_stats_count_records");
 	kshm_ring_destroy(&r);
+}
+
+static int ring_read(int fd, uint32_t id, void *buf, uint64_t len, struct kshm_ring_read *out)
+{
+	struct kshm_ring_read rd = {
+		.size = sizeof(rd), .id = id, .buf = (uintptr_t)buf, .len = len
+	};
+	int ret = raw_ioctl(fd, KSHM_IOC_RING_READ, &rd);
+
+	if (out)
+		*out = rd;
+	return ret;
+}
+
+/* The copy path: the same records through a system call, whole and in order. */
+static void k2u_copy_path(int fd)
+{
+	static uint8_t buf[65536];
+	struct kshm_ring r;
+	struct kshm_ring_read rd;
+	const struct kshm_ring_rec *rec;
+	uint64_t next = 0, seq = 0, off, got = 0, pos, produced, total = 0;
+	int bad = 0, round;
+	void *ro;
+
+	tap_require(!kshm_ring_create(fd, KSHM_RING_K2U, 16384, KSHM_CACHE_WB, 0, 0, &r), "k2u");
+	tap_errno(ring_read(fd, r.id, buf, sizeof(buf), NULL), EAGAIN, "ring_read_empty_eagain");
+	for (round = 0; round < 20; round++) {
+		tap_require(!kshm_ring_kernel_produce(&r, 0, KSHM_REC_SEQ, 8 + 40 * round, 30, 0,
+						      &produced),
+			    "produce");
+		total += produced;
+		while (!ring_read(fd, r.id, buf, 1000, &rd)) {
+			for (off = 0; off < rd.bytes; off += KSHM_RING_REC_SPACE(rec->len)) {
+				rec = (const void *)(buf + off);
+				if (!seq_payload_ok(rec, &seq) || seq != next)
+					bad++;
+				next = seq + 1;
+				got++;
+			}
+		}
+		next = 0;
+	}
+	tap_ok(!bad && got == total && total > 20 * 20,
+	       "ring_read_copies_every_record_whole_in_order (%llu of %llu, %d bad)",
+	       (unsigned long long)got, (unsigned long long)total, bad);
+	tap_ok(r.cons->pos == r.prod->pos, "ring_read_moves_the_consumer_position");
+
+	kshm_ring_kernel_produce(&r, 0, KSHM_REC_SEQ, 800, 1, 0, NULL);
+	tap_errno(ring_read(fd, r.id, buf, 100, NULL), EINVAL,
+		  "ring_read_buffer_below_a_record_einval");
+	ro = mmap(NULL, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pos = r.cons->pos;
+	tap_errno(ring_read(fd, r.id, ro, page, NULL), EFAULT, "ring_read_bad_buffer_efault");
+	tap_ok(r.cons->pos == pos, "ring_read_fault_leaves_the_position");
+	munmap(ro, page);
+	r.cons->pos = pos + 8; /* inside the record */
+	tap_errno(ring_read(fd, r.id, buf, sizeof(buf), NULL), EINVAL,
+		  "ring_read_position_not_at_a_record_einval");
+	r.cons->pos = pos;
+	tap_ok(!ring_read(fd, r.id, buf, sizeof(buf), &rd) && rd.records == 1,
+	       "ring_read_after_the_position_is_sane");
+	kshm_ring_destroy(&r);
+	{
+		struct kshm_ring u;
+
+		tap_require(!kshm_ring_create(fd, KSHM_RING_U2K, 4096, KSHM_CACHE_WB, 0, 0, &u),
+			    "u2k");
+		tap_errno(ring_read(fd, u.id, buf, sizeof(buf), NULL), EINVAL,
+			  "ring_read_u2k_einval");
+		kshm_ring_destroy(&u);
+	}
 }
 
 /* A full ring drops, counts the drops where the application sees them. */
@@ -332,7 +418,8 @@ static void *producer_main(void *arg)
 
 	while (seq < p->count && !p->stop) {
 		chunk = p->count - seq > 4096 ? 4096 : (uint32_t)(p->count - seq);
-		p->err = kshm_ring_kernel_produce(p->ring, p->flags, p->type, p->len, chunk, seq, &done);
+		p->err = kshm_ring_kernel_produce(p->ring, p->flags, p->type, p->len, chunk, seq,
+						  &done);
 		if (p->err)
 			break;
 		p->produced += done;
@@ -386,15 +473,14 @@ static void k2u_many_producers(int fd)
 			for (i = 0; i < 2; i++)
 				pthread_join(t[i], NULL);
 			kshm_engine_stop(fd, &ticks);
-			live = 0;	/* one more pass for the rest */
+			live = 0; /* one more pass for the rest */
 		}
 	}
 	/* Trailing drops of the engine have no later record to show a gap. */
 	st = stats_of(&r);
 	tap_diag("seed-free: %llu + %llu + %llu records (engine ticks %llu), %llu dropped, %.0f ms",
-		 (unsigned long long)got[1], (unsigned long long)got[2],
-		 (unsigned long long)got[0], (unsigned long long)ticks,
-		 (unsigned long long)st.dropped, now_ms() - start);
+		 (unsigned long long)got[1], (unsigned long long)got[2], (unsigned long long)got[0],
+		 (unsigned long long)ticks, (unsigned long long)st.dropped, now_ms() - start);
 	tap_ok(!pr[0].err && !pr[1].err, "ring_many_producers_ran");
 	tap_ok(!bad, "ring_many_producers_every_record_whole_and_in_order (%d bad)", bad);
 	tap_ok(got[1] + got[2] == pr[0].produced + pr[1].produced && got[0] <= ticks &&
@@ -412,14 +498,18 @@ static void k2u_many_producers(int fd)
 static void k2u_backpressure(int fd)
 {
 	struct kshm_ring r;
-	struct producer pr = { .ring = &r, .type = KSHM_REC_SEQ, .len = 120, .count = 20000,
+	struct producer pr = { .ring = &r,
+			       .type = KSHM_REC_SEQ,
+			       .len = 120,
+			       .count = 20000,
 			       .flags = KSHM_RING_PRODUCE_WAIT };
 	pthread_t t;
 	uint64_t next = 0;
 	int bad = 0;
 
-	tap_require(!kshm_ring_create(fd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, KSHM_RING_BLOCK, 0, &r),
-		    "k2u block");
+	tap_require(
+		!kshm_ring_create(fd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, KSHM_RING_BLOCK, 0, &r),
+		"k2u block");
 	double end = now_ms() + 120000;
 
 	tap_require(!pthread_create(&t, NULL, producer_main, &pr), "thread");
@@ -459,7 +549,7 @@ static void wakeups(int fd)
 	tap_require(ep >= 0 && efd >= 0 && !epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), "epoll");
 	tap_zero(kshm_ring_set_eventfd(&r, efd), "ring_set_eventfd");
 
-	next = 1;	/* the engine's first tick */
+	next = 1; /* the engine's first tick */
 	tap_ok(poll(&pfd, 1, 0) == 0, "ring_poll_empty_not_readable");
 	tap_ok(epoll_wait(ep, &out, 1, 0) == 0, "ring_epoll_empty_not_readable");
 	tap_errno(kshm_ring_wait(&r, 0), ETIMEDOUT, "ring_wait_timeout_0_empty_etimedout");
@@ -508,14 +598,17 @@ static void wakeups(int fd)
 	kshm_engine_stop(fd, &ticks);
 	drain_seq(&r, &next, 0, &bad);
 	tap_require(!kshm_ring_kernel_produce(&r, 0, KSHM_REC_SEQ, 8, 10, 0, NULL), "produce");
-	usleep(100000);	/* a wakeup would have run (an irq_work thread on RT) */
-	tap_ok(read(efd, &v, 8) < 0 && errno == EAGAIN, "ring_eventfd_not_signalled_after_flag_cleared");
+	usleep(100000); /* a wakeup would have run (an irq_work thread on RT) */
+	tap_ok(read(efd, &v, 8) < 0 && errno == EAGAIN,
+	       "ring_eventfd_not_signalled_after_flag_cleared");
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	tap_ok(poll(&pfd, 1, 0) == 0, "ring_records_do_not_make_the_device_readable_for_read");
 	pfd.events = POLLPRI;
-	tap_ok(poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLPRI), "ring_records_make_the_device_pollpri");
-	tap_ok(kshm_ring_want_wakeup(&r, 1) == 1, "ring_want_wakeup_with_records_says_do_not_sleep");
+	tap_ok(poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLPRI),
+	       "ring_records_make_the_device_pollpri");
+	tap_ok(kshm_ring_want_wakeup(&r, 1) == 1,
+	       "ring_want_wakeup_with_records_says_do_not_sleep");
 	kshm_ring_want_wakeup(&r, 0);
 	next = 0;
 	drain_seq(&r, &next, 0, &bad);
@@ -626,8 +719,10 @@ static void u2k_producer_sleeps(int fd)
 	       "ring_u2k_sleeping_producer_woken_by_the_kernel");
 	tap_ok(kshm_ring_want_wakeup(&r, 1) == 1, "ring_u2k_want_wakeup_sees_space_freed");
 	kshm_ring_want_wakeup(&r, 0);
-	tap_ok(kshm_ring_reserve(&r, 56, KSHM_REC_SEQ) != NULL, "ring_u2k_space_there_after_wakeup");
-	tap_ok(stats_of(&r).records == n && !stats_of(&r).seq_errors, "ring_u2k_sleeping_producer_records_whole");
+	tap_ok(kshm_ring_reserve(&r, 56, KSHM_REC_SEQ) != NULL,
+	       "ring_u2k_space_there_after_wakeup");
+	tap_ok(stats_of(&r).records == n && !stats_of(&r).seq_errors,
+	       "ring_u2k_sleeping_producer_records_whole");
 	kshm_ring_destroy(&r);
 	close(efd);
 }
@@ -657,8 +752,7 @@ static void echo_round_trips(int fd)
 		while (!(rec = kshm_ring_next(&out)))
 			tap_require(kshm_ring_wait(&out, 10000000000ULL) == 0,
 				    "the echo came back within 10 s");
-		ok += rec->type == KSHM_REC_ECHO && rec->len == len &&
-		      !memcmp(rec + 1, msg, len);
+		ok += rec->type == KSHM_REC_ECHO && rec->len == len && !memcmp(rec + 1, msg, len);
 		kshm_ring_done(&out);
 	}
 	tap_ok(ok == 300, "ring_echo_round_trips_of_random_sizes (%d of 300)", ok);
@@ -684,7 +778,7 @@ static void *scribble_main(void *arg)
 	while (!s->stop) {
 		v = (uint64_t)rand_r(&st) << 40 ^ (uint64_t)rand_r(&st) << 20 ^ rand_r(&st);
 		if (rand_r(&st) % 4 == 0)
-			v = -(uint64_t)(rand_r(&st) % 64);	/* near 2^64 */
+			v = -(uint64_t)(rand_r(&st) % 64); /* near 2^64 */
 		s->words[rand_r(&st) % s->nwords] = v;
 	}
 	return NULL;
@@ -710,13 +804,15 @@ static void hostile_k2u(int fd)
 	r.cons->pos = prod + 8;
 	tap_zero(kshm_ring_kernel_produce(&r, 0, KSHM_REC_SEQ, 8, 1, 0, &produced),
 		 "ring_hostile_cons_ahead_produce_returns");
-	tap_ok(!produced && stats_of(&r).bad_pos == 1, "ring_hostile_cons_ahead_counted_nothing_written");
+	tap_ok(!produced && stats_of(&r).bad_pos == 1,
+	       "ring_hostile_cons_ahead_counted_nothing_written");
 	r.cons->pos = prod - 8192 - 8;
 	kshm_ring_kernel_produce(&r, 0, KSHM_REC_SEQ, 8, 1, 0, &produced);
 	tap_ok(!produced && stats_of(&r).bad_pos == 2, "ring_hostile_cons_far_behind_counted");
 	r.cons->pos = prod + (1ULL << 63);
 	kshm_ring_kernel_produce(&r, 0, KSHM_REC_SEQ, 8, 1, 0, &produced);
-	tap_ok(!produced && stats_of(&r).bad_pos == 3, "ring_hostile_cons_half_the_space_away_counted");
+	tap_ok(!produced && stats_of(&r).bad_pos == 3,
+	       "ring_hostile_cons_half_the_space_away_counted");
 	tap_ok(r.prod->pos == prod && stats_of(&r).dropped == 3,
 	       "ring_hostile_bad_cons_drops_producer_position_untouched");
 	/* 2^64 - 8 is 8 bytes behind position 0: sane, it only costs space. */
@@ -814,7 +910,8 @@ static void hostile_u2k(int fd)
 	st = u2k_send_raw(fd, KSHM_RING_REC_BUSY | 8, KSHM_REC_SEQ, 0, 0, 0);
 	tap_ok(st.broken && !st.records, "ring_hostile_busy_bit_breaks_it");
 	st = u2k_send_raw(fd, 64, KSHM_REC_SEQ, 0, -16, 0);
-	tap_ok(st.broken && !st.records, "ring_hostile_record_crossing_the_producer_position_breaks_it");
+	tap_ok(st.broken && !st.records,
+	       "ring_hostile_record_crossing_the_producer_position_breaks_it");
 	st = u2k_send_raw(fd, 8, KSHM_REC_SEQ, 0, 8192 + 64, 0);
 	tap_ok(st.broken && st.bad_pos == 1 && !st.records,
 	       "ring_hostile_producer_ahead_by_more_than_the_ring_counted_breaks_it");
@@ -843,7 +940,7 @@ static void hostile_u2k_scribble(int fd)
 	end = now_ms() + 2000;
 	for (i = 0; now_ms() < end; i++) {
 		if (i % 64 == 0)
-			r.prod->pos = (uint64_t)rand() % 64 * 8;	/* sometimes sane */
+			r.prod->pos = (uint64_t)rand() % 64 * 8; /* sometimes sane */
 		kshm_ring_doorbell(&r);
 		usleep(500);
 	}
@@ -883,7 +980,8 @@ static void u2k_work_per_doorbell_bounded(int fd)
 	while (now_ms() < end) {
 		/* One more of the same records, for one store, whenever there is room. */
 		if (__atomic_load_n(&r.prod->pos, __ATOMIC_RELAXED) -
-			    __atomic_load_n(&r.cons->pos, __ATOMIC_ACQUIRE) <= size / 4 * 3) {
+			    __atomic_load_n(&r.cons->pos, __ATOMIC_ACQUIRE) <=
+		    size / 4 * 3) {
 			__atomic_store_n(&r.prod->pos, r.prod->pos + size / 4, __ATOMIC_RELEASE);
 			moves++;
 		}
@@ -910,14 +1008,18 @@ static void *waiter_main(void *arg)
 static void orphaned_sleepers(int fd)
 {
 	struct kshm_ring a, b;
-	struct producer pr = { .ring = &b, .type = KSHM_REC_SEQ, .len = 56, .count = 10,
+	struct producer pr = { .ring = &b,
+			       .type = KSHM_REC_SEQ,
+			       .len = 56,
+			       .count = 10,
 			       .flags = KSHM_RING_PRODUCE_WAIT };
 	pthread_t tw, tp;
 	void *ret;
 
 	tap_require(!kshm_ring_create(fd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &a), "k2u");
-	tap_require(!kshm_ring_create(fd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, KSHM_RING_BLOCK, 0, &b),
-		    "k2u block");
+	tap_require(
+		!kshm_ring_create(fd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, KSHM_RING_BLOCK, 0, &b),
+		"k2u block");
 	tap_require(!kshm_ring_kernel_produce(&b, 0, KSHM_REC_SEQ, 56, 64, 0, NULL), "fill");
 	pthread_create(&tw, NULL, waiter_main, &a);
 	pthread_create(&tp, NULL, producer_main, &pr);
@@ -925,10 +1027,11 @@ static void orphaned_sleepers(int fd)
 	tap_zero(kshm_region_destroy(fd, a.id), "ring_destroy_with_a_waiter");
 	tap_zero(kshm_region_destroy(fd, b.id), "ring_destroy_with_a_blocked_producer");
 	pthread_join(tw, &ret);
-	tap_ok((intptr_t)ret == -EPIPE, "ring_wait_woken_by_destroy_epipe (%d)", (int)(intptr_t)ret);
+	tap_ok((intptr_t)ret == -EPIPE, "ring_wait_woken_by_destroy_epipe (%d)",
+	       (int)(intptr_t)ret);
 	pthread_join(tp, NULL);
-	tap_ok(pr.err == -EPIPE && !pr.produced, "ring_blocked_producer_woken_by_destroy_epipe (%d)",
-	       pr.err);
+	tap_ok(pr.err == -EPIPE && !pr.produced,
+	       "ring_blocked_producer_woken_by_destroy_epipe (%d)", pr.err);
 	munmap(a.rest_map, a.rest_len);
 	munmap(a.cons_map, a.cons_len);
 	munmap(b.rest_map, b.rest_len);
@@ -981,7 +1084,8 @@ static int busy_child(void)
 
 	child_fd = kshm_open(NULL);
 	if (child_fd < 0 ||
-	    kshm_ring_create(child_fd, KSHM_RING_K2U, 65536, KSHM_CACHE_WB, KSHM_RING_BLOCK, 0, &k2u) ||
+	    kshm_ring_create(child_fd, KSHM_RING_K2U, 65536, KSHM_CACHE_WB, KSHM_RING_BLOCK, 0,
+			     &k2u) ||
 	    kshm_ring_create(child_fd, KSHM_RING_K2U, 65536, KSHM_CACHE_WC, 0, 0, &echo) ||
 	    kshm_ring_create(child_fd, KSHM_RING_U2K, 65536, KSHM_CACHE_WB, 0, echo.id, &u2k) ||
 	    kshm_engine_start(child_fd, KSHM_TARGET_RING, k2u.id, 50, 0, 64, 0))
@@ -995,7 +1099,10 @@ static int busy_child(void)
 	}
 	kshm_ring_submit(&u2k);
 	kshm_ring_doorbell(&u2k);
-	pr = (struct producer){ .ring = &k2u, .type = KSHM_REC_SEQ, .len = 256, .count = 1 << 30,
+	pr = (struct producer){ .ring = &k2u,
+				.type = KSHM_REC_SEQ,
+				.len = 256,
+				.count = 1 << 30,
 				.flags = KSHM_RING_PRODUCE_WAIT };
 	return pthread_create(&t, NULL, producer_main, &pr);
 }
@@ -1031,7 +1138,8 @@ static void destroy_while_mapped(int fd)
 	tap_require(!kshm_ring_create(fd, KSHM_RING_K2U, 8192, KSHM_CACHE_WC, 0, 0, &r), "k2u wc");
 	tap_require(!kshm_ring_kernel_produce(&r, 0, KSHM_REC_SEQ, 24, 10, 0, NULL), "produce");
 	tap_zero(kshm_region_destroy(fd, r.id), "ring_destroy_while_mapped");
-	tap_ok(drain_seq(&r, &next, 24, &bad) == 10 && !bad, "ring_wc_records_readable_after_destroy");
+	tap_ok(drain_seq(&r, &next, 24, &bad) == 10 && !bad,
+	       "ring_wc_records_readable_after_destroy");
 	munmap(r.rest_map, r.rest_len);
 	munmap(r.cons_map, r.cons_len);
 	tap_ok(info_of(fd).regions_alive == before.regions_alive, "ring_freed_at_last_munmap");
@@ -1056,6 +1164,7 @@ int main(void)
 	mapping_rules(fd);
 	k2u_sizes(fd);
 	k2u_drops(fd);
+	k2u_copy_path(fd);
 	k2u_many_producers(fd);
 	k2u_backpressure(fd);
 	wakeups(fd);

@@ -163,7 +163,9 @@ static void undo_paths_injected(int fd)
 	kshm_wait_buf_released(fd, id, 10000);
 	{
 		struct kshm_ring_create rc = {
-			.size = sizeof(rc), .kind = KSHM_RING_U2K, .data_size = 4096,
+			.size = sizeof(rc),
+			.kind = KSHM_RING_U2K,
+			.data_size = 4096,
 		};
 
 		arm_fault();
@@ -221,8 +223,8 @@ static void *reaper_main(void *arg)
 
 	while (now_ms() < end) {
 		for (id = 1; id <= 64; id++) {
-			int ret = rp->bufs ? kshm_buf_unregister(rp->fd, id) :
-					     kshm_region_destroy(rp->fd, id);
+			int ret = rp->bufs ? kshm_buf_unregister(rp->fd, id)
+					   : kshm_region_destroy(rp->fd, id);
 			if (!ret) {
 				rp->taken++;
 				rp->last = id;
@@ -249,7 +251,8 @@ static void destroy_during_publish(int fd)
 	pthread_t t;
 	uint32_t id = 0;
 
-	tap_require(write_file(PARAM "plant_publish_delay_ms", "300"), "arm plant_publish_delay_ms");
+	tap_require(write_file(PARAM "plant_publish_delay_ms", "300"),
+		    "arm plant_publish_delay_ms");
 	tap_require(!pthread_create(&t, NULL, reaper_main, &rp), "thread");
 	tap_zero(kshm_region_create(fd, 4 * page, 0, &rd), "injected_region_create_during_destroy");
 	/* Gone already when the call returned: the destroy hit the window. */
@@ -262,12 +265,15 @@ static void destroy_during_publish(int fd)
 	/* A ring is a region: its creation has the same window. */
 	{
 		struct kshm_ring_create c = {
-			.size = sizeof(c), .kind = KSHM_RING_K2U, .data_size = 4096,
+			.size = sizeof(c),
+			.kind = KSHM_RING_K2U,
+			.data_size = 4096,
 		};
 
 		rp = (struct reaper){ .fd = fd };
 		tap_require(!pthread_create(&t, NULL, reaper_main, &rp), "thread");
-		tap_zero(raw_ioctl(fd, KSHM_IOC_RING_CREATE, &c), "injected_ring_create_during_destroy");
+		tap_zero(raw_ioctl(fd, KSHM_IOC_RING_CREATE, &c),
+			 "injected_ring_create_during_destroy");
 		pthread_join(t, NULL);
 		tap_ok(rp.taken == 1 && rp.last == c.id && c.rec_max == 1024 &&
 			       c.data_off == 2 * (uint64_t)page,
@@ -278,15 +284,17 @@ static void destroy_during_publish(int fd)
 	tap_require(!pthread_create(&t, NULL, reaper_main, &rp), "thread");
 	tap_zero(kshm_buf_register(fd, mem, 4 * page, KSHM_BUF_KERNEL_READ, &id),
 		 "injected_buf_register_during_unregister");
-	tap_errno(kshm_buf_info(fd, id, &bi), ENOENT, "injected_buf_unregistered_inside_the_window");
+	tap_errno(kshm_buf_info(fd, id, &bi), ENOENT,
+		  "injected_buf_unregistered_inside_the_window");
 	pthread_join(t, NULL);
-	tap_require(write_file(PARAM "plant_publish_delay_ms", "0"), "disarm plant_publish_delay_ms");
+	tap_require(write_file(PARAM "plant_publish_delay_ms", "0"),
+		    "disarm plant_publish_delay_ms");
 	tap_ok(rp.taken == 1 && rp.last == id,
 	       "injected_buf_unregistered_while_publishing_is_the_one_returned");
-	tap_zero(kshm_wait_buf_released(fd, id, 10000), "injected_buf_unregistered_while_publishing_released");
+	tap_zero(kshm_wait_buf_released(fd, id, 10000),
+		 "injected_buf_unregistered_while_publishing_released");
 	after = info_of(fd);
-	tap_ok(after.regions_alive == before.regions_alive &&
-		       after.bufs_alive == before.bufs_alive,
+	tap_ok(after.regions_alive == before.regions_alive && after.bufs_alive == before.bufs_alive,
 	       "injected_publish_races_leave_nothing");
 	free(mem);
 }

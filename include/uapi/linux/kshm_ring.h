@@ -315,11 +315,44 @@ struct kshm_ring_stats {
 	__u64 hash;
 };
 
+/**
+ * struct kshm_ring_read - the copy path: the kernel copies records out of a
+ *	kernel-to-user ring into the caller's buffer, as read() would
+ * @size: sizeof(struct kshm_ring_read)
+ * @flags: must be 0
+ * @id: a kernel-to-user ring
+ * @__reserved: must be 0
+ * @buf: where the records go, each as in the ring (header, then payload
+ *	padded to 8 bytes)
+ * @len: bytes at @buf
+ * @bytes: out, bytes copied: whole committed records from the consumer
+ *	position, which moves past them
+ * @records: out, how many
+ *
+ * For an application that does not map the ring, and the benchmark of the
+ * copy path against shared memory.  No record yet is EAGAIN; @len smaller
+ * than the next record, or a consumer position whose header cannot be a
+ * record's, EINVAL (the kernel checks what it can: a position inside a
+ * record may look like one); a bad @buf EFAULT, with the position where
+ * it was.
+ */
+struct kshm_ring_read {
+	__u32 size;
+	__u32 flags;
+	__u32 id;
+	__u32 __reserved;
+	__u64 buf;
+	__u64 len;
+	__u64 bytes;
+	__u64 records;
+};
+
 #define KSHM_IOC_RING_CREATE	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_RING_CREATE)
 #define KSHM_IOC_RING_PRODUCE	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_RING_PRODUCE)
 #define KSHM_IOC_RING_WAIT	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_RING_WAIT)
 #define KSHM_IOC_RING_DOORBELL	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_RING_DOORBELL)
 #define KSHM_IOC_RING_SET_EVENTFD _IO(KSHM_IOCTL_TYPE, KSHM_CMD_RING_SET_EVENTFD)
 #define KSHM_IOC_RING_STATS	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_RING_STATS)
+#define KSHM_IOC_RING_READ	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_RING_READ)
 
 #endif /* _UAPI_LINUX_KSHM_RING_H */
