@@ -175,6 +175,7 @@ extern atomic64_t kshm_regions_alive;
 extern atomic64_t kshm_pages_alive;
 extern atomic64_t kshm_bufs_alive;
 extern atomic64_t kshm_buf_pages_pinned;
+extern atomic64_t kshm_pages_leaked;
 
 void kshm_file_put(struct kshm_file *kf);
 int kshm_memlock_charge(unsigned long nr, struct user_struct **userp);

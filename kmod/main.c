@@ -52,6 +52,7 @@ static int kshm_ioctl_info(struct kshm_file *kf, void *arg)
 	info->max_buf_size = READ_ONCE(kshm_max_buf_size);
 	info->bufs_alive = atomic64_read(&kshm_bufs_alive);
 	info->buf_pages_pinned = atomic64_read(&kshm_buf_pages_pinned);
+	info->pages_leaked = atomic64_read(&kshm_pages_leaked);
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 
 atomic64_t kshm_regions_alive = ATOMIC64_INIT(0);
 atomic64_t kshm_pages_alive = ATOMIC64_INIT(0);
+atomic64_t kshm_pages_leaked = ATOMIC64_INIT(0);
 
 /* The region ids that fit in the mmap offset space (loff_t is signed). */
 #define KSHM_MAX_REGION_ID	((u32)((1ULL << (63 - KSHM_MMAP_WINDOW_SHIFT)) - 1))
@@ -66,9 +67,11 @@ static int kshm_pages_restore_wb(struct page **pages, unsigned long n, u32 mode)
 		return 0;
 	/* The test build can make it fail (plant 4): the pages stay WC/UC. */
 	ret = kshm_plant_wb_fault() ? -EIO : set_pages_array_wb(pages, n);
-	if (ret)
+	if (ret) {
+		atomic64_add(n, &kshm_pages_leaked);
 		pr_err("cannot set %lu pages back to write-back (%d); leaking them\n",
 		       n, ret);
+	}
 	return ret;
 #else
 	return 0;
@@ -203,6 +206,7 @@ static int kshm_region_alloc_pages(struct kshm_region *r)
 		 * changed part of the direct map: such pages must never go
 		 * back to the allocator.
 		 */
+		atomic64_add(r->nr_pages, &kshm_pages_leaked);
 		pr_err("cannot set the cache mode of %lu pages (%d); leaking them\n",
 		       r->nr_pages, ret);
 		kvfree(r->pages);

@@ -195,6 +195,7 @@ static int cmd_info(void)
 	printf("pages alive:     %llu\n", (unsigned long long)info.pages_alive);
 	printf("buffers pinned:  %llu (%llu pages)\n", (unsigned long long)info.bufs_alive,
 	       (unsigned long long)info.buf_pages_pinned);
+	printf("pages leaked:    %llu\n", (unsigned long long)info.pages_leaked);
 	return 0;
 }
 

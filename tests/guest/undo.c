@@ -313,7 +313,9 @@ static void wb_failure_keeps_pages(int fd)
 	const uint64_t len = 64 << 20;
 	struct kshm_region_desc rd;
 	long long before, held, after;
+	uint64_t leaked;
 
+	leaked = info_of(fd).pages_leaked;
 	before = proc_value("/proc/meminfo", "MemFree:");
 	tap_require(!kshm_region_create_ex(fd, len, 0, KSHM_CACHE_UC, KSHM_NODE_ANY, &rd),
 		    "create UC");
@@ -326,6 +328,9 @@ static void wb_failure_keeps_pages(int fd)
 	tap_ok(before - held >= 48 << 10, "injected_wb_failure_region_took_memory");
 	/* Freed, at least a third comes back at once (a 6.1 guest got 24 MiB). */
 	tap_ok(after - held < 8 << 10, "injected_wb_failure_pages_never_reach_the_allocator");
+	tap_ok(info_of(fd).pages_leaked - leaked == len / page,
+	       "injected_wb_failure_pages_counted_as_leaked (%llu)",
+	       (unsigned long long)(info_of(fd).pages_leaked - leaked));
 }
 
 int main(void)

@@ -262,7 +262,7 @@ msg=$(KSHM_KMOD_OUT=$d "$top/vm/build-module.sh" $pk KSHM_TEST_PLANT=4 2>&1) &&
 	msg=$(KSHM_LOG_EXPECTED=$leak "$top/vm/run.sh" --kernel $pk --ko "$d/kshm.ko" \
 		--tests "$top/build/guest-tests" --out "$d/vm" cmd '/tests/undo' 2>&1)
 rc=$?
-[ $rc = 0 ] && [ "$(printf '%s\n' "$msg" | grep -c '^ok [0-9]* - injected_')" = 25 ] &&
+[ $rc = 0 ] && [ "$(printf '%s\n' "$msg" | grep -c '^ok [0-9]* - injected_')" = 26 ] &&
 	grep -Eq "$leak" "$d/vm/dmesg.log"
 result $? "a creating command whose result copy or publication fails, or whose id is destroyed while it returns, leaves nothing; region pages that cannot return to write-back never reach the allocator (plant 4 on $pk)" "$msg"
 

@@ -103,6 +103,9 @@ enum kshm_cache_mode {
  * @max_buf_size: out, largest buffer one registration may cover
  * @bufs_alive: out, registrations whose pages are still pinned (all files)
  * @buf_pages_pinned: out, pages those registrations pin
+ * @pages_leaked: out, pages of WC/UC regions whose cache mode could not be
+ *	set back to write-back: the module keeps them for ever rather than
+ *	give the allocator pages with another memtype (each logged once)
  * @regions_alive: out, regions the module holds right now (all files)
  * @pages_alive: out, pages those regions hold right now
  *
@@ -122,6 +125,7 @@ struct kshm_info {
 	__u64 max_buf_size;
 	__u64 bufs_alive;
 	__u64 buf_pages_pinned;
+	__u64 pages_leaked;
 };
 
 /**
