@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kshm buffers: memory the application allocated, pinned and mapped into
- * the kernel for as long as it stays registered.
+ * kshm buffers: memory the application allocated, pinned for as long as it
+ * stays registered, and mapped into the kernel when the kernel first uses it.
  *
  * The Windows analogue is a METHOD_OUT_DIRECT request kept pending: the
  * registration is the pending request, unregister is its cancellation, and
@@ -225,7 +225,8 @@ static void kshm_buf_release(struct kshm_buf *b)
 {
 	struct kshm_file *kf = b->kf;
 
-	vunmap(b->vaddr);
+	if (b->vaddr)
+		vunmap(b->vaddr);
 	kshm_buf_unpin(b);
 	kshm_buf_uncharge(b);
 	atomic64_sub(b->nr_pages, &kshm_buf_pages_pinned);
@@ -270,6 +271,7 @@ void kshm_buf_put_atomic(struct kshm_buf *b)
 	kref_put(&b->ref, kshm_buf_last_put_atomic);
 }
 
+/* Context: any. */
 struct kshm_buf *kshm_buf_get(struct kshm_file *kf, u32 id)
 {
 	struct kshm_buf *b;
@@ -280,6 +282,44 @@ struct kshm_buf *kshm_buf_get(struct kshm_file *kf, u32 id)
 		kref_get(&b->ref);
 	xa_unlock(&kf->bufs);
 	return b ? b : ERR_PTR(-ENOENT);
+}
+
+/**
+ * kshm_buf_kaddr - byte 0 of a buffer in the kernel's contiguous mapping
+ * @b: the buffer, a reference held
+ *
+ * Registration pins the pages and stops there: a full register and
+ * unregister cycle costs what io_uring's does, and a buffer the kernel
+ * never touches never costs a vmap().  The first kernel user maps the pages
+ * (read-only for the kernel unless it may write, so a bug faults), and the
+ * mapping stays until the release, so any later context, the engine's hard
+ * IRQ included, uses it without sleeping.  Two first users may race: one
+ * mapping wins, the other is undone.
+ *
+ * Context: process (vmap() sleeps).
+ * Return: the address, or ERR_PTR(-ENOMEM).
+ */
+void *kshm_buf_kaddr(struct kshm_buf *b)
+{
+	/* Pairs with the cmpxchg() below: a mapping seen is a mapping made. */
+	void *vaddr = smp_load_acquire(&b->vaddr);
+	void *old;
+
+	might_sleep();
+	if (!vaddr) {
+		vaddr = vmap(b->pages, b->nr_pages, VM_MAP,
+			     b->access & KSHM_BUF_KERNEL_WRITE ? PAGE_KERNEL :
+								 PAGE_KERNEL_RO);
+		if (!vaddr)
+			return ERR_PTR(-ENOMEM);
+		/* Full barrier: the page tables vmap() wrote come first. */
+		old = cmpxchg(&b->vaddr, NULL, vaddr);
+		if (old) {
+			vunmap(vaddr);
+			vaddr = old;
+		}
+	}
+	return vaddr + offset_in_page(b->addr);
 }
 
 static int kshm_buf_register_check(const struct kshm_buf_register *r)
@@ -296,7 +336,7 @@ static int kshm_buf_register_check(const struct kshm_buf_register *r)
 	return 0;
 }
 
-/* Pin, charge and map a new buffer; the caller publishes it. */
+/* Pin and charge a new buffer; the caller publishes it. */
 static struct kshm_buf *kshm_buf_create(struct kshm_file *kf,
 					const struct kshm_buf_register *r)
 {
@@ -316,19 +356,10 @@ static struct kshm_buf *kshm_buf_create(struct kshm_file *kf,
 	ret = kshm_buf_pin(b);
 	if (ret)
 		goto out_uncharge;
-	ret = -ENOMEM;
-	/* Read-only for the kernel too, unless it may write: a bug faults. */
-	b->vaddr = vmap(b->pages, b->nr_pages, VM_MAP,
-			b->access & KSHM_BUF_KERNEL_WRITE ? PAGE_KERNEL : PAGE_KERNEL_RO);
-	if (!b->vaddr)
-		goto out_unpin;
-	b->kaddr = b->vaddr + offset_in_page(r->addr);
 	kref_init(&b->ref);
 	INIT_WORK(&b->release_work, kshm_buf_release_work);
 	return b;
 
-out_unpin:
-	kshm_buf_unpin(b);
 out_uncharge:
 	kshm_buf_uncharge(b);
 out_free_buf:
@@ -337,44 +368,74 @@ out_free_buf:
 }
 
 /*
- * Does [@addr, @addr + @len) overlap a live registration of @kf?  buf_lock
- * keeps other registrations out; the xarray lock keeps an unregister from
- * freeing a buffer while we look at it.
+ * Link @b into @kf's tree of registered ranges, unless it overlaps one:
+ * -EEXIST.  The ranges in the tree never overlap, so a range wholly before
+ * (after) a node can only meet the nodes on its left (right).
+ * Context: process, under buf_lock.
  */
-static bool kshm_buf_overlaps(struct kshm_file *kf, u64 addr, u64 len)
+static int kshm_buf_link(struct kshm_file *kf, struct kshm_buf *b)
 {
-	struct kshm_buf *b;
-	unsigned long id;
-	bool hit = false;
+	struct rb_node **link = &kf->buf_tree.rb_node, *parent = NULL;
+	u64 end = b->addr + b->length;
+	struct kshm_buf *o;
 
 	lockdep_assert_held(&kf->buf_lock);
-	xa_lock(&kf->bufs);
-	xa_for_each(&kf->bufs, id, b) {
-		if (addr < b->addr + b->length && b->addr < addr + len) {
-			hit = true;
-			break;
-		}
+	while (*link) {
+		parent = *link;
+		o = rb_entry(parent, struct kshm_buf, node);
+		if (end <= o->addr)
+			link = &parent->rb_left;
+		else if (b->addr >= o->addr + o->length)
+			link = &parent->rb_right;
+		else
+			return -EEXIST;
 	}
-	xa_unlock(&kf->bufs);
-	return hit;
+	rb_link_node(&b->node, parent, link);
+	rb_insert_color(&b->node, &kf->buf_tree);
+	return 0;
 }
 
-/* Give @b a handle in @kf, unless it overlaps a live registration. */
+/*
+ * Give @b a handle in @kf, unless it overlaps a live registration.
+ * Context: process.
+ */
 static int kshm_buf_publish(struct kshm_file *kf, struct kshm_buf *b)
 {
-	int ret = -EEXIST;
+	int ret;
 
 	mutex_lock(&kf->buf_lock);
-	if (!kshm_buf_overlaps(kf, b->addr, b->length))
-		ret = xa_alloc(&kf->bufs, &b->id, b, XA_LIMIT(1, KSHM_MAX_BUF_ID),
-			       GFP_KERNEL_ACCOUNT);
+	ret = kshm_buf_link(kf, b);
+	if (ret)
+		goto out_unlock;
+	ret = xa_alloc(&kf->bufs, &b->id, b, XA_LIMIT(1, KSHM_MAX_BUF_ID),
+		       GFP_KERNEL_ACCOUNT);
 	/* Test build only: an xa_alloc() that failed after choosing an id. */
 	if (!ret && kshm_plant_publish_fault()) {
 		xa_erase(&kf->bufs, b->id);
 		ret = -ENOMEM;
 	}
+	if (ret)
+		rb_erase(&b->node, &kf->buf_tree);
+out_unlock:
 	mutex_unlock(&kf->buf_lock);
 	return ret == -EBUSY ? -ENOSPC : ret;
+}
+
+/*
+ * Take buffer @id out of @kf's table and tree: no new user can find it,
+ * and its range is free for a new registration.
+ * Return: the buffer, with the table's reference, or NULL.  Context: process.
+ */
+static struct kshm_buf *kshm_buf_unpublish(struct kshm_file *kf, u32 id)
+{
+	struct kshm_buf *b;
+
+	mutex_lock(&kf->buf_lock);
+	b = xa_erase(&kf->bufs, id);
+	if (b)
+		rb_erase(&b->node, &kf->buf_tree);
+	mutex_unlock(&kf->buf_lock);
+	return b;
 }
 
 int kshm_ioctl_buf_register(struct kshm_file *kf, void *arg)
@@ -429,7 +490,7 @@ static void kshm_buf_cancel(struct kshm_buf *b)
 void kshm_undo_buf_register(struct kshm_file *kf, void *arg)
 {
 	struct kshm_buf_register *r = arg;
-	struct kshm_buf *b = xa_erase(&kf->bufs, r->id);
+	struct kshm_buf *b = kshm_buf_unpublish(kf, r->id);
 
 	if (b) {
 		WRITE_ONCE(b->id, 0);
@@ -444,7 +505,7 @@ int kshm_ioctl_buf_unregister(struct kshm_file *kf, void *arg)
 
 	if (u->__reserved)
 		return -EINVAL;
-	b = xa_erase(&kf->bufs, u->id);
+	b = kshm_buf_unpublish(kf, u->id);
 	if (!b)
 		return -ENOENT;
 	kshm_buf_cancel(b);
@@ -477,9 +538,7 @@ void kshm_file_release_bufs(struct kshm_file *kf)
 	struct kshm_buf *b;
 	unsigned long id;
 
-	xa_for_each(&kf->bufs, id, b) {
-		xa_erase(&kf->bufs, id);
-		kshm_buf_cancel(b);
-	}
+	xa_for_each(&kf->bufs, id, b)
+		kshm_buf_cancel(kshm_buf_unpublish(kf, id));
 	xa_destroy(&kf->bufs);
 }

@@ -10,6 +10,7 @@
 #include <linux/kref.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -34,7 +35,10 @@ struct eventfd_ctx;
  *	region found in the table cannot be freed under the finder.
  * @bytes: bytes of the regions in @regions, checked against max_file_size
  * @bufs: registered buffers, id -> struct kshm_buf, locked like @regions
- * @buf_lock: serialises registrations' overlap check and insertion
+ * @buf_lock: protects @buf_tree; serialises the overlap check and insertion
+ *	of a registration with each other and with removals from @bufs
+ * @buf_tree: the buffers in @bufs by user address (their ranges never
+ *	overlap), so the overlap check costs O(log n)
  * @engine_lock: protects @engine (start, stop and release race otherwise)
  * @engine: the file's test engine, or NULL
  * @event_lock: protects @events, @event_head, @event_tail, @event_overflow,
@@ -54,7 +58,8 @@ struct kshm_file {
 	struct xarray regions;
 	atomic64_t bytes;
 	struct xarray bufs;
-	struct mutex buf_lock;		/* serialises registrations */
+	struct mutex buf_lock;		/* protects buf_tree */
+	struct rb_root buf_tree;
 	struct mutex engine_lock;	/* protects engine */
 	struct kshm_engine *engine;
 	spinlock_t event_lock;		/* protects the event ring, eventfd */
@@ -77,25 +82,27 @@ struct kshm_file {
  *	engine's hard IRQ, where it cannot sleep
  * @kf: the file to report the release to; holds a reference on it
  * @cancelled: set once unregistered; the engine stops at its next tick
+ * @node: in kshm_file.buf_tree while the buffer has a handle
  * @id: handle in @kf
  * @access: KSHM_BUF_KERNEL_* flags
  * @addr: the user address registered
  * @length: bytes registered
  * @nr_pages: pages pinned
  * @pages: the pinned pages
- * @vaddr: vmap() of @pages
- * @kaddr: @vaddr plus @addr's offset in its page: byte 0 of the buffer
+ * @vaddr: vmap() of @pages, made by the first kernel user that needs it
+ *	(kshm_buf_kaddr()), or NULL; once set, kept until the release
  * @user: charged for @nr_pages of RLIMIT_MEMLOCK, or NULL (CAP_IPC_LOCK)
  * @mm: the registering mm, whose pinned_vm counts @nr_pages
  *
- * Every field but @ref and @cancelled is set before the buffer is
- * published and never changes.
+ * Every field but @ref, @cancelled, @node and @vaddr is set before the
+ * buffer is published and never changes.
  */
 struct kshm_buf {
 	struct kref ref;
 	struct work_struct release_work;
 	struct kshm_file *kf;
 	bool cancelled;
+	struct rb_node node;
 	u32 id;
 	u32 access;
 	u64 addr;
@@ -103,7 +110,6 @@ struct kshm_buf {
 	unsigned long nr_pages;
 	struct page **pages;
 	void *vaddr;
-	void *kaddr;
 	struct user_struct *user;
 	struct mm_struct *mm;
 };
@@ -202,6 +208,7 @@ int kshm_ioctl_region_info(struct kshm_file *kf, void *arg);
 void kshm_buf_put(struct kshm_buf *b);
 void kshm_buf_put_atomic(struct kshm_buf *b);
 struct kshm_buf *kshm_buf_get(struct kshm_file *kf, u32 id);
+void *kshm_buf_kaddr(struct kshm_buf *b);
 void kshm_file_release_bufs(struct kshm_file *kf);
 void kshm_file_init_events(struct kshm_file *kf);
 void kshm_file_free_events(struct kshm_file *kf);

@@ -360,6 +360,7 @@ static int kshm_open(struct inode *inode, struct file *file)
 	atomic64_set(&kf->bytes, 0);
 	xa_init_flags(&kf->bufs, XA_FLAGS_ALLOC1);
 	mutex_init(&kf->buf_lock);
+	kf->buf_tree = RB_ROOT;
 	mutex_init(&kf->engine_lock);
 	kshm_file_init_events(kf);
 	file->private_data = kf;

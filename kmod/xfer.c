@@ -25,6 +25,7 @@
 /*
  * Take a reference on region or buffer @id of @kf.  A buffer must allow
  * @access (KSHM_BUF_KERNEL_*), else EACCES; regions allow everything.
+ * Context: process (a buffer's first kernel user maps it).
  */
 int kshm_target_get(struct kshm_file *kf, bool buf, u32 id, u32 access,
 		    struct kshm_target *t)
@@ -51,7 +52,11 @@ int kshm_target_get(struct kshm_file *kf, bool buf, u32 id, u32 access,
 		kshm_buf_put(t->buf);
 		return -EACCES;
 	}
-	t->kaddr = t->buf->kaddr;
+	t->kaddr = kshm_buf_kaddr(t->buf);
+	if (IS_ERR(t->kaddr)) {
+		kshm_buf_put(t->buf);
+		return PTR_ERR(t->kaddr);
+	}
 	t->length = t->buf->length;
 	return 0;
 }

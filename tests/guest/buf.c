@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * Application-allocated buffers: registration of every kind of memory the
- * kernel will pin, the kernel reading and writing through its own mapping,
- * and what fork does to a registered buffer.
+ * kernel will pin, the kernel reading and writing through its own mapping
+ * (made on first use, once), and what fork does to a registered buffer.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
@@ -318,6 +319,101 @@ static void unpin_marks_written_pages_dirty(int fd)
 	       "buf_unpin_marks_kernel_writable_pages_dirty");
 }
 
+/*
+ * The module's vmap() areas alive now (/proc/vmallocinfo names the caller
+ * with its module); this program has no region, so all are buffers'.
+ */
+static int buf_kernel_mappings(void)
+{
+	FILE *f = fopen("/proc/vmallocinfo", "r");
+	char line[512];
+	int n = 0;
+
+	tap_require(f != NULL, "open /proc/vmallocinfo");
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, "[kshm]") && strstr(line, " vmap");
+	fclose(f);
+	return n;
+}
+
+/*
+ * Registration pins and stops there; the first kernel use maps the buffer,
+ * later ones reuse that mapping, and the release unmaps it.
+ */
+static void kernel_mapping_on_first_use(int fd)
+{
+	uint8_t *p = aligned_alloc(page, 5 * page);
+	int n0 = buf_kernel_mappings();
+	uint64_t sum;
+	uint32_t id;
+
+	tap_require(p != NULL, "alloc");
+	memset(p, 7, 5 * page);
+	tap_require(!kshm_buf_register(fd, p + 1, 4 * page, RW, &id), "register");
+	tap_ok(buf_kernel_mappings() == n0, "buf_register_makes_no_kernel_mapping");
+	tap_zero(kshm_buf_fill(fd, id, 1, 4 * page - 1, 1, 9, 0), "buf_first_fill");
+	tap_ok(buf_kernel_mappings() == n0 + 1, "buf_first_kernel_use_maps_it");
+	tap_zero(kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, 4 * page, &sum), "buf_checksum");
+	tap_ok(buf_kernel_mappings() == n0 + 1, "buf_later_kernel_uses_reuse_the_mapping");
+	tap_ok(p[4 * page] == 9 && p[4 * page - 1] == 7 && p[4 * page + 1] == 7,
+	       "buf_lazily_mapped_fill_lands_at_its_offset");
+	kshm_buf_unregister(fd, id);
+	tap_require(!kshm_wait_buf_released(fd, id, 30000), "release");
+	tap_ok(buf_kernel_mappings() == n0, "buf_release_removes_the_kernel_mapping");
+	free(p);
+}
+
+struct first_use {
+	int fd;
+	uint32_t id;
+	pthread_barrier_t *go;
+	int ret;
+};
+
+static void *first_use_main(void *arg)
+{
+	struct first_use *u = arg;
+	uint64_t sum;
+
+	pthread_barrier_wait(u->go);
+	u->ret = kshm_checksum(u->fd, KSHM_TARGET_BUF, u->id, 0, 8, &sum);
+	return NULL;
+}
+
+/* Two first users at once: one mapping survives, none leaks. */
+static void kernel_mapping_first_use_race(int fd)
+{
+	enum { ROUNDS = 100 };
+	uint8_t *p = aligned_alloc(page, 2 * page);
+	int n0 = buf_kernel_mappings(), extra = 0, failed = 0, r, i;
+	struct first_use u[2];
+	pthread_barrier_t go;
+	pthread_t t[2];
+
+	tap_require(p != NULL, "alloc");
+	memset(p, 1, 2 * page);
+	for (r = 0; r < ROUNDS; r++) {
+		tap_require(!kshm_buf_register(fd, p, 2 * page, RW, &u[0].id), "register");
+		pthread_barrier_init(&go, NULL, 2);
+		for (i = 0; i < 2; i++) {
+			u[i] = (struct first_use){ fd, u[0].id, &go, -1 };
+			tap_require(!pthread_create(&t[i], NULL, first_use_main, &u[i]), "thread");
+		}
+		for (i = 0; i < 2; i++) {
+			pthread_join(t[i], NULL);
+			failed += u[i].ret != 0;
+		}
+		pthread_barrier_destroy(&go);
+		extra += buf_kernel_mappings() - n0 != 1;
+		kshm_buf_unregister(fd, u[0].id);
+		tap_require(!kshm_wait_buf_released(fd, u[0].id, 30000), "release");
+	}
+	tap_ok(!failed, "buf_racing_first_uses_both_succeed");
+	tap_ok(!extra, "buf_racing_first_uses_leave_one_mapping");
+	tap_ok(buf_kernel_mappings() == n0, "buf_racing_first_uses_leak_no_mapping");
+	free(p);
+}
+
 int main(void)
 {
 	int fd;
@@ -333,6 +429,8 @@ int main(void)
 	munmap_while_registered(fd);
 	fork_keeps_parent_and_kernel_together(fd);
 	unpin_marks_written_pages_dirty(fd);
+	kernel_mapping_on_first_use(fd);
+	kernel_mapping_first_use_race(fd);
 	kshm_close(fd);
 	return tap_done();
 }

@@ -4,6 +4,7 @@
  * with nothing left pinned behind.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -259,6 +260,81 @@ static void size_cap_past_max_buf_size(int fd)
 	tap_require(write_file(param, old), "restore max_buf_size");
 }
 
+/*
+ * The overlap check against a model: 64 registrations of 1 byte to 2 pages
+ * at any byte offset, made in a shuffled order, then seeded ranges over and
+ * around them; again after every other one is unregistered.
+ */
+static void overlap_against_model(void)
+{
+	enum { SLOTS = 64, SLOT_PAGES = 4, TRIES = 1500 };
+	size_t area = (size_t)SLOTS * SLOT_PAGES * page;
+	uint64_t lo[SLOTS], hi[SLOTS], start, len;
+	int fd = kshm_open(NULL), perm[SLOTS], bad[2] = { 0, 0 }, round, i, j, k, ret;
+	uint8_t *p = mmap(NULL, area, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	uint32_t id[SLOTS], tmp;
+	bool live[SLOTS], hit;
+
+	tap_require(fd >= 0 && p != MAP_FAILED, "set-up");
+	srand(20261125);
+	for (i = 0; i < SLOTS; i++)
+		perm[i] = i;
+	for (i = SLOTS - 1; i > 0; i--) {
+		j = rand() % (i + 1);
+		k = perm[i], perm[i] = perm[j], perm[j] = k;
+	}
+	for (i = 0; i < SLOTS; i++) {
+		k = perm[i];
+		lo[k] = (uint64_t)k * SLOT_PAGES * page + rand() % page;
+		hi[k] = lo[k] + 1 + rand() % (2 * page);
+		tap_require(!kshm_buf_register(fd, p + lo[k], hi[k] - lo[k], RW, &id[k]),
+			    "register");
+		live[k] = true;
+	}
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < TRIES; i++) {
+			start = rand() % area;
+			len = 1 + rand() % (3 * page);
+			if (len > area - start)
+				len = area - start;
+			hit = false;
+			for (k = 0; k < SLOTS; k++)
+				hit |= live[k] && start < hi[k] && lo[k] < start + len;
+			ret = kshm_buf_register(fd, p + start, len, RW, &tmp);
+			if (!ret)
+				kshm_buf_unregister(fd, tmp);
+			bad[round] += hit ? ret != -EEXIST : ret != 0;
+		}
+		for (k = 0; k < SLOTS; k += 2) {
+			kshm_buf_unregister(fd, id[k]);
+			live[k] = false;
+		}
+	}
+	tap_ok(!bad[0], "buf_overlap_check_matches_a_model");
+	tap_ok(!bad[1], "buf_overlap_check_matches_a_model_after_unregisters");
+	kshm_close(fd);
+	munmap(p, area);
+}
+
+/* One file may hold 10,000 registrations (make bench times them). */
+static void ten_thousand_registrations(void)
+{
+	enum { N = 10000 };
+	int fd = kshm_open(NULL), ok = 0, i;
+	size_t area = (size_t)N * page;
+	uint8_t *p = mmap(NULL, area, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	uint32_t id;
+
+	tap_require(fd >= 0 && p != MAP_FAILED, "set-up");
+	for (i = 0; i < N; i++)
+		ok += !kshm_buf_register(fd, p + (size_t)i * page, page, RW, &id);
+	tap_ok(ok == N, "buf_ten_thousand_registrations_in_one_file");
+	kshm_close(fd);
+	munmap(p, area);
+}
+
 int main(void)
 {
 	int fd;
@@ -273,6 +349,8 @@ int main(void)
 	cache_mode_alias(fd);
 	size_cap_past_max_buf_size(fd);
 	regular_files(fd);
+	overlap_against_model();
+	ten_thousand_registrations();
 	kshm_close(fd);
 	return tap_done();
 }

@@ -448,6 +448,20 @@ static void create_over_module_total(int fd)
 	fclose(f);
 }
 
+/* One file may hold 10,000 regions (make bench times them). */
+static void ten_thousand_regions(void)
+{
+	enum { N = 10000 };
+	int fd = kshm_open(NULL), ok = 0, i;
+	struct kshm_region_desc r;
+
+	tap_require(fd >= 0, "open");
+	for (i = 0; i < N; i++)
+		ok += !kshm_region_create(fd, page, 0, &r);
+	tap_ok(ok == N, "region_ten_thousand_in_one_file");
+	kshm_close(fd);
+}
+
 int main(void)
 {
 	int fd;
@@ -471,6 +485,7 @@ int main(void)
 	info_lists_regions(fd);
 	create_over_module_total(fd);
 	region_charged_to_memlock();
+	ten_thousand_regions();
 	kshm_close(fd);
 	return tap_done();
 }
