@@ -110,10 +110,8 @@ static void kshm_buf_uncharge(struct kshm_buf *b)
  * our write-back vmap of them would break PAT.  Checked on the pinned pages
  * themselves, so no remap after a check of the vmas can slip one in.
  */
-static int kshm_page_check(struct page *page)
+static int kshm_page_check(struct folio *folio, struct page *page)
 {
-	struct folio *folio = page_folio(page);
-
 	if (folio_test_anon(folio) || folio_test_swapbacked(folio) ||
 	    folio_test_hugetlb(folio))
 		return 0;
@@ -159,6 +157,24 @@ static int kshm_buf_check_vmas(u64 start, u64 end)
 	return ret;
 }
 
+/*
+ * How many of @pages from @i on (of @nr) are the next pages of one folio
+ * in a row?  They share every property kshm_page_check() looks at and are
+ * unpinned together: a 2 MiB hugetlb folio costs one step, not 512.
+ */
+static unsigned long kshm_folio_run(struct folio *folio, struct page **pages,
+				    unsigned long i, unsigned long nr)
+{
+	unsigned long pfn = page_to_pfn(pages[i]), n = 1, left;
+
+	if (!folio_test_large(folio))
+		return 1;
+	left = min(nr - i, folio_nr_pages(folio) - (pfn - folio_pfn(folio)));
+	while (n < left && page_to_pfn(pages[i + n]) == pfn + n)
+		n++;
+	return n;
+}
+
 /* Pin @nr pages from @start with @gup: 0, or -errno with nothing pinned. */
 static int kshm_pin_range(u64 start, unsigned long nr, unsigned int gup,
 			  struct page **pages)
@@ -183,7 +199,8 @@ static int kshm_pin_range(u64 start, unsigned long nr, unsigned int gup,
 static int kshm_buf_pin(struct kshm_buf *b)
 {
 	u64 start = b->addr & PAGE_MASK;
-	unsigned long i;
+	struct folio *folio;
+	unsigned long i, n;
 	int ret;
 
 	ret = kshm_buf_check_vmas(start, b->addr + b->length);
@@ -199,10 +216,13 @@ static int kshm_buf_pin(struct kshm_buf *b)
 		ret = kshm_pin_range(start, b->nr_pages, FOLL_LONGTERM, b->pages);
 	if (ret)
 		goto out_free_pages;
-	for (i = 0; i < b->nr_pages; i++) {
-		ret = kshm_page_check(b->pages[i]);
+	for (i = 0; i < b->nr_pages; i += n) {
+		folio = page_folio(b->pages[i]);
+		ret = kshm_page_check(folio, b->pages[i]);
 		if (ret)
 			goto out_unpin;
+		n = kshm_folio_run(folio, b->pages, i, b->nr_pages);
+		b->runs |= n > 1;
 	}
 	return 0;
 
@@ -213,11 +233,25 @@ out_free_pages:
 	return ret;
 }
 
+/*
+ * Unpin every page; pages the kernel may have written must reach their
+ * backing store.  Runs of a large folio go in one call each; without any,
+ * one call for all is cheaper than one per page.
+ */
 static void kshm_buf_unpin(struct kshm_buf *b)
 {
-	/* Pages the kernel may have written must reach their backing store. */
-	unpin_user_pages_dirty_lock(b->pages, b->nr_pages,
-				    b->access & KSHM_BUF_KERNEL_WRITE);
+	bool dirty = b->access & KSHM_BUF_KERNEL_WRITE;
+	unsigned long i, n;
+
+	if (!b->runs) {
+		unpin_user_pages_dirty_lock(b->pages, b->nr_pages, dirty);
+	} else {
+		for (i = 0; i < b->nr_pages; i += n) {
+			n = kshm_folio_run(page_folio(b->pages[i]), b->pages, i,
+					   b->nr_pages);
+			unpin_user_page_range_dirty_lock(b->pages[i], n, dirty);
+		}
+	}
 	kvfree(b->pages);
 }
 

@@ -89,6 +89,7 @@ struct kshm_file {
  * @length: bytes registered
  * @nr_pages: pages pinned
  * @pages: the pinned pages
+ * @runs: some of @pages are runs of one large folio (unpinned run by run)
  * @vaddr: vmap() of @pages, made by the first kernel user that needs it
  *	(kshm_buf_kaddr()), or NULL; once set, kept until the release
  * @user: charged for @nr_pages of RLIMIT_MEMLOCK, or NULL (CAP_IPC_LOCK)
@@ -109,6 +110,7 @@ struct kshm_buf {
 	u64 length;
 	unsigned long nr_pages;
 	struct page **pages;
+	bool runs;
 	void *vaddr;
 	struct user_struct *user;
 	struct mm_struct *mm;
@@ -160,6 +162,7 @@ struct kshm_region {
 	u64 length;
 	unsigned long nr_pages;
 	struct page **pages;
+	bool runs;
 	void *vaddr;
 	struct kshm_file *kf;
 	struct user_struct *user;

@@ -12,6 +12,7 @@
 #   --extra FILE        copied to /extra/ (repeatable)
 #   --manifest FILE     suite: the programs that must report (one name a line)
 #   --out DIR           where logs go (default: a temporary directory)
+#   --node-mem SIZE     memory of each of the two NUMA nodes (default 1G)
 # KSHM_QEMU replaces qemu-system-x86_64 (the harness's own tests use a fake);
 # KSHM_VM_TIMEOUT bounds one boot in seconds (default 600); in a suite each
 # test program gets 240 s.
@@ -27,7 +28,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-series=6.1 ko= bindir= testdir= out= manifest= extras=()
+series=6.1 ko= bindir= testdir= out= manifest= extras=() node_mem=1G
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) series=$2; shift 2 ;;
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
 	--extra) extras+=("$2"); shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--manifest) manifest=$2; shift 2 ;;
+	--node-mem) node_mem=$2; shift 2 ;;
 	*) break ;;
 	esac
 done
@@ -90,14 +92,14 @@ fi
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initramfs.cpio.gz"
 
 # --- boot --------------------------------------------------------------------
-# Two NUMA nodes of 1 GiB, one single-core socket each (a socket split
+# Two NUMA nodes of 1 GiB (--node-mem), one single-core socket each (a socket split
 # across nodes makes the guest kernel warn), so node placement is real.
 boot() {
 	rm -f "$out/console.log" "$out/output.log"
 	timeout --foreground -k 10 "${KSHM_VM_TIMEOUT:-600}" \
-		"${KSHM_QEMU:-qemu-system-x86_64}" -accel tcg,thread=multi -smp 2,sockets=2,cores=1,threads=1 -m 2G \
-		-object memory-backend-ram,id=mem0,size=1G \
-		-object memory-backend-ram,id=mem1,size=1G \
+		"${KSHM_QEMU:-qemu-system-x86_64}" -accel tcg,thread=multi -smp 2,sockets=2,cores=1,threads=1 -m "$((2 * ${node_mem%G}))G" \
+		-object memory-backend-ram,id=mem0,size="$node_mem" \
+		-object memory-backend-ram,id=mem1,size="$node_mem" \
 		-numa node,nodeid=0,cpus=0,memdev=mem0 \
 		-numa node,nodeid=1,cpus=1,memdev=mem1 \
 		-nodefaults -display none -monitor none -no-reboot \
