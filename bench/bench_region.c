@@ -1,69 +1,248 @@
 // SPDX-License-Identifier: MIT
 /*
- * Region benchmarks, run in the guest next to the module (make bench): what
- * a cache mode costs to set up and tear down.  WC and UC regions change the
- * kernel's own mapping of every page (and flush caches and TLBs) on create
- * and again on free; the peer is a write-back region of the same size.
+ * Region benchmarks, run in the guest next to the module (make bench):
  *
- * Under QEMU's software emulation the ratio is the result, not the times;
+ * 1. a region's whole life (create, mmap, a write to every page, munmap,
+ *    destroy) against what a user would pick instead: a memfd
+ *    (memfd_create, ftruncate, mmap with MAP_POPULATE, the same writes,
+ *    munmap, close) and, where the kernel has it, a udmabuf over a memfd;
+ * 2. reading and writing through a region's mapping against anonymous
+ *    memory (4 KiB pages both): nothing should hide in the mapping;
+ * 3. what a cache mode costs to set up and tear down: WC and UC regions
+ *    change the kernel's own mapping of every page on create and free.
+ *
+ * Under QEMU's software emulation the ratios are the result, not the times;
  * how fast the CPU reads WC or UC memory is not measurable under emulation
- * (it ignores caching attributes), so it is not reported here.
+ * (it ignores caching attributes), so it is not reported.
  */
+#include <fcntl.h>
+#include <linux/udmabuf.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "kshm.h"
 
-#define ROUNDS 15
+#define MiB (1024.0 * 1024.0)
 
-/* Median microseconds to create, map, unmap and destroy @len bytes in @mode. */
-static double cycle_us(int fd, uint64_t len, uint32_t mode)
+static int kfd;
+static size_t page;
+
+static void touch(uint8_t *p, size_t len)
 {
-	struct kshm_region_desc r;
-	double t[ROUNDS], t0;
-	void *p;
-	int i, ret;
+	size_t i;
 
-	for (i = 0; i < ROUNDS; i++) {
-		t0 = now_us();
-		ret = kshm_region_create_ex(fd, len, 0, mode, KSHM_NODE_ANY, &r);
-		if (!ret)
-			ret = kshm_region_map(fd, &r, PROT_READ | PROT_WRITE, &p);
-		if (ret) {
-			fprintf(stderr, "bench: region: %s\n", strerror(-ret));
-			exit(1);
-		}
-		kshm_region_unmap(&r, p);
-		kshm_region_destroy(fd, r.id);
-		t[i] = now_us() - t0;
+	for (i = 0; i < len; i += page)
+		p[i] = 1;
+}
+
+/* --- 1. a whole life ---------------------------------------------------------------------- */
+
+struct life {
+	size_t len;
+	uint32_t mode;
+};
+
+static double region_life(void *arg)
+{
+	struct life *l = arg;
+	struct kshm_region_desc r;
+	double t0 = now_us();
+	void *p;
+	int ret;
+
+	ret = kshm_region_create_ex(kfd, l->len, 0, l->mode, KSHM_NODE_ANY, &r);
+	if (ret)
+		bench_die("kshm_region_create_ex", ret);
+	ret = kshm_region_map(kfd, &r, PROT_READ | PROT_WRITE, &p);
+	if (ret)
+		bench_die("kshm_region_map", ret);
+	touch(p, l->len);
+	kshm_region_unmap(&r, p);
+	ret = kshm_region_destroy(kfd, r.id);
+	if (ret)
+		bench_die("kshm_region_destroy", ret);
+	return now_us() - t0;
+}
+
+static double memfd_life(void *arg)
+{
+	struct life *l = arg;
+	double t0 = now_us();
+	int fd = memfd_create("bench", MFD_CLOEXEC);
+	void *p;
+
+	if (fd < 0 || ftruncate(fd, l->len))
+		bench_die("memfd", errno);
+	p = mmap(NULL, l->len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	if (p == MAP_FAILED)
+		bench_die("mmap memfd", errno);
+	touch(p, l->len);
+	munmap(p, l->len);
+	close(fd);
+	return now_us() - t0;
+}
+
+static int udmabuf_dev = -1;
+
+static double udmabuf_life(void *arg)
+{
+	struct life *l = arg;
+	double t0 = now_us();
+	int fd = memfd_create("bench", MFD_CLOEXEC | MFD_ALLOW_SEALING), buf;
+	struct udmabuf_create c = { .flags = UDMABUF_FLAGS_CLOEXEC, .size = l->len };
+	void *p;
+
+	if (fd < 0 || ftruncate(fd, l->len) || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK))
+		bench_die("memfd for udmabuf", errno);
+	c.memfd = fd;
+	buf = ioctl(udmabuf_dev, UDMABUF_CREATE, &c);
+	if (buf < 0)
+		bench_die("UDMABUF_CREATE", errno);
+	p = mmap(NULL, l->len, PROT_READ | PROT_WRITE, MAP_SHARED, buf, 0);
+	if (p == MAP_FAILED)
+		bench_die("mmap udmabuf", errno);
+	touch(p, l->len);
+	munmap(p, l->len);
+	close(buf);
+	close(fd);
+	return now_us() - t0;
+}
+
+static void lives(void)
+{
+	static const size_t sizes[] = { 4 << 10, 2 << 20, 256 << 20 };
+	static const int rounds[] = { 101, 31, 7 };
+	struct bench_stats k, m;
+	char name[96];
+	FILE *f;
+	int i;
+
+	udmabuf_dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	/* udmabuf refuses more than size_limit_mb (64 by default). */
+	f = fopen("/sys/module/udmabuf/parameters/size_limit_mb", "w");
+	if (f) {
+		fputs("512\n", f);
+		fclose(f);
 	}
-	return median(t, ROUNDS);
+	bench_table("create + mmap + write each page + munmap + destroy", "peer", "us");
+	for (i = 0; i < 3; i++) {
+		struct life l = { sizes[i], KSHM_CACHE_WB };
+		double scale = sizes[i] < (1 << 20) ? 1 : sizes[i] / MiB;
+		const char *unit = sizes[i] < (1 << 20) ? "" : ", per MiB";
+
+		bench_pair(region_life, &l, memfd_life, &l, 3, rounds[i], &k, &m);
+		snprintf(name, sizeof(name), "%zu KiB%s, peer memfd", sizes[i] >> 10, unit);
+		bench_row(name, k, m, scale);
+		if (udmabuf_dev < 0) {
+			printf("| %zu KiB%s, peer udmabuf | | (no /dev/udmabuf in this kernel) | |\n",
+			       sizes[i] >> 10, unit);
+			continue;
+		}
+		bench_pair(region_life, &l, udmabuf_life, &l, 3, rounds[i], &k, &m);
+		snprintf(name, sizeof(name), "%zu KiB%s, peer udmabuf", sizes[i] >> 10, unit);
+		bench_row(name, k, m, scale);
+	}
+	if (udmabuf_dev >= 0)
+		close(udmabuf_dev);
+}
+
+/* --- 2. bandwidth through the mapping ------------------------------------------------------ */
+
+struct pass {
+	uint64_t *p;
+	size_t len;
+	int write;
+};
+
+static double one_pass(void *arg)
+{
+	struct pass *s = arg;
+	double t0 = now_us();
+	uint64_t sum = 0;
+	size_t i, n = s->len / sizeof(*s->p);
+
+	if (s->write) {
+		memset(s->p, (int)t0, s->len);
+	} else {
+		for (i = 0; i < n; i++)
+			sum += s->p[i];
+		/* Keep the loads. */
+		__asm__ volatile("" : : "r"(sum));
+	}
+	return now_us() - t0;
+}
+
+static void bandwidth(void)
+{
+	size_t len = 64 << 20;
+	struct kshm_region_desc r;
+	struct pass reg = { .len = len }, anon = { .len = len };
+	struct bench_stats k, a;
+	void *p;
+	int ret, w;
+
+	ret = kshm_region_create(kfd, len, 0, &r);
+	if (!ret)
+		ret = kshm_region_map(kfd, &r, PROT_READ | PROT_WRITE, &p);
+	if (ret)
+		bench_die("bandwidth: region", ret);
+	reg.p = p;
+	anon.p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (anon.p == MAP_FAILED)
+		bench_die("bandwidth: anonymous memory", errno);
+	madvise(anon.p, len, MADV_NOHUGEPAGE); /* 4 KiB pages, as the region's */
+	memset(anon.p, 1, len);
+	touch(p, len);
+	bench_table("64 MiB, one pass", "anonymous memory", "us per MiB");
+	for (w = 0; w < 2; w++) {
+		reg.write = anon.write = w;
+		bench_pair(one_pass, &reg, one_pass, &anon, 2, 15, &k, &a);
+		bench_row(w ? "write (memset)" : "read (sum of 64-bit words)", k, a, len / MiB);
+	}
+	munmap(anon.p, len);
+	kshm_region_unmap(&r, p);
+	kshm_region_destroy(kfd, r.id);
+}
+
+/* --- 3. cache modes ------------------------------------------------------------------------ */
+
+static void cache_modes(void)
+{
+	static const char *const names[] = { "WC", "UC" };
+	struct life wb = { 16 << 20, KSHM_CACHE_WB }, other = wb;
+	struct bench_stats k, p;
+	char name[64];
+	int m;
+
+	printf("| 16 MiB region, create + mmap + write each page + munmap + destroy | the mode, us "
+	       "per MiB (min / median / p90) | write-back, us per MiB (min / median / p90) | mode / "
+	       "write-back (medians) |\n|---|---|---|---|\n");
+	for (m = 0; m < 2; m++) {
+		other.mode = KSHM_CACHE_WC + m;
+		bench_pair(region_life, &other, region_life, &wb, 2, 15, &k, &p);
+		snprintf(name, sizeof(name), "%s", names[m]);
+		bench_row(name, k, p, wb.len / MiB);
+	}
 }
 
 int main(void)
 {
-	static const char *const names[] = { "wc", "uc" };
-	uint64_t len = 16 << 20;
-	double wb, other, mib = len / (double)(1 << 20);
-	int fd = kshm_open(NULL), m;
-
-	if (fd < 0) {
-		fprintf(stderr, "bench: open /dev/kshm: %s\n", strerror(-fd));
-		return 1;
-	}
-	printf("| operation | kshm mode | write-back (peer) | mode / write-back |\n"
-	       "|---|---|---|---|\n");
-	wb = cycle_us(fd, len, KSHM_CACHE_WB);
-	for (m = 0; m < 2; m++) {
-		other = cycle_us(fd, len, KSHM_CACHE_WC + m);
-		printf("| create+map+unmap+destroy, %s, per MiB | %.1f us | %.1f us | %.2f |\n",
-		       names[m], other / mib, wb / mib, other / wb);
-	}
-	kshm_close(fd);
+	page = sysconf(_SC_PAGESIZE);
+	kfd = kshm_open(NULL);
+	if (kfd < 0)
+		bench_die("open /dev/kshm", kfd);
+	bench_begin("bench_region lives", "Regions against memfd and udmabuf");
+	lives();
+	bench_end();
+	bench_begin("bench_region bandwidth", "Reading and writing through a region's mapping");
+	bandwidth();
+	bench_end();
+	bench_begin("bench_region cache modes", "What a cache mode costs");
+	cache_modes();
+	bench_end();
+	kshm_close(kfd);
 	return 0;
 }

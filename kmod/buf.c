@@ -261,6 +261,7 @@ static void kshm_buf_release(struct kshm_buf *b)
 
 	if (b->vaddr)
 		vunmap(b->vaddr);
+	mutex_destroy(&b->map_lock);
 	kshm_buf_unpin(b);
 	kshm_buf_uncharge(b);
 	atomic64_sub(b->nr_pages, &kshm_buf_pages_pinned);
@@ -322,36 +323,40 @@ struct kshm_buf *kshm_buf_get(struct kshm_file *kf, u32 id)
  * kshm_buf_kaddr - byte 0 of a buffer in the kernel's contiguous mapping
  * @b: the buffer, a reference held
  *
- * Registration pins the pages and stops there: a full register and
- * unregister cycle costs what io_uring's does, and a buffer the kernel
- * never touches never costs a vmap().  The first kernel user maps the pages
- * (read-only for the kernel unless it may write, so a bug faults), and the
- * mapping stays until the release, so any later context, the engine's hard
- * IRQ included, uses it without sleeping.  Two first users may race: one
- * mapping wins, the other is undone.
+ * Registration pins the pages and stops there, as io_uring's does: a
+ * buffer the kernel never touches never costs a vmap().  The first kernel
+ * user maps the pages (read-only for the kernel unless it may write, so a
+ * bug faults), under @b->map_lock so that racing first users make one
+ * mapping between them; it stays until the release, so any later context,
+ * the engine's hard IRQ included, uses it without sleeping.
  *
  * Context: process (vmap() sleeps).
- * Return: the address, or ERR_PTR(-ENOMEM).
+ * Return: the address, or ERR_PTR(-ENOMEM) when vmalloc space runs out.
  */
 void *kshm_buf_kaddr(struct kshm_buf *b)
 {
-	/* Pairs with the cmpxchg() below: a mapping seen is a mapping made. */
+	/* Pairs with the smp_store_release() below: a mapping seen is made. */
 	void *vaddr = smp_load_acquire(&b->vaddr);
-	void *old;
 
 	might_sleep();
 	if (!vaddr) {
-		vaddr = vmap(b->pages, b->nr_pages, VM_MAP,
-			     b->access & KSHM_BUF_KERNEL_WRITE ? PAGE_KERNEL :
-								 PAGE_KERNEL_RO);
+		mutex_lock(&b->map_lock);
+		vaddr = b->vaddr;
+		if (!vaddr) {
+			vaddr = vmap(b->pages, b->nr_pages, VM_MAP,
+				     b->access & KSHM_BUF_KERNEL_WRITE ?
+				     PAGE_KERNEL : PAGE_KERNEL_RO);
+			if (vaddr) {
+				/*
+				 * Pairs with the smp_load_acquire() above: the
+				 * page tables vmap() wrote come before the pointer.
+				 */
+				smp_store_release(&b->vaddr, vaddr);
+			}
+		}
+		mutex_unlock(&b->map_lock);
 		if (!vaddr)
 			return ERR_PTR(-ENOMEM);
-		/* Full barrier: the page tables vmap() wrote come first. */
-		old = cmpxchg(&b->vaddr, NULL, vaddr);
-		if (old) {
-			vunmap(vaddr);
-			vaddr = old;
-		}
 	}
 	return vaddr + offset_in_page(b->addr);
 }
@@ -392,6 +397,7 @@ static struct kshm_buf *kshm_buf_create(struct kshm_file *kf,
 		goto out_uncharge;
 	kref_init(&b->ref);
 	INIT_WORK(&b->release_work, kshm_buf_release_work);
+	mutex_init(&b->map_lock);
 	return b;
 
 out_uncharge:
@@ -572,7 +578,11 @@ void kshm_file_release_bufs(struct kshm_file *kf)
 	struct kshm_buf *b;
 	unsigned long id;
 
-	xa_for_each(&kf->bufs, id, b)
-		kshm_buf_cancel(kshm_buf_unpublish(kf, id));
+	xa_for_each(&kf->bufs, id, b) {
+		b = kshm_buf_unpublish(kf, id);
+		if (b)
+			kshm_buf_cancel(b);
+	}
+	WARN_ON_ONCE(!RB_EMPTY_ROOT(&kf->buf_tree));
 	xa_destroy(&kf->bufs);
 }

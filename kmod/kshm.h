@@ -90,6 +90,7 @@ struct kshm_file {
  * @nr_pages: pages pinned
  * @pages: the pinned pages
  * @runs: some of @pages are runs of one large folio (unpinned run by run)
+ * @map_lock: serialises the first kernel users' making of @vaddr
  * @vaddr: vmap() of @pages, made by the first kernel user that needs it
  *	(kshm_buf_kaddr()), or NULL; once set, kept until the release
  * @user: charged for @nr_pages of RLIMIT_MEMLOCK, or NULL (CAP_IPC_LOCK)
@@ -111,6 +112,7 @@ struct kshm_buf {
 	unsigned long nr_pages;
 	struct page **pages;
 	bool runs;
+	struct mutex map_lock;		/* protects the making of vaddr */
 	void *vaddr;
 	struct user_struct *user;
 	struct mm_struct *mm;
@@ -163,6 +165,7 @@ struct kshm_region {
 	unsigned long nr_pages;
 	struct page **pages;
 	bool runs;
+	struct mutex map_lock;		/* protects the making of vaddr */
 	void *vaddr;
 	struct kshm_file *kf;
 	struct user_struct *user;

@@ -139,10 +139,15 @@ static void memfd_and_shared_file(int fd)
 	unlink("/tmp/kshm-shared");
 }
 
-/* Hugetlb pages, reserved first: the guest kernels all have hugetlbfs. */
+/*
+ * Hugetlb pages, reserved first: the guest kernels all have hugetlbfs.  The
+ * buffer starts inside one huge page and ends inside the next (pinned and
+ * unpinned a run per huge page); after the release and munmap both are
+ * back in the pool, so no pin was left behind.
+ */
 static void hugetlb_pages(int fd)
 {
-	size_t len = 2 << 20;
+	size_t len = 4 << 20;
 	uint8_t *p;
 
 	write_file("/proc/sys/vm/nr_hugepages", "4");
@@ -154,8 +159,11 @@ static void hugetlb_pages(int fd)
 			 proc_value("/proc/meminfo", "HugePages_Total"));
 	} else {
 		memset(p, 0, len);
-		kernel_reads_and_writes(fd, p + 4096 - 8, len - 4096, "hugetlb");
+		kernel_reads_and_writes(fd, p + 4096 - 8, len - 8192, "hugetlb");
 		munmap(p, len);
+		tap_ok(proc_value("/proc/meminfo", "HugePages_Free") ==
+			       proc_value("/proc/meminfo", "HugePages_Total"),
+		       "buf_hugetlb_pages_back_in_the_pool_after_release");
 	}
 	write_file("/proc/sys/vm/nr_hugepages", "0");
 }

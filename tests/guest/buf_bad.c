@@ -270,7 +270,7 @@ static void overlap_against_model(void)
 	enum { SLOTS = 64, SLOT_PAGES = 4, TRIES = 1500 };
 	size_t area = (size_t)SLOTS * SLOT_PAGES * page;
 	uint64_t lo[SLOTS], hi[SLOTS], start, len;
-	int fd = kshm_open(NULL), perm[SLOTS], bad[2] = { 0, 0 }, round, i, j, k, ret;
+	int fd = kshm_open(NULL), perm[SLOTS], bad[2] = { 0, 0 }, adj = 0, round, i, j, k, ret;
 	uint8_t *p = mmap(NULL, area, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	uint32_t id[SLOTS], tmp;
@@ -311,8 +311,20 @@ static void overlap_against_model(void)
 			live[k] = false;
 		}
 	}
+	/* The edges of each live one, to the byte: just outside, just across. */
+	for (k = 1; k < SLOTS; k += 2) {
+		const uint64_t from[4] = { lo[k] - 1, hi[k], lo[k] - 1, hi[k] - 1 };
+
+		for (i = 0; i < 4; i++) {
+			ret = kshm_buf_register(fd, p + from[i], i < 2 ? 1 : 2, RW, &tmp);
+			if (!ret)
+				kshm_buf_unregister(fd, tmp);
+			adj += i < 2 ? ret != 0 : ret != -EEXIST;
+		}
+	}
 	tap_ok(!bad[0], "buf_overlap_check_matches_a_model");
 	tap_ok(!bad[1], "buf_overlap_check_matches_a_model_after_unregisters");
+	tap_ok(!adj, "buf_overlap_check_edges_byte_exact");
 	kshm_close(fd);
 	munmap(p, area);
 }
