@@ -106,9 +106,9 @@ $(B)/bench/bench_ring: bench/bench_ring.c bench/bench.h $(B)/bench/ringbuf_peer.
 
 # Rings against the BPF ring buffer on the packaged kernels; the tables go
 # into docs/benchmarks.md (bench/doc-section.sh), never by hand.
-BENCH_RING_KERNELS ?= 6.1 6.12
-bench-ring: setup all $(B)/bench/bench_ring $(addprefix kmod-,$(BENCH_RING_KERNELS))
-	@for k in $(BENCH_RING_KERNELS); do \
+BENCH_KERNELS ?= 6.1 6.12
+bench-ring: setup all $(B)/bench/bench_ring $(addprefix kmod-,$(BENCH_KERNELS))
+	@for k in $(BENCH_KERNELS); do \
 		echo "== kshm rings vs the BPF ring buffer in Debian $$k (QEMU TCG; ratios only) =="; \
 		$(call VM_RUN,$$k) --out $(B)/vm-bench-ring-$$k --extra $(B)/bench/bench_ring \
 			cmd '/extra/bench_ring' || exit 1; \
@@ -119,12 +119,18 @@ bench-ring: setup all $(B)/bench/bench_ring $(addprefix kmod-,$(BENCH_RING_KERNE
 		bench/doc-section.sh "bench_ring $$k" docs/benchmarks.md < $(B)/bench-ring-$$k.md; \
 	done
 
-bench: setup all bench-bin bench-ring $(addprefix kmod-,$(KERNELS))
-	@for k in $(KERNELS); do \
+BENCH_SECTIONS = "bench_buf registration" "bench_buf scale" "bench_buf writes" \
+	"bench_buf latency" "bench_region lives" "bench_region bandwidth" "bench_region cache modes"
+bench: bench-ring bench-buf
+
+bench-buf: setup all bench-bin $(addprefix kmod-,$(BENCH_KERNELS))
+	@for k in $(BENCH_KERNELS); do \
 		echo "== kshm benchmarks in Debian $$k (QEMU TCG; ratios only) =="; \
-		$(call VM_RUN,$$k) --out $(B)/vm-bench-$$k \
+		$(call VM_RUN,$$k) --node-mem 3G --out $(B)/vm-bench-$$k \
 			--extra $(B)/bench/bench_buf --extra $(B)/bench/bench_region \
-			cmd '/extra/bench_buf && echo && /extra/bench_region' || exit 1; \
+			cmd '/extra/bench_buf && /extra/bench_region' || exit 1; \
+		bench/collect.sh $$k $(B)/vm-bench-$$k/tests.txt docs/benchmarks.md \
+			$(BENCH_SECTIONS) || exit 1; \
 	done
 
 # --- the module, once per kernel --------------------------------------------------
@@ -177,4 +183,4 @@ clean:
 	rm -rf $(B)
 
 .PHONY: all lib tools guest-tests modules setup kernels-update demo vm-run host-tests check bench-ring \
-	bench bench-bin install clean
+	bench bench-buf bench-bin install clean

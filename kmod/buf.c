@@ -221,7 +221,10 @@ static int kshm_buf_pin(struct kshm_buf *b)
 		ret = kshm_page_check(folio, b->pages[i]);
 		if (ret)
 			goto out_unpin;
-		n = kshm_folio_run(folio, b->pages, i, b->nr_pages);
+		/* Pages apart in memory are apart in folios: no more to read. */
+		n = 1;
+		if (i + 1 < b->nr_pages && b->pages[i + 1] == nth_page(b->pages[i], 1))
+			n = kshm_folio_run(folio, b->pages, i, b->nr_pages);
 		b->runs |= n > 1;
 	}
 	return 0;
@@ -234,13 +237,15 @@ out_free_pages:
 }
 
 /*
- * Unpin every page; pages the kernel may have written must reach their
- * backing store.  Runs of a large folio go in one call each; without any,
- * one call for all is cheaper than one per page.
+ * Unpin every page.  Pages the kernel may have written must reach their
+ * backing store, so they are marked dirty; every kernel write to a buffer
+ * goes through @b->vaddr, so a buffer never mapped was never written and
+ * its pages are left as the application left them.  Runs of a large folio
+ * go in one call each; without any, one call for all.
  */
 static void kshm_buf_unpin(struct kshm_buf *b)
 {
-	bool dirty = b->access & KSHM_BUF_KERNEL_WRITE;
+	bool dirty = (b->access & KSHM_BUF_KERNEL_WRITE) && b->vaddr;
 	unsigned long i, n;
 
 	if (!b->runs) {

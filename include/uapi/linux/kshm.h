@@ -302,9 +302,10 @@ struct kshm_region_info {
  * @length: bytes, any length; 0 or @addr + @length overflowing is EINVAL,
  *	beyond max_buf_size EFBIG
  *
- * The pages are pinned (FOLL_LONGTERM, plus FOLL_WRITE for kernel writes)
- * and mapped into the kernel as one contiguous range, usable from any
- * context until the registration is released.  They are charged to
+ * The pages are pinned (FOLL_LONGTERM, plus FOLL_WRITE for kernel writes);
+ * the kernel maps them as one contiguous range when it first uses them
+ * (FILL, COPY, CHECKSUM, ENGINE_START: ENOMEM if vmalloc space runs out),
+ * and that mapping serves any context until the release.  They are charged to
  * RLIMIT_MEMLOCK unless the caller has CAP_IPC_LOCK (ENOMEM over it).  A
  * range overlapping a live registration of this file is EEXIST; memory the
  * kernel will not pin long-term (a PFN mapping, a read-only mapping for
