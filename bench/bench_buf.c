@@ -104,8 +104,8 @@ static void registration(size_t len, int hugetlb, int rounds)
 	}
 	m.p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (m.p == MAP_FAILED) {
-		printf("| %zu MiB, %s pages | no memory of that kind in the guest | | |\n", len >> 20,
-		       pages);
+		printf("| %zu MiB, %s pages | no memory of that kind in the guest | | |\n",
+		       len >> 20, pages);
 		return;
 	}
 	if (!hugetlb) /* really 4 KiB pages: no transparent huge page hides here */
@@ -151,8 +151,8 @@ static void scale(void)
 	uint32_t id;
 	int fd, i, ret;
 
-	p = mmap(NULL, area, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-		 -1, 0);
+	p = mmap(NULL, area, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1,
+		 0);
 	if (!t || p == MAP_FAILED)
 		bench_die("scale: memory", ENOMEM);
 	printf("| 10,000 objects in one file | the last 100, us (min / median / p90) | "
@@ -236,9 +236,9 @@ enum wake_kind { WAKE_KSHM_EVENTFD, WAKE_KSHM_POLL, WAKE_EVENTFD_PEER };
 
 struct waker {
 	enum wake_kind kind;
-	int efd;	/* the eventfd the waiter reads (kshm's, or the peer's) */
-	int ready;	/* the waiter says it is about to block */
-	double woke;	/* when it returned */
+	int efd;     /* the eventfd the waiter reads (kshm's, or the peer's) */
+	int ready;   /* the waiter says it is about to block */
+	double woke; /* when it returned */
 };
 
 static void *waiter_main(void *arg)
@@ -298,9 +298,10 @@ static double wake_once(struct waker *w, void *page)
 static void latency(void)
 {
 	enum { N = 300 };
-	static const char *const names[] = { "release -> eventfd read() returns",
-					     "release -> poll() on /dev/kshm returns",
-					     "peer: eventfd write() -> read() returns in another thread" };
+	static const char *const names[] = {
+		"release -> eventfd read() returns", "release -> poll() on /dev/kshm returns",
+		"peer: eventfd write() -> read() returns in another thread"
+	};
 	static double t[3][N];
 	struct waker w[3];
 	void *page = aligned_alloc(4096, 4096);
@@ -311,7 +312,9 @@ static void latency(void)
 	memset(page, 0, 4096);
 	for (k = 0; k < 3; k++) {
 		w[k] = (struct waker){ .kind = k, .ready = eventfd(0, 0) };
-		w[k].efd = k == WAKE_KSHM_EVENTFD ? kefd : k == WAKE_EVENTFD_PEER ? eventfd(0, 0) : -1;
+		w[k].efd = k == WAKE_KSHM_EVENTFD   ? kefd
+			   : k == WAKE_EVENTFD_PEER ? eventfd(0, 0)
+						    : -1;
 	}
 	for (i = 0; i < N + 10; i++) { /* 10 rounds of warm-up, interleaved */
 		for (k = 0; k < 3; k++) {

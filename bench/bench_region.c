@@ -138,7 +138,8 @@ static void lives(void)
 		snprintf(name, sizeof(name), "%zu KiB%s, peer memfd", sizes[i] >> 10, unit);
 		bench_row(name, k, m, scale);
 		if (udmabuf_dev < 0) {
-			printf("| %zu KiB%s, peer udmabuf | | (no /dev/udmabuf in this kernel) | |\n",
+			printf("| %zu KiB%s, peer udmabuf | | (no /dev/udmabuf in this kernel) | "
+			       "|\n",
 			       sizes[i] >> 10, unit);
 			continue;
 		}
@@ -230,7 +231,8 @@ static void cache_modes(void)
 	int m;
 
 	printf("| 16 MiB region, create + mmap + write each page + munmap + destroy | the mode, us "
-	       "per MiB (min / median / p90) | write-back, us per MiB (min / median / p90) | mode / "
+	       "per MiB (min / median / p90) | write-back, us per MiB (min / median / p90) | mode "
+	       "/ "
 	       "write-back (medians) |\n|---|---|---|---|\n");
 	for (m = 0; m < 2; m++) {
 		other.mode = KSHM_CACHE_WC + m;
