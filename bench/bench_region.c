@@ -153,71 +153,86 @@ static void lives(void)
 
 /* --- 2. bandwidth through the mapping ------------------------------------------------------ */
 
+/*
+ * Each round maps fresh memory (untimed) and times one pass over it: under
+ * emulation the speed of a pass depends on where the host placed the guest
+ * pages behind it, so both sides draw new pages every round.
+ */
 struct pass {
-	uint64_t *p;
 	size_t len;
+	int node;
 	int write;
 };
 
-static double one_pass(void *arg)
+static double time_pass(uint64_t *p, const struct pass *s)
 {
-	struct pass *s = arg;
 	double t0 = now_us();
 	uint64_t sum = 0;
-	size_t i, n = s->len / sizeof(*s->p);
+	size_t i, n = s->len / sizeof(*p);
 
 	if (s->write) {
-		memset(s->p, (int)t0, s->len);
+		memset(p, (int)t0, s->len);
 	} else {
 		for (i = 0; i < n; i++)
-			sum += s->p[i];
+			sum += p[i];
 		/* Keep the loads. */
 		__asm__ volatile("" : : "r"(sum));
 	}
 	return now_us() - t0;
 }
 
-/*
- * One pass over 64 MiB of a region on NUMA node @node against anonymous
- * memory bound to the same node (the guest's two nodes are two blocks of
- * the host's memory, which need not cost the same under emulation).
- */
-static void bandwidth(int node)
+static double region_pass(void *arg)
 {
-	size_t len = 64 << 20;
-	unsigned long mask = 1ul << node;
+	struct pass *s = arg;
 	struct kshm_region_desc r;
-	struct pass reg = { .len = len }, anon = { .len = len };
-	struct bench_stats k, a;
-	char name[64];
 	void *p;
-	int ret, w;
+	double t;
+	int ret;
 
-	ret = kshm_region_create_ex(kfd, len, 0, KSHM_CACHE_WB, node, &r);
+	ret = kshm_region_create_ex(kfd, s->len, 0, KSHM_CACHE_WB, s->node, &r);
 	if (!ret)
 		ret = kshm_region_map(kfd, &r, PROT_READ | PROT_WRITE, &p);
 	if (ret)
 		bench_die("bandwidth: region", ret);
-	reg.p = p;
-	anon.p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (anon.p == MAP_FAILED)
-		bench_die("bandwidth: anonymous memory", errno);
-	/* MPOL_BIND (2) to @node, before the first touch. */
-	if (syscall(SYS_mbind, anon.p, len, 2, &mask, sizeof(mask) * 8, 0))
-		bench_die("mbind", errno);
-	madvise(anon.p, len, MADV_NOHUGEPAGE); /* 4 KiB pages, as the region's */
-	memset(anon.p, 1, len);
-	touch(p, len);
-	for (w = 0; w < 2; w++) {
-		reg.write = anon.write = w;
-		bench_pair(one_pass, &reg, one_pass, &anon, 2, 15, &k, &a);
-		snprintf(name, sizeof(name), "%s, node %d",
-			 w ? "write (memset)" : "read (sum of 64-bit words)", node);
-		bench_row(name, k, a, len / MiB);
-	}
-	munmap(anon.p, len);
+	touch(p, s->len);
+	t = time_pass(p, s);
 	kshm_region_unmap(&r, p);
 	kshm_region_destroy(kfd, r.id);
+	return t;
+}
+
+static double anon_pass(void *arg)
+{
+	struct pass *s = arg;
+	unsigned long mask = 1ul << s->node;
+	void *p = mmap(NULL, s->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	double t;
+
+	if (p == MAP_FAILED)
+		bench_die("bandwidth: anonymous memory", errno);
+	/* MPOL_BIND (2) to the region's node, before the first touch. */
+	if (syscall(SYS_mbind, p, s->len, 2, &mask, sizeof(mask) * 8, 0))
+		bench_die("mbind", errno);
+	madvise(p, s->len, MADV_NOHUGEPAGE); /* 4 KiB pages, as the region's */
+	memset(p, 1, s->len);
+	t = time_pass(p, s);
+	munmap(p, s->len);
+	return t;
+}
+
+/* 64 MiB on NUMA node @node, a region against anonymous memory there. */
+static void bandwidth(int node)
+{
+	struct pass s = { .len = 64 << 20, .node = node };
+	struct bench_stats k, a;
+	char name[64];
+
+	for (s.write = 0; s.write < 2; s.write++) {
+		bench_pair(region_pass, &s, anon_pass, &s, 2, 15, &k, &a);
+		snprintf(name, sizeof(name), "%s, node %d",
+			 s.write ? "write (memset)" : "read (sum of 64-bit words)", node);
+		bench_row(name, k, a, s.len / MiB);
+	}
 }
 
 /* --- 3. cache modes ------------------------------------------------------------------------ */
@@ -242,23 +257,41 @@ static void cache_modes(void)
 	}
 }
 
-int main(void)
+/* Is section @name wanted?  No arguments: all of them. */
+static int wanted(int argc, char **argv, const char *name)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return 1;
+	return argc == 1;
+}
+
+int main(int argc, char **argv)
 {
 	page = sysconf(_SC_PAGESIZE);
 	kfd = kshm_open(NULL);
 	if (kfd < 0)
 		bench_die("open /dev/kshm", kfd);
-	bench_begin("bench_region lives", "Regions against memfd and udmabuf");
-	lives();
-	bench_end();
-	bench_begin("bench_region bandwidth", "Reading and writing through a region's mapping");
-	bench_table("64 MiB, one pass", "anonymous memory", "us per MiB");
-	bandwidth(0);
-	bandwidth(1);
-	bench_end();
-	bench_begin("bench_region cache modes", "What a cache mode costs");
-	cache_modes();
-	bench_end();
+	if (wanted(argc, argv, "lives")) {
+		bench_begin("bench_region lives", "Regions against memfd and udmabuf");
+		lives();
+		bench_end();
+	}
+	if (wanted(argc, argv, "bandwidth")) {
+		bench_begin("bench_region bandwidth",
+			    "Reading and writing through a region's mapping");
+		bench_table("64 MiB, one pass", "anonymous memory", "us per MiB");
+		bandwidth(0);
+		bandwidth(1);
+		bench_end();
+	}
+	if (wanted(argc, argv, "cache-modes")) {
+		bench_begin("bench_region cache modes", "What a cache mode costs");
+		cache_modes();
+		bench_end();
+	}
 	kshm_close(kfd);
 	return 0;
 }
