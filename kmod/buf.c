@@ -221,9 +221,10 @@ static int kshm_buf_pin(struct kshm_buf *b)
 		ret = kshm_page_check(folio, b->pages[i]);
 		if (ret)
 			goto out_unpin;
-		/* Pages apart in memory are apart in folios: no more to read. */
+		/* Only the next frame can continue a run: read no folio else. */
 		n = 1;
-		if (i + 1 < b->nr_pages && b->pages[i + 1] == nth_page(b->pages[i], 1))
+		if (i + 1 < b->nr_pages &&
+		    page_to_pfn(b->pages[i + 1]) == page_to_pfn(b->pages[i]) + 1)
 			n = kshm_folio_run(folio, b->pages, i, b->nr_pages);
 		b->runs |= n > 1;
 	}
@@ -336,7 +337,8 @@ struct kshm_buf *kshm_buf_get(struct kshm_file *kf, u32 id)
  * the engine's hard IRQ included, uses it without sleeping.
  *
  * Context: process (vmap() sleeps).
- * Return: the address, or ERR_PTR(-ENOMEM) when vmalloc space runs out.
+ * Return: the address; ERR_PTR(-ENOMEM) when vmalloc space runs out, or
+ * -EINTR when a fatal signal ends the wait for another first user.
  */
 void *kshm_buf_kaddr(struct kshm_buf *b)
 {
@@ -345,12 +347,15 @@ void *kshm_buf_kaddr(struct kshm_buf *b)
 
 	might_sleep();
 	if (!vaddr) {
-		mutex_lock(&b->map_lock);
+		/* A second first user waits here, killably. */
+		if (mutex_lock_killable(&b->map_lock))
+			return ERR_PTR(-EINTR);
 		vaddr = b->vaddr;
-		if (!vaddr) {
+		if (!vaddr && !kshm_plant_vmap_fault()) {
 			vaddr = vmap(b->pages, b->nr_pages, VM_MAP,
 				     b->access & KSHM_BUF_KERNEL_WRITE ?
 				     PAGE_KERNEL : PAGE_KERNEL_RO);
+			kshm_plant_first_use_window();
 			if (vaddr) {
 				/*
 				 * Pairs with the smp_load_acquire() above: the

@@ -164,8 +164,6 @@ struct kshm_region {
 	u64 length;
 	unsigned long nr_pages;
 	struct page **pages;
-	bool runs;
-	struct mutex map_lock;		/* protects the making of vaddr */
 	void *vaddr;
 	struct kshm_file *kf;
 	struct user_struct *user;
@@ -297,6 +295,8 @@ bool kshm_plant_result_fault(void);
 bool kshm_plant_publish_fault(void);
 bool kshm_plant_wb_fault(void);
 void kshm_plant_publish_window(void);
+bool kshm_plant_vmap_fault(void);
+void kshm_plant_first_use_window(void);
 #else
 static inline void kshm_plant_bug(void)
 {
@@ -318,6 +318,15 @@ static inline bool kshm_plant_wb_fault(void)
 }
 
 static inline void kshm_plant_publish_window(void)
+{
+}
+
+static inline bool kshm_plant_vmap_fault(void)
+{
+	return false;
+}
+
+static inline void kshm_plant_first_use_window(void)
 {
 }
 #endif

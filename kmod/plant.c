@@ -30,6 +30,16 @@ static unsigned int kshm_plant_publish_delay_ms;
 module_param_named(plant_publish_delay_ms, kshm_plant_publish_delay_ms, uint, 0600);
 MODULE_PARM_DESC(plant_publish_delay_ms,
 		 "Test build only: sleep this long between publishing an id and returning it");
+static int kshm_plant_vmap_faults;
+module_param_named(plant_vmap_faults, kshm_plant_vmap_faults, int, 0600);
+MODULE_PARM_DESC(plant_vmap_faults, "Test build only: fail this many buffers' first kernel mappings");
+static unsigned int kshm_plant_first_use_delay_ms;
+module_param_named(plant_first_use_delay_ms, kshm_plant_first_use_delay_ms, uint, 0600);
+MODULE_PARM_DESC(plant_first_use_delay_ms,
+		 "Test build only: sleep this long after making a buffer's kernel mapping");
+static int kshm_plant_first_use_windows;
+module_param_named(plant_first_use_windows, kshm_plant_first_use_windows, int, 0400);
+MODULE_PARM_DESC(plant_first_use_windows, "Test build only: first-use windows that have ended");
 static DEFINE_SPINLOCK(kshm_plant_lock);
 static DEFINE_MUTEX(kshm_plant_mutex);
 
@@ -134,4 +144,32 @@ void kshm_plant_publish_window(void)
 
 	if (KSHM_TEST_PLANT == 4 && ms)
 		msleep(ms);
+}
+
+/*
+ * kshm_plant_vmap_fault - should a buffer's first kernel mapping fail as if
+ * vmalloc space had run out?  With plant 4, as many times as
+ * plant_vmap_faults says.  Context: process.
+ */
+bool kshm_plant_vmap_fault(void)
+{
+	return kshm_plant_take(&kshm_plant_vmap_faults);
+}
+
+/*
+ * kshm_plant_first_use_window - hold a buffer's first mapping in the making
+ * (its map_lock held) for plant_first_use_delay_ms, so that a second first
+ * user certainly races it (tests/guest/undo.c), then count the window in
+ * plant_first_use_windows.  With plant 4 only.
+ * Context: process.
+ */
+void kshm_plant_first_use_window(void)
+{
+	unsigned int ms = READ_ONCE(kshm_plant_first_use_delay_ms);
+
+	if (KSHM_TEST_PLANT == 4 && ms) {
+		msleep(ms);
+		WRITE_ONCE(kshm_plant_first_use_windows,
+			   kshm_plant_first_use_windows + 1);
+	}
 }

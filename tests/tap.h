@@ -235,4 +235,22 @@ static inline unsigned long long kpageflags_at(const void *addr)
 	return kpageflags_of(pfn_at(addr));
 }
 
+/*
+ * The module's vmap() areas alive now (/proc/vmallocinfo names the caller
+ * with its module): in a program without regions, its buffers' kernel
+ * mappings.
+ */
+static inline int kshm_vmap_areas(void)
+{
+	FILE *f = fopen("/proc/vmallocinfo", "r");
+	char line[512];
+	int n = 0;
+
+	tap_require(f != NULL, "open /proc/vmallocinfo");
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, "[kshm]") && strstr(line, " vmap");
+	fclose(f);
+	return n;
+}
+
 #endif /* KSHM_TAP_H */

@@ -233,6 +233,118 @@ static void transparent_huge_page(int fd)
 	munmap(mem, 2 * len);
 }
 
+/* Pins the kernel holds now, all users together (/proc/vmstat). */
+static long long pins_held(void)
+{
+	return proc_vmstat("nr_foll_pin_acquired") - proc_vmstat("nr_foll_pin_released");
+}
+
+/* @len bytes of address space aligned to 2 MiB, reserved PROT_NONE. */
+static uint8_t *reserve_2m_aligned(size_t len)
+{
+	size_t huge = 2 << 20;
+	uint8_t *m = mmap(NULL, len + huge, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	tap_require(m != MAP_FAILED, "reserve");
+	return (uint8_t *)(((uintptr_t)m + huge - 1) & ~(huge - 1));
+}
+
+/*
+ * Register @len bytes at @p, check the pins held, let the kernel write a
+ * sequence (seen at the user addresses when no page is mapped twice) and
+ * read it back, release, and check every pin went.
+ */
+static void pinned_runs_cycle(int fd, uint8_t *p, size_t len, int aliased, const char *kind)
+{
+	unsigned long long pages = ((uintptr_t)p % page + len + page - 1) / page;
+	long long before = pins_held(), held;
+	uint64_t sum = 0;
+	uint32_t id;
+	size_t i;
+	int good = 1;
+
+	tap_require(!kshm_buf_register(fd, p, len, RW, &id), "register");
+	held = pins_held() - before;
+	tap_ok(held == (long long)pages, "buf_%s_one_pin_per_page (%lld of %llu)", kind, held,
+	       pages);
+	tap_zero(kshm_buf_fill(fd, id, 1, 0, len, 3, 7), "buf_runs_fill");
+	for (i = 0; !aliased && i < len; i++)
+		good &= p[i] == (uint8_t)(3 + 7 * i);
+	tap_ok(good, "buf_%s_kernel_writes_land_at_the_user_addresses", kind);
+	tap_ok(!kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, len, &sum) && sum == fnv1a(p, len),
+	       "buf_%s_kernel_sees_what_the_application_sees", kind);
+	kshm_buf_unregister(fd, id);
+	tap_require(!kshm_wait_buf_released(fd, id, 30000), "release");
+	tap_ok(pins_held() == before, "buf_%s_every_pin_released (%lld left)", kind,
+	       pins_held() - before);
+}
+
+/*
+ * Runs of large folios in every shape kshm_folio_run() meets: a hugetlb
+ * page mapped twice, not in a row (X, Y, X), then small anonymous pages,
+ * the buffer starting and ending inside huge pages; a range inside one
+ * huge page; a transparent huge page whose subpages mremap() swapped,
+ * next to a second one.
+ */
+static void large_folio_runs(int fd)
+{
+	size_t huge = 2 << 20;
+	uint8_t *b, *p, *spare;
+	unsigned long long f0;
+	int mfd, thp = 1;
+	size_t i;
+
+	write_file("/proc/sys/vm/nr_hugepages", "4");
+	mfd = memfd_create("runs", MFD_HUGETLB);
+	tap_require(mfd >= 0 && !ftruncate(mfd, 2 * huge), "hugetlb memfd");
+	b = reserve_2m_aligned(4 * huge);
+	tap_require(mmap(b, huge, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, mfd, 0) == b &&
+			    mmap(b + huge, huge, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+				 mfd, huge) == b + huge &&
+			    mmap(b + 2 * huge, huge, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+				 mfd, 0) == b + 2 * huge &&
+			    mmap(b + 3 * huge, 4 * page, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == b + 3 * huge,
+		    "map X, Y, X, small pages");
+	memset(b, 1, 3 * huge + 4 * page);
+	pinned_runs_cycle(fd, b + 3 * page + 5, 3 * huge - 3 * page - 5 + 2 * page + 100, 1,
+			  "hugetlb_x_y_x_then_small_pages");
+	pinned_runs_cycle(fd, b + 7 * page + 1, 100 * page, 0, "hugetlb_inside_one_page");
+	munmap(b, 3 * huge + 4 * page);
+	close(mfd);
+	tap_ok(proc_value("/proc/meminfo", "HugePages_Free") ==
+		       proc_value("/proc/meminfo", "HugePages_Total"),
+	       "buf_hugetlb_runs_pages_back_in_the_pool");
+	write_file("/proc/sys/vm/nr_hugepages", "0");
+
+	if (kernel_without_thp()) {
+		tap_ok(1, "buf_thp_runs # SKIP this PREEMPT_RT kernel is built without THP");
+		return;
+	}
+	p = reserve_2m_aligned(2 * huge);
+	tap_require(mmap(p, 2 * huge, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p,
+		    "map");
+	madvise(p, 2 * huge, MADV_HUGEPAGE);
+	memset(p, 2, 2 * huge);
+	for (i = 0; i < 2 * huge; i += page)
+		thp &= kpageflags_at(p + i) >> KPF_THP & 1;
+	f0 = pfn_at(p);
+	spare = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	tap_require(spare != MAP_FAILED &&
+			    mremap(p + page, page, page, MREMAP_MAYMOVE | MREMAP_FIXED, spare) ==
+				    spare &&
+			    mremap(p + 2 * page, page, page, MREMAP_MAYMOVE | MREMAP_FIXED,
+				   p + page) == p + page &&
+			    mremap(spare, page, page, MREMAP_MAYMOVE | MREMAP_FIXED,
+				   p + 2 * page) == p + 2 * page,
+		    "swap two subpages");
+	tap_ok(thp && pfn_at(p + page) == f0 + 2 && pfn_at(p + 2 * page) == f0 + 1,
+	       "buf_thp_subpages_swapped_in_a_thp");
+	pinned_runs_cycle(fd, p + 9, 2 * huge - page - 20, 0, "thp_swapped_subpages");
+	munmap(p, 2 * huge);
+}
+
 /* munmap does not pull the pages from under the kernel: the pin holds them. */
 static void munmap_while_registered(int fd)
 {
@@ -338,46 +450,29 @@ static void unpin_marks_written_pages_dirty(int fd)
 }
 
 /*
- * The module's vmap() areas alive now (/proc/vmallocinfo names the caller
- * with its module); this program has no region, so all are buffers'.
- */
-static int buf_kernel_mappings(void)
-{
-	FILE *f = fopen("/proc/vmallocinfo", "r");
-	char line[512];
-	int n = 0;
-
-	tap_require(f != NULL, "open /proc/vmallocinfo");
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, "[kshm]") && strstr(line, " vmap");
-	fclose(f);
-	return n;
-}
-
-/*
  * Registration pins and stops there; the first kernel use maps the buffer,
  * later ones reuse that mapping, and the release unmaps it.
  */
 static void kernel_mapping_on_first_use(int fd)
 {
 	uint8_t *p = aligned_alloc(page, 5 * page);
-	int n0 = buf_kernel_mappings();
+	int n0 = kshm_vmap_areas();
 	uint64_t sum;
 	uint32_t id;
 
 	tap_require(p != NULL, "alloc");
 	memset(p, 7, 5 * page);
 	tap_require(!kshm_buf_register(fd, p + 1, 4 * page, RW, &id), "register");
-	tap_ok(buf_kernel_mappings() == n0, "buf_register_makes_no_kernel_mapping");
+	tap_ok(kshm_vmap_areas() == n0, "buf_register_makes_no_kernel_mapping");
 	tap_zero(kshm_buf_fill(fd, id, 1, 4 * page - 1, 1, 9, 0), "buf_first_fill");
-	tap_ok(buf_kernel_mappings() == n0 + 1, "buf_first_kernel_use_maps_it");
+	tap_ok(kshm_vmap_areas() == n0 + 1, "buf_first_kernel_use_maps_it");
 	tap_zero(kshm_checksum(fd, KSHM_TARGET_BUF, id, 0, 4 * page, &sum), "buf_checksum");
-	tap_ok(buf_kernel_mappings() == n0 + 1, "buf_later_kernel_uses_reuse_the_mapping");
+	tap_ok(kshm_vmap_areas() == n0 + 1, "buf_later_kernel_uses_reuse_the_mapping");
 	tap_ok(p[4 * page] == 9 && p[4 * page - 1] == 7 && p[4 * page + 1] == 7,
 	       "buf_lazily_mapped_fill_lands_at_its_offset");
 	kshm_buf_unregister(fd, id);
 	tap_require(!kshm_wait_buf_released(fd, id, 30000), "release");
-	tap_ok(buf_kernel_mappings() == n0, "buf_release_removes_the_kernel_mapping");
+	tap_ok(kshm_vmap_areas() == n0, "buf_release_removes_the_kernel_mapping");
 	free(p);
 }
 
@@ -403,7 +498,7 @@ static void kernel_mapping_first_use_race(int fd)
 {
 	enum { ROUNDS = 100 };
 	uint8_t *p = aligned_alloc(page, 2 * page);
-	int n0 = buf_kernel_mappings(), extra = 0, failed = 0, r, i;
+	int n0 = kshm_vmap_areas(), extra = 0, failed = 0, r, i;
 	struct first_use u[2];
 	pthread_barrier_t go;
 	pthread_t t[2];
@@ -422,13 +517,13 @@ static void kernel_mapping_first_use_race(int fd)
 			failed += u[i].ret != 0;
 		}
 		pthread_barrier_destroy(&go);
-		extra += buf_kernel_mappings() - n0 != 1;
+		extra += kshm_vmap_areas() - n0 != 1;
 		kshm_buf_unregister(fd, u[0].id);
 		tap_require(!kshm_wait_buf_released(fd, u[0].id, 30000), "release");
 	}
 	tap_ok(!failed, "buf_racing_first_uses_both_succeed");
 	tap_ok(!extra, "buf_racing_first_uses_leave_one_mapping");
-	tap_ok(buf_kernel_mappings() == n0, "buf_racing_first_uses_leak_no_mapping");
+	tap_ok(kshm_vmap_areas() == n0, "buf_racing_first_uses_leak_no_mapping");
 	free(p);
 }
 
@@ -444,6 +539,7 @@ int main(void)
 	read_only_sees_later_writes(fd);
 	hugetlb_pages(fd);
 	transparent_huge_page(fd);
+	large_folio_runs(fd);
 	munmap_while_registered(fd);
 	fork_keeps_parent_and_kernel_together(fd);
 	unpin_marks_written_pages_dirty(fd);

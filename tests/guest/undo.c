@@ -15,9 +15,11 @@
  * never reach the page allocator with their WC/UC memtype).
  */
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <time.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "kshm.h"
 #include "tap.h"
@@ -333,6 +335,106 @@ static void wb_failure_keeps_pages(int fd)
 	       (unsigned long long)(info_of(fd).pages_leaked - leaked));
 }
 
+/* The integer in @path, or -1. */
+static int proc_int(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int v = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+struct first_user {
+	int fd;
+	uint32_t id;
+	int ret;
+	volatile int done;
+};
+
+static void *first_user_main(void *arg)
+{
+	struct first_user *u = arg;
+	uint64_t sum;
+
+	u->ret = kshm_checksum(u->fd, KSHM_TARGET_BUF, u->id, 0, 8, &sum);
+	u->done = 1;
+	return NULL;
+}
+
+/*
+ * A buffer's first kernel mapping, held in the making (plant
+ * plant_first_use_delay_ms, inside the buffer's map_lock): a second first
+ * user waits for it and makes none of its own; a fatal signal ends that
+ * wait; a mapping that cannot be made is ENOMEM and the buffer stays usable.
+ */
+static void first_use_injected(int fd)
+{
+	uint8_t *mem = aligned_alloc(page, 2 * page);
+	struct first_user a = { .fd = fd }, b = { .fd = fd };
+	int n0 = kshm_vmap_areas(), windows = proc_int(PARAM "plant_first_use_windows");
+	int during, status;
+	pthread_t ta, tb;
+	pid_t child;
+
+	tap_require(mem != NULL, "alloc");
+	memset(mem, 1, 2 * page);
+	tap_require(!kshm_buf_register(fd, mem, 2 * page, KSHM_BUF_KERNEL_READ, &a.id), "register");
+	b.id = a.id;
+	tap_require(write_file(PARAM "plant_first_use_delay_ms", "1500"),
+		    "arm plant_first_use_delay_ms");
+	tap_require(!pthread_create(&ta, NULL, first_user_main, &a), "thread");
+	usleep(200000); /* a is inside its window now, or the check below says so */
+	tap_require(!pthread_create(&tb, NULL, first_user_main, &b), "thread");
+	usleep(200000);
+	during = kshm_vmap_areas();
+	tap_ok(!a.done && during == n0 + 1,
+	       "injected_second_first_user_waits_and_maps_nothing (areas %d, first done %d)",
+	       during - n0, a.done);
+
+	/* A third first user, in a child, is killed while it waits. */
+	child = fork();
+	if (!child) {
+		uint64_t sum;
+
+		_exit(kshm_checksum(fd, KSHM_TARGET_BUF, a.id, 0, 8, &sum) ? 1 : 0);
+	}
+	usleep(100000);
+	kill(child, SIGKILL);
+	/* Dead before the first user's window closed: the wait was killable. */
+	tap_ok(waitpid(child, &status, 0) == child && WIFSIGNALED(status) &&
+		       proc_int(PARAM "plant_first_use_windows") == windows,
+	       "injected_first_user_waiting_for_the_mapping_is_killable");
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	tap_require(write_file(PARAM "plant_first_use_delay_ms", "0"),
+		    "disarm plant_first_use_delay_ms");
+	tap_ok(!a.ret && !b.ret && kshm_vmap_areas() == n0 + 1,
+	       "injected_racing_first_users_share_one_mapping");
+	kshm_buf_unregister(fd, a.id);
+	tap_require(!kshm_wait_buf_released(fd, a.id, 10000), "release");
+	tap_ok(kshm_vmap_areas() == n0, "injected_first_use_mapping_gone_after_release");
+
+	tap_require(!kshm_buf_register(fd, mem, 2 * page, KSHM_BUF_KERNEL_READ, &a.id), "register");
+	tap_require(write_file(PARAM "plant_vmap_faults", "1"), "arm plant_vmap_faults");
+	{
+		uint64_t sum;
+
+		tap_errno(kshm_checksum(fd, KSHM_TARGET_BUF, a.id, 0, 8, &sum), ENOMEM,
+			  "injected_first_mapping_without_vmalloc_space_enomem");
+		tap_ok(kshm_vmap_areas() == n0, "injected_failed_first_mapping_leaves_none");
+		tap_zero(kshm_checksum(fd, KSHM_TARGET_BUF, a.id, 0, 8, &sum),
+			 "injected_buffer_usable_after_a_failed_first_mapping");
+	}
+	kshm_buf_unregister(fd, a.id);
+	tap_require(!kshm_wait_buf_released(fd, a.id, 10000), "release");
+	free(mem);
+}
+
 int main(void)
 {
 	int fd;
@@ -347,6 +449,7 @@ int main(void)
 		undo_paths_injected(fd);
 		destroy_during_publish(fd);
 		wb_failure_keeps_pages(fd);
+		first_use_injected(fd);
 	}
 	kshm_close(fd);
 	return tap_done();

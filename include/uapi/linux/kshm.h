@@ -304,7 +304,8 @@ struct kshm_region_info {
  *
  * The pages are pinned (FOLL_LONGTERM, plus FOLL_WRITE for kernel writes);
  * the kernel maps them as one contiguous range when it first uses them
- * (FILL, COPY, CHECKSUM, ENGINE_START: ENOMEM if vmalloc space runs out),
+ * (FILL, COPY, CHECKSUM, ENGINE_START: ENOMEM if vmalloc space runs out,
+ * EINTR for a fatal signal while another call is making that mapping),
  * and that mapping serves any context until the release.  They are charged to
  * RLIMIT_MEMLOCK unless the caller has CAP_IPC_LOCK (ENOMEM over it).  A
  * range overlapping a live registration of this file is EEXIST; memory the
