@@ -122,12 +122,14 @@ static int kshm_page_check(struct folio *folio, struct page *page)
 
 /*
  * Is @vma a mapping of a regular file (not shmem/tmpfs/memfd, not
- * hugetlbfs, not a kshm region, not a PFN or I/O mapping, which get_user_pages
- * refuses itself)?
+ * hugetlbfs, not a kshm region, not anonymous memory with a file, as a
+ * private mapping of /dev/zero is, not a PFN or I/O mapping, which
+ * get_user_pages refuses itself)?
  */
 static bool kshm_vma_regular_file(struct vm_area_struct *vma)
 {
-	return vma->vm_file && !(vma->vm_flags & (VM_IO | VM_PFNMAP)) &&
+	return vma->vm_file && !vma_is_anonymous(vma) &&
+	       !(vma->vm_flags & (VM_IO | VM_PFNMAP)) &&
 	       !shmem_file(vma->vm_file) && !is_vm_hugetlb_page(vma) &&
 	       !kshm_vma_is_region(vma);
 }

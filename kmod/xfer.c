@@ -228,7 +228,9 @@ static long kshm_copy_side_pfns(struct kshm_copy_side *s, u64 len,
  * mapping registered as a buffer, or given as the user side) defeat
  * memmove(), which picks its direction from addresses that alias, and
  * copy_{to,from}_user(), which always go forward.  Not asked when both are
- * the same region or buffer: one mapping, so the addresses tell the truth.
+ * the same region: its pages are its own, each once, so the addresses tell
+ * the truth.  One buffer may cover two mappings of the same pages (a memfd
+ * mapped twice), so a buffer is asked even against itself.
  * Return: 1 if they do, 0 if not, or -ENOMEM.
  */
 static int kshm_copy_aliased(struct kshm_copy_side *src, struct kshm_copy_side *dst,
@@ -238,8 +240,7 @@ static int kshm_copy_aliased(struct kshm_copy_side *src, struct kshm_copy_side *
 	long na, nb;
 	int ret = 0;
 
-	if ((src->t.region && src->t.region == dst->t.region) ||
-	    (src->t.buf && src->t.buf == dst->t.buf))
+	if (src->t.region && src->t.region == dst->t.region)
 		return 0;
 	na = kshm_copy_side_pfns(src, len, &a);
 	nb = na < 0 ? na : kshm_copy_side_pfns(dst, len, &b);

@@ -139,6 +139,21 @@ static void memfd_and_shared_file(int fd)
 	unlink("/tmp/kshm-shared");
 }
 
+/* A private mapping of /dev/zero is anonymous memory: it registers. */
+static void private_dev_zero(int fd)
+{
+	int zfd = open("/dev/zero", O_RDWR);
+	uint8_t *p;
+
+	tap_require(zfd >= 0, "open /dev/zero");
+	p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE, zfd, 0);
+	tap_require(p != MAP_FAILED, "map /dev/zero");
+	memset(p, 0, 2 * page);
+	kernel_reads_and_writes(fd, p + 16, 2 * page - 32, "private_dev_zero");
+	munmap(p, 2 * page);
+	close(zfd);
+}
+
 /*
  * Hugetlb pages, reserved first: the guest kernels all have hugetlbfs.  The
  * buffer starts inside one huge page and ends inside the next (pinned and
@@ -536,6 +551,7 @@ int main(void)
 	tap_require(fd >= 0, "open /dev/kshm");
 	anonymous_unaligned(fd);
 	memfd_and_shared_file(fd);
+	private_dev_zero(fd);
 	read_only_sees_later_writes(fd);
 	hugetlb_pages(fd);
 	transparent_huge_page(fd);

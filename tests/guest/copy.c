@@ -274,6 +274,50 @@ static void aliasing_copies(int fd)
 }
 
 /*
+ * One buffer over two mappings of the same pages (a memfd mapped twice, in
+ * a row): a copy inside it that reads one name and writes the other is
+ * still memmove(), every byte read before any is written.
+ */
+static void aliasing_within_one_buffer(int fd)
+{
+	size_t half = 4 * page, n = half - 8, i;
+	uint8_t *p, *want = malloc(half);
+	struct kshm_copy_end src, dst;
+	int mfd = memfd_create("twice", 0), ret;
+	uint32_t b;
+
+	tap_require(want != NULL && mfd >= 0 && !ftruncate(mfd, half), "memfd");
+	p = mmap(NULL, 2 * half, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	tap_require(p != MAP_FAILED &&
+			    mmap(p, half, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, mfd, 0) ==
+				    p &&
+			    mmap(p + half, half, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+				 mfd, 0) == p + half,
+		    "map the memfd twice");
+	for (i = 0; i < half; i++)
+		p[i] = (uint8_t)(i * 13 + (i >> 8));
+	/* The memory byte m ends up holding what byte m - 8 held. */
+	memcpy(want, p, 8);
+	memcpy(want + 8, p, n);
+	tap_require(!kshm_buf_register(fd, p, 2 * half,
+				       KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE, &b),
+		    "register both names");
+	src = buf_end(b, 0);
+	dst = buf_end(b, half + 8);
+	ret = kshm_copy(fd, &src, &dst, n);
+	for (i = 0; i < half && p[i] == want[i]; i++)
+		;
+	tap_ok(!ret && i == half, "copy_within_one_buffer_over_two_names_is_memmove");
+	if (i < half)
+		tap_diag("  ret %d, first wrong byte %zu", ret, i);
+	kshm_buf_unregister(fd, b);
+	kshm_wait_buf_released(fd, b, 30000);
+	munmap(p, 2 * half);
+	close(mfd);
+	free(want);
+}
+
+/*
  * A region the application may not write through its mappings, it may not
  * write through a copy either; the driver's own FILL stays allowed
  * (defects issue, item 4).
@@ -315,6 +359,7 @@ int main(void)
 	overlapping_copies(fd);
 	copy_into_rdonly_region(fd);
 	aliasing_copies(fd);
+	aliasing_within_one_buffer(fd);
 	kshm_close(fd);
 	return tap_done();
 }
