@@ -499,10 +499,16 @@ int kshm_ioctl_buf_register(struct kshm_file *kf, void *arg)
 	ret = kshm_buf_register_check(r);
 	if (ret)
 		return ret;
+	/* A place among the module's registrations first, given back if unused. */
+	if (atomic64_inc_return(&kshm_bufs_alive) > READ_ONCE(kshm_max_bufs)) {
+		atomic64_dec(&kshm_bufs_alive);
+		return -ENOSPC;
+	}
 	b = kshm_buf_create(kf, r);
-	if (IS_ERR(b))
+	if (IS_ERR(b)) {
+		atomic64_dec(&kshm_bufs_alive);
 		return PTR_ERR(b);
-	atomic64_inc(&kshm_bufs_alive);
+	}
 	atomic64_add(b->nr_pages, &kshm_buf_pages_pinned);
 	kref_get(&kf->ref);
 	b->kf = kf;

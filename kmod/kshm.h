@@ -175,6 +175,7 @@ extern unsigned long kshm_max_region_size;
 extern unsigned long kshm_max_file_size;
 extern unsigned long kshm_max_total_size;
 extern unsigned long kshm_max_buf_size;
+extern unsigned long kshm_max_bufs;
 extern bool kshm_test_engine;
 
 /* Where buffers are released; drained at module exit (main.c). */

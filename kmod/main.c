@@ -32,6 +32,15 @@ unsigned long kshm_max_buf_size = 256UL << 20;
 module_param_named(max_buf_size, kshm_max_buf_size, ulong, 0644);
 MODULE_PARM_DESC(max_buf_size, "Largest buffer one registration may cover, in bytes");
 
+/*
+ * Each registration of a page adds GUP_PIN_COUNTING_BIAS (1024) to its
+ * reference count, which overflows after 2^21 pins: with 2^20 registrations
+ * in all, kshm alone cannot take a page past half of that.
+ */
+unsigned long kshm_max_bufs = 1UL << 20;
+module_param_named(max_bufs, kshm_max_bufs, ulong, 0644);
+MODULE_PARM_DESC(max_bufs, "Most registrations the module may hold, all files together");
+
 bool kshm_test_engine;
 module_param_named(test_engine, kshm_test_engine, bool, 0444);
 MODULE_PARM_DESC(test_engine, "Allow KSHM_IOC_ENGINE_START (a kernel timer writing shared memory, for tests)");

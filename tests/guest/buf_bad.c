@@ -261,6 +261,42 @@ static void size_cap_past_max_buf_size(int fd)
 }
 
 /*
+ * The module-wide cap on registrations (max_bufs), lowered to two more than
+ * are alive: the third is ENOSPC in any file, and a release makes room.
+ */
+static void module_registration_cap(int fd)
+{
+	const char *param = "/sys/module/kshm/parameters/max_bufs";
+	struct kshm_info info = { .size = sizeof(info) };
+	uint8_t *p = aligned_alloc(page, 3 * page);
+	uint32_t id[3];
+	char old[32] = "", cap[32];
+	FILE *f = fopen(param, "r");
+	int other = kshm_open(NULL);
+
+	tap_require(p && other >= 0 && f && fgets(old, sizeof(old), f), "read max_bufs");
+	fclose(f);
+	tap_require(!kshm_get_info(fd, &info), "info");
+	snprintf(cap, sizeof(cap), "%llu", (unsigned long long)info.bufs_alive + 2);
+	tap_require(write_file(param, cap), "lower max_bufs");
+	tap_zero(kshm_buf_register(fd, p, page, RW, &id[0]), "buf_register_under_module_cap");
+	tap_zero(kshm_buf_register(other, p + page, page, RW, &id[1]),
+		 "buf_register_up_to_module_cap_in_another_file");
+	tap_errno(kshm_buf_register(fd, p + 2 * page, page, RW, &id[2]), ENOSPC,
+		  "buf_register_past_module_cap_enospc");
+	kshm_buf_unregister(other, id[1]);
+	tap_require(!kshm_wait_buf_released(other, id[1], 10000), "release");
+	tap_zero(kshm_buf_register(fd, p + 2 * page, page, RW, &id[2]),
+		 "buf_register_after_a_release_under_module_cap");
+	tap_require(write_file(param, old), "restore max_bufs");
+	kshm_buf_unregister(fd, id[0]);
+	kshm_buf_unregister(fd, id[2]);
+	kshm_close(other);
+	tap_require(!kshm_get_info(fd, &info), "info");
+	free(p);
+}
+
+/*
  * The overlap check against a model: 64 registrations of 1 byte to 2 pages
  * at any byte offset, made in a shuffled order, then seeded ranges over and
  * around them; again after every other one is unregistered.
@@ -360,6 +396,7 @@ int main(void)
 	pfn_mapping(fd);
 	cache_mode_alias(fd);
 	size_cap_past_max_buf_size(fd);
+	module_registration_cap(fd);
 	regular_files(fd);
 	overlap_against_model();
 	ten_thousand_registrations();
