@@ -3,8 +3,8 @@
 #   make demo     set up, build, boot a guest and run `kshmctl demo` there
 #   make check    host tests, then the guest suite on every kernel in KERNELS
 #   make vm-run RUN='cmd args' EXTRA='prog ...' [KERNEL=6.1|6.12]
-#   make bench    the benchmarks in bench/, in the guest, on every kernel
-#   make bench-ring   rings vs the BPF ring buffer; writes docs/benchmarks.md
+#   make bench    every benchmark in bench/, in the guest, on 6.1 and 6.12;
+#                 writes docs/benchmarks.md's tables (bench-buf and bench-ring halves)
 #   make kernels-update   move the kernel pins (vm/kernels.lock) to the archive's newest
 #
 # Nothing here needs the host's own kernel headers: modules are built against

@@ -124,7 +124,7 @@ static inline void bench_row(const char *name, struct bench_stats k, struct benc
 
 /*
  * Start section @name: a heading with the kernel's exact version (make
- * bench adds the date from the host: the guest's clock is not kept).
+ * bench adds the date of the run).
  */
 static inline void bench_begin(const char *name, const char *title)
 {

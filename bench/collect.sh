@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Write each section a benchmark printed in the guest ("KSHM-BENCH-BEGIN
 # name" ... "KSHM-BENCH-END") into FILE as the generated section
-# "name SERIES", headed by the host's date (the guest keeps no clock).  Fails
+# "name SERIES", headed by the date of the run (the host's clock).  Fails
 # when a section in WANTED is missing or did not end: a benchmark that
 # crashed half-way writes nothing.
 #
