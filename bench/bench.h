@@ -134,6 +134,17 @@ static inline void bench_begin(const char *name, const char *title)
 	printf("KSHM-BENCH-BEGIN %s\n### %s: %s (%s)\n\n", name, title, u.release, u.version);
 }
 
+/* Is section @name named on the command line?  No arguments: all are. */
+static inline int bench_wanted(int argc, char **argv, const char *name)
+{
+	int i;
+
+	for (i = 1; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return 1;
+	return argc == 1;
+}
+
 static inline void bench_end(void)
 {
 	printf("KSHM-BENCH-END\n");

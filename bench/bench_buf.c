@@ -338,17 +338,6 @@ static void latency(void)
 	free(page);
 }
 
-/* Is section @name wanted?  No arguments: all of them. */
-static int wanted(int argc, char **argv, const char *name)
-{
-	int i;
-
-	for (i = 1; i < argc; i++)
-		if (!strcmp(argv[i], name))
-			return 1;
-	return argc == 1;
-}
-
 int main(int argc, char **argv)
 {
 	size_t gib = (size_t)1 << 30;
@@ -363,7 +352,7 @@ int main(int argc, char **argv)
 	/* 1 GiB registrations are past the default max_buf_size. */
 	write_param("/sys/module/kshm/parameters/max_buf_size", "1073741824\n");
 
-	if (wanted(argc, argv, "registration")) {
+	if (bench_wanted(argc, argv, "registration")) {
 		bench_begin("bench_buf registration", "Registration cycles");
 		bench_table("register + unregister", "io_uring", "us per MiB");
 		registration(16 << 20, 0, 61);
@@ -372,12 +361,12 @@ int main(int argc, char **argv)
 		registration(gib, 1, 7);
 		bench_end();
 	}
-	if (wanted(argc, argv, "scale")) {
+	if (bench_wanted(argc, argv, "scale")) {
 		bench_begin("bench_buf scale", "Scale");
 		scale();
 		bench_end();
 	}
-	if (wanted(argc, argv, "writes")) {
+	if (bench_wanted(argc, argv, "writes")) {
 		bench_begin("bench_buf writes", "Kernel writes into a registered buffer");
 		bench_table("KSHM_IOC_COPY from a region", "copy_to_user()", "us");
 		kernel_writes(4 << 10, "4 KiB");
@@ -385,7 +374,7 @@ int main(int argc, char **argv)
 		kernel_writes(4 << 20, "4 MiB");
 		bench_end();
 	}
-	if (wanted(argc, argv, "latency")) {
+	if (bench_wanted(argc, argv, "latency")) {
 		bench_begin("bench_buf latency", "Wake-up latency");
 		latency();
 		bench_end();

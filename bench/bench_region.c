@@ -257,29 +257,18 @@ static void cache_modes(void)
 	}
 }
 
-/* Is section @name wanted?  No arguments: all of them. */
-static int wanted(int argc, char **argv, const char *name)
-{
-	int i;
-
-	for (i = 1; i < argc; i++)
-		if (!strcmp(argv[i], name))
-			return 1;
-	return argc == 1;
-}
-
 int main(int argc, char **argv)
 {
 	page = sysconf(_SC_PAGESIZE);
 	kfd = kshm_open(NULL);
 	if (kfd < 0)
 		bench_die("open /dev/kshm", kfd);
-	if (wanted(argc, argv, "lives")) {
+	if (bench_wanted(argc, argv, "lives")) {
 		bench_begin("bench_region lives", "Regions against memfd and udmabuf");
 		lives();
 		bench_end();
 	}
-	if (wanted(argc, argv, "bandwidth")) {
+	if (bench_wanted(argc, argv, "bandwidth")) {
 		bench_begin("bench_region bandwidth",
 			    "Reading and writing through a region's mapping");
 		bench_table("64 MiB, one pass", "anonymous memory", "us per MiB");
@@ -287,7 +276,7 @@ int main(int argc, char **argv)
 		bandwidth(1);
 		bench_end();
 	}
-	if (wanted(argc, argv, "cache-modes")) {
+	if (bench_wanted(argc, argv, "cache-modes")) {
 		bench_begin("bench_region cache modes", "What a cache mode costs");
 		cache_modes();
 		bench_end();
