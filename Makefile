@@ -29,7 +29,8 @@ GUEST_TESTS := $(patsubst tests/guest/%.c,$(B)/guest-tests/%,$(wildcard tests/gu
 	$(patsubst tests/guest/%.sh,$(B)/guest-tests/%,$(wildcard tests/guest/*.sh))
 # The same C tests built for i386 (gcc-multilib): the module's compat ioctl path.
 GUEST_TESTS_M32 := $(patsubst tests/guest/%.c,$(B)/guest-tests/%-m32,$(wildcard tests/guest/*.c))
-KMOD_SRC := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild include/uapi/linux/kshm.h include/uapi/linux/kshm_ring.h
+KMOD_SRC := $(wildcard kmod/*.c kmod/*.h samples/kshm_edu/*) kmod/Kbuild include/uapi/linux/kshm.h \
+	include/uapi/linux/kshm_ring.h include/linux/kshm.h
 
 all: lib tools guest-tests
 

@@ -241,14 +241,16 @@ out_free_pages:
 
 /*
  * Unpin every page.  Pages the kernel may have written must reach their
- * backing store, so they are marked dirty; every kernel write to a buffer
- * goes through @b->vaddr, so a buffer never mapped was never written and
- * its pages are left as the application left them.  Runs of a large folio
+ * backing store, so they are marked dirty; every CPU write of the kernel to
+ * a buffer goes through @b->vaddr and every device write through a DMA
+ * mapping that set @b->device_wrote, so a buffer with neither was never
+ * written and its pages are left as the application left them.  Runs of a large folio
  * go in one call each; without any, one call for all.
  */
 static void kshm_buf_unpin(struct kshm_buf *b)
 {
-	bool dirty = (b->access & KSHM_BUF_KERNEL_WRITE) && b->vaddr;
+	bool dirty = (b->access & KSHM_BUF_KERNEL_WRITE) &&
+		     (b->vaddr || READ_ONCE(b->device_wrote));
 	unsigned long i, n;
 
 	if (!b->runs) {
@@ -298,15 +300,23 @@ static void kshm_buf_last_put_atomic(struct kref *ref)
 	queue_work(kshm_wq, &b->release_work);
 }
 
-/*
- * Drop a reference in process context: the last one releases at once, so
- * close() and exit have released every idle buffer when they return.
+/**
+ * kshm_buf_put - drop a reference to a buffer
+ * @b: the buffer
+ *
+ * The last one releases it at once (unmaps, unpins, reports
+ * KSHM_EVENT_BUF_RELEASED), so close() and exit have released every idle
+ * buffer when they return, and a driver's last put is the application's
+ * signal that the memory is its own again.
+ *
+ * Context: process.
  */
 void kshm_buf_put(struct kshm_buf *b)
 {
 	might_sleep();
 	kref_put(&b->ref, kshm_buf_last_put);
 }
+EXPORT_SYMBOL_NS_GPL(kshm_buf_put, KSHM);
 
 /* Drop a reference in any context (the engine's hard IRQ): release later. */
 void kshm_buf_put_atomic(struct kshm_buf *b)
@@ -372,6 +382,7 @@ void *kshm_buf_kaddr(struct kshm_buf *b)
 	}
 	return vaddr + offset_in_page(b->addr);
 }
+EXPORT_SYMBOL_NS_GPL(kshm_buf_kaddr, KSHM);
 
 static int kshm_buf_register_check(const struct kshm_buf_register *r)
 {

@@ -90,6 +90,7 @@ struct kshm_file {
  * @nr_pages: pages pinned
  * @pages: the pinned pages
  * @runs: some of @pages are runs of one large folio (unpinned run by run)
+ * @device_wrote: a device may have written the pages (kshm_buf_dma_map())
  * @map_lock: serialises the first kernel users' making of @vaddr
  * @vaddr: vmap() of @pages, made by the first kernel user that needs it
  *	(kshm_buf_kaddr()), or NULL; once set, kept until the release
@@ -112,6 +113,7 @@ struct kshm_buf {
 	unsigned long nr_pages;
 	struct page **pages;
 	bool runs;
+	bool device_wrote;
 	struct mutex map_lock;		/* protects the making of vaddr */
 	void *vaddr;
 	struct user_struct *user;
@@ -189,6 +191,7 @@ extern atomic64_t kshm_buf_pages_pinned;
 extern atomic64_t kshm_pages_leaked;
 
 void kshm_file_put(struct kshm_file *kf);
+struct kshm_file *kshm_file_from_fd(int fd);
 int kshm_memlock_charge(unsigned long nr, struct user_struct **userp);
 void kshm_memlock_uncharge(unsigned long nr, struct user_struct *user);
 
@@ -245,6 +248,9 @@ void kshm_ring_init_module(void);
 void kshm_ring_free(struct kshm_ring *ring);
 void kshm_ring_orphan(struct kshm_ring *ring);
 bool kshm_file_rings_ready(struct kshm_file *kf);
+struct kshm_ring *kshm_ring_get(struct kshm_file *kf, u32 id);
+void kshm_ring_put(struct kshm_ring *ring);
+bool kshm_ring_is_k2u(const struct kshm_ring *ring);
 struct page *kshm_ring_page(struct kshm_region *r, unsigned long index);
 unsigned long kshm_ring_map_pages(struct kshm_region *r);
 bool kshm_ring_page_writable(struct kshm_region *r, unsigned long index);

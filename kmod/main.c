@@ -4,6 +4,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -422,6 +423,33 @@ static __poll_t kshm_poll(struct file *file, struct poll_table_struct *wait)
 static int kshm_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	return kshm_region_mmap(file->private_data, vma);
+}
+
+static const struct file_operations kshm_fops;
+
+/**
+ * kshm_file_from_fd - the kshm file behind a descriptor of the caller's
+ * @fd: the descriptor
+ *
+ * Context: process.
+ * Return: the file, with a reference (kshm_file_put()); ERR_PTR(-EBADF)
+ * for no such descriptor, -EINVAL for one that is not /dev/kshm.
+ */
+struct kshm_file *kshm_file_from_fd(int fd)
+{
+	struct file *file = fget(fd);
+	struct kshm_file *kf;
+
+	if (!file)
+		return ERR_PTR(-EBADF);
+	if (file->f_op != &kshm_fops) {
+		fput(file);
+		return ERR_PTR(-EINVAL);
+	}
+	kf = file->private_data;
+	kref_get(&kf->ref);
+	fput(file);
+	return kf;
 }
 
 static const struct file_operations kshm_fops = {

@@ -307,6 +307,7 @@ int kshm_ring_produce(struct kshm_ring *ring, u16 type, const void *data, u32 le
 	kshm_ring_commit(ring, p);
 	return 0;
 }
+EXPORT_SYMBOL_NS_GPL(kshm_ring_produce, KSHM);
 
 /*
  * Has the consumer of a kernel-to-user ring left room for @need bytes, or
@@ -743,7 +744,11 @@ void kshm_undo_ring_create(struct kshm_file *kf, void *arg)
 }
 
 /* The ring @id of @kf, holding its region, or an ERR_PTR.  Context: process. */
-static struct kshm_ring *kshm_ring_get(struct kshm_file *kf, u32 id)
+/*
+ * Ring @id of @kf, holding a reference on its region, or ERR_PTR(-ENOENT,
+ * -EINVAL for a region that is not a ring).  Context: any.
+ */
+struct kshm_ring *kshm_ring_get(struct kshm_file *kf, u32 id)
 {
 	struct kshm_region *r = kshm_region_get(kf, id);
 
@@ -756,10 +761,22 @@ static struct kshm_ring *kshm_ring_get(struct kshm_file *kf, u32 id)
 	return r->ring;
 }
 
-/* Context: process. */
-static void kshm_ring_put(struct kshm_ring *ring)
+/**
+ * kshm_ring_put - drop a reference from kshm_ring_from_fd()
+ * @ring: the ring
+ *
+ * Context: process (the last reference frees the ring's pages).
+ */
+void kshm_ring_put(struct kshm_ring *ring)
 {
 	kshm_region_put(ring->region);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_ring_put, KSHM);
+
+/* Is @ring a kernel-to-user ring?  Context: any. */
+bool kshm_ring_is_k2u(const struct kshm_ring *ring)
+{
+	return ring->kind == KSHM_RING_K2U;
 }
 
 /* --- ioctls --------------------------------------------------------------------- */

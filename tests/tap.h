@@ -216,6 +216,9 @@ static inline unsigned long long pfn_at(const void *addr)
 }
 
 /* The kernel's flags (/proc/kpageflags) of page frame @pfn; ~0 if unknown. */
+/* /proc/kpageflags: PG_dirty. */
+#define KPF_DIRTY 4
+
 static inline unsigned long long kpageflags_of(unsigned long long pfn)
 {
 	unsigned long long flags = ~0ull;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Build kmod/ against one cached Debian kernel into build/kmod-<series>/.
+# Build kmod/ against one cached Debian kernel into build/kmod-<series>/,
+# then the sample client samples/kshm_edu against it (kshm_edu.ko beside).
 # Any compiler output other than kbuild's BTF notice fails the build.
 # KSHM_KMOD_OUT builds elsewhere (the gate's planted-bug modules).
 set -euo pipefail
@@ -16,7 +17,20 @@ log=$(make -s -C "$kdir/kdir" M="$out" KSHM_INCLUDE="$top/include" "$@" modules 
 	echo "build-module: the module does not build against $(cat "$kdir/release")" >&2
 	exit 1
 }
-log=$(printf '%s\n' "$log" | grep -v 'Skipping BTF generation' || true)
+# The sample client (samples/kshm_edu), out of tree against kshm's symbols,
+# as a driver author builds theirs; its .ko lands beside kshm.ko.
+sample="$out/kshm_edu"
+mkdir -p "$sample"
+ln -sf "$top"/samples/kshm_edu/*.c "$top"/samples/kshm_edu/*.h "$top"/samples/kshm_edu/Kbuild \
+	"$sample"/
+log+=$'\n'$(make -s -C "$kdir/kdir" M="$sample" KSHM_INCLUDE="$top/include" \
+	KBUILD_EXTRA_SYMBOLS="$out/Module.symvers" "$@" modules 2>&1) || {
+	printf '%s\n' "$log"
+	echo "build-module: the sample client does not build against $(cat "$kdir/release")" >&2
+	exit 1
+}
+cp "$sample/kshm_edu.ko" "$out/kshm_edu.ko"
+log=$(printf '%s\n' "$log" | grep -v 'Skipping BTF generation' | grep -v '^$' || true)
 if [ -n "$log" ]; then
 	printf '%s\n' "$log"
 	echo "build-module: the $series build printed warnings (above)" >&2

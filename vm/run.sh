@@ -58,6 +58,8 @@ rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/tests" "$stage/extra"
 cp /bin/busybox "$stage/bin/busybox"
 cp "$here/init.sh" "$stage/init" && chmod +x "$stage/init"
 cp "$ko" "$stage/kshm.ko"
+# The sample client built beside it (vm/build-module.sh), for tests that load it.
+[ ! -f "$(dirname "$ko")/kshm_edu.ko" ] || cp "$(dirname "$ko")/kshm_edu.ko" "$stage/kshm_edu.ko"
 # The guest's own modules (vm/guest-modules; built into the sanitizer
 # kernel) and an ext4 image for the loop device.
 mkdir -p "$stage/modules"
@@ -92,6 +94,8 @@ fi
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initramfs.cpio.gz"
 
 # --- boot --------------------------------------------------------------------
+# QEMU's edu PCI device (40 DMA address bits: without an IOMMU its 28-bit
+# default reaches only the first 256 MiB) serves the sample client.
 # Two NUMA nodes of 1 GiB (--node-mem), one single-core socket each (a socket split
 # across nodes makes the guest kernel warn), so node placement is real.
 boot() {
@@ -102,6 +106,7 @@ boot() {
 		-object memory-backend-ram,id=mem1,size="$node_mem" \
 		-numa node,nodeid=0,cpus=0,memdev=mem0 \
 		-numa node,nodeid=1,cpus=1,memdev=mem1 \
+		-device edu,dma_mask=0xffffffffff \
 		-nodefaults -display none -monitor none -no-reboot \
 		-kernel "$kdir/vmlinuz" -initrd "$out/initramfs.cpio.gz" \
 		-append "console=ttyS0 loglevel=4 log_buf_len=8M panic=-1 mitigations=off" \

@@ -425,9 +425,6 @@ static void fork_keeps_parent_and_kernel_together(int fd)
 	munmap(p, page);
 }
 
-/* The page flags of the page mapped at @p (/proc/kpageflags), or ~0. */
-#define KPF_DIRTY 4
-
 /* Pages the kernel may write are marked dirty when unpinned; others not. */
 /*
  * The page flags after the release: dirty only where the kernel could have

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kshm for other drivers: accept memory an application registered on
+ * /dev/kshm, map it for a device's DMA, and post records to the
+ * application through a kshm ring from any context, hard IRQ included.
+ *
+ * Handles are reference counted and opaque; each function's kernel-doc (in
+ * kmod/api.c) says which contexts may call it.  The symbols are in the KSHM
+ * namespace: a client says MODULE_IMPORT_NS(KSHM).  docs/kernel-api.md
+ * walks through samples/kshm_edu, a PCI driver built on this API.
+ */
+#ifndef _LINUX_KSHM_H
+#define _LINUX_KSHM_H
+
+#include <linux/dma-direction.h>
+#include <linux/types.h>
+#include <uapi/linux/kshm.h>
+
+struct device;
+struct sg_table;
+struct kshm_buf;
+struct kshm_ring;
+
+/* Buffers an application registered (KSHM_IOC_BUF_REGISTER). */
+struct kshm_buf *kshm_buf_from_fd(int fd, u32 id, u32 access);
+void kshm_buf_put(struct kshm_buf *b);
+u64 kshm_buf_length(const struct kshm_buf *b);
+bool kshm_buf_cancelled(const struct kshm_buf *b);
+void *kshm_buf_kaddr(struct kshm_buf *b);
+struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
+				  enum dma_data_direction dir);
+void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
+			struct sg_table *sgt, enum dma_data_direction dir);
+
+/* Kernel-to-user rings an application created (KSHM_IOC_RING_CREATE). */
+struct kshm_ring *kshm_ring_from_fd(int fd, u32 id);
+void kshm_ring_put(struct kshm_ring *ring);
+int kshm_ring_produce(struct kshm_ring *ring, u16 type, const void *data,
+		      u32 len);
+
+#endif /* _LINUX_KSHM_H */

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kshm's API for other drivers (include/linux/kshm.h).
+ *
+ * An application registers memory and creates rings on /dev/kshm as it
+ * always does, then hands the (kshm fd, id) pairs to another driver through
+ * that driver's own ioctl.  The driver takes references here, maps the
+ * buffer for its device's DMA, and posts completions to the ring.  The
+ * buffer's release event still comes only after every reference is gone,
+ * so once the driver has unmapped and put it, the device can no longer
+ * touch the memory when the application learns it may free it.
+ *
+ * Windows counterparts: kshm_buf_from_fd() is MmProbeAndLockPages already
+ * done for the driver (the pages are pinned at registration),
+ * kshm_buf_kaddr() MmGetSystemAddressForMdlSafe, kshm_buf_dma_map() the
+ * DMA adapter's MapTransfer over the whole MDL, kshm_ring_produce() the
+ * completion a KeSetEvent would announce, without a system call per record.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/file.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/kshm.h>
+
+#include "kshm.h"
+
+/**
+ * kshm_buf_from_fd - take a buffer an application registered
+ * @fd: the application's descriptor of /dev/kshm, in the calling process
+ * @id: the buffer's id (KSHM_IOC_BUF_REGISTER)
+ * @access: what the caller will do: KSHM_BUF_KERNEL_READ and/or _WRITE,
+ *	each of which the registration must allow
+ *
+ * The buffer stays pinned, and its release event waits, until
+ * kshm_buf_put().  An unregister meanwhile only marks it cancelled
+ * (kshm_buf_cancelled()): stop using it soon, then put it.
+ *
+ * Context: process, the application's (the descriptor is looked up in
+ * the caller's file table).
+ * Return: the buffer; ERR_PTR(-EBADF) for a bad descriptor, -EINVAL for
+ * one that is not /dev/kshm or an access of neither or other bits,
+ * -ENOENT for an unknown id, -EACCES for an access the registration
+ * does not allow.
+ */
+struct kshm_buf *kshm_buf_from_fd(int fd, u32 id, u32 access)
+{
+	struct kshm_file *kf;
+	struct kshm_buf *b;
+
+	if (!access || access & ~(KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE))
+		return ERR_PTR(-EINVAL);
+	kf = kshm_file_from_fd(fd);
+	if (IS_ERR(kf))
+		return ERR_CAST(kf);
+	b = kshm_buf_get(kf, id);
+	if (!IS_ERR(b) && (b->access & access) != access) {
+		kshm_buf_put(b);
+		b = ERR_PTR(-EACCES);
+	}
+	kshm_file_put(kf);
+	return b;
+}
+EXPORT_SYMBOL_NS_GPL(kshm_buf_from_fd, KSHM);
+
+/**
+ * kshm_buf_length - the bytes the application registered
+ * @b: a buffer from kshm_buf_from_fd()
+ *
+ * Context: any.
+ * Return: the length; byte 0 is at the registered address, which need not
+ * be page aligned.
+ */
+u64 kshm_buf_length(const struct kshm_buf *b)
+{
+	return b->length;
+}
+EXPORT_SYMBOL_NS_GPL(kshm_buf_length, KSHM);
+
+/**
+ * kshm_buf_cancelled - has the application unregistered the buffer?
+ * @b: a buffer from kshm_buf_from_fd()
+ *
+ * Its memory stays valid until the last put; a driver stops starting work
+ * on it, finishes what the device is doing, and puts it.
+ *
+ * Context: any.
+ * Return: true once unregistered (or its file closed).
+ */
+bool kshm_buf_cancelled(const struct kshm_buf *b)
+{
+	return READ_ONCE(b->cancelled);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_buf_cancelled, KSHM);
+
+/*
+ * Without an IOMMU a device reaches only the addresses under its mask; a
+ * page above it would need a bounce buffer the platform may not have, and
+ * the DMA layer warns before it fails.  Refuse such a buffer plainly.
+ */
+static int kshm_buf_dma_reachable(struct kshm_buf *b, struct device *dev)
+{
+	u64 mask = dma_get_mask(dev);
+	unsigned long i;
+
+	if (!dma_addressing_limited(dev))
+		return 0;
+	for (i = 0; i < b->nr_pages; i++)
+		if (page_to_phys(b->pages[i]) + PAGE_SIZE - 1 > mask)
+			return -ERANGE;
+	return 0;
+}
+
+/**
+ * kshm_buf_dma_map - map a buffer for a device's DMA
+ * @b: a buffer from kshm_buf_from_fd()
+ * @dev: the device
+ * @dir: DMA_TO_DEVICE needs kernel read access, DMA_FROM_DEVICE kernel
+ *	write access, DMA_BIDIRECTIONAL both
+ *
+ * The table covers the registered bytes exactly: its first segment starts
+ * at the registered address's offset in its page.  A buffer the device
+ * may write is marked dirty when it is released.  Unmap it with
+ * kshm_buf_dma_unmap() before the buffer's last put.
+ *
+ * Context: process.
+ * Return: the mapped table; ERR_PTR(-EACCES) for a direction the
+ * registration does not allow, -EINVAL for another direction, -ECANCELED
+ * for a cancelled buffer, -ERANGE when a page lies beyond the device's DMA
+ * mask and no IOMMU translates for it, -ENOMEM, or the DMA layer's error.
+ */
+struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
+				  enum dma_data_direction dir)
+{
+	u32 need = dir == DMA_TO_DEVICE ? KSHM_BUF_KERNEL_READ :
+		   dir == DMA_FROM_DEVICE ? KSHM_BUF_KERNEL_WRITE :
+		   KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE;
+	struct sg_table *sgt;
+	int ret;
+
+	if (dir != DMA_TO_DEVICE && dir != DMA_FROM_DEVICE &&
+	    dir != DMA_BIDIRECTIONAL)
+		return ERR_PTR(-EINVAL);
+	if ((b->access & need) != need)
+		return ERR_PTR(-EACCES);
+	if (READ_ONCE(b->cancelled))
+		return ERR_PTR(-ECANCELED);
+	ret = kshm_buf_dma_reachable(b, dev);
+	if (ret)
+		return ERR_PTR(ret);
+	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	if (!sgt)
+		return ERR_PTR(-ENOMEM);
+	ret = sg_alloc_table_from_pages(sgt, b->pages, b->nr_pages,
+					offset_in_page(b->addr), b->length,
+					GFP_KERNEL);
+	if (ret)
+		goto out_free_sgt;
+	ret = dma_map_sgtable(dev, sgt, dir, 0);
+	if (ret)
+		goto out_free_table;
+	/* Device writes bypass the kernel mapping: the unpin must dirty. */
+	if (dir != DMA_TO_DEVICE)
+		WRITE_ONCE(b->device_wrote, true);
+	return sgt;
+
+out_free_table:
+	sg_free_table(sgt);
+out_free_sgt:
+	kfree(sgt);
+	return ERR_PTR(ret);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_buf_dma_map, KSHM);
+
+/**
+ * kshm_buf_dma_unmap - undo kshm_buf_dma_map()
+ * @b: the buffer
+ * @dev: the device it was mapped for
+ * @sgt: the table kshm_buf_dma_map() returned
+ * @dir: the direction it was mapped with
+ *
+ * Call it once the device can no longer touch the buffer.
+ * Context: process.
+ */
+void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
+			struct sg_table *sgt, enum dma_data_direction dir)
+{
+	dma_unmap_sgtable(dev, sgt, dir, 0);
+	sg_free_table(sgt);
+	kfree(sgt);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_buf_dma_unmap, KSHM);
+
+/**
+ * kshm_ring_from_fd - take a kernel-to-user ring an application created
+ * @fd: the application's descriptor of /dev/kshm, in the calling process
+ * @id: the ring's id (KSHM_IOC_RING_CREATE with KSHM_RING_K2U)
+ *
+ * The ring stays valid until kshm_ring_put(); records produced after the
+ * application destroyed it reach nobody, and are not an error.
+ *
+ * Context: process, the application's.
+ * Return: the ring; ERR_PTR(-EBADF), -EINVAL for a descriptor that is not
+ * /dev/kshm or a region that is not a kernel-to-user ring, -ENOENT.
+ */
+struct kshm_ring *kshm_ring_from_fd(int fd, u32 id)
+{
+	struct kshm_file *kf = kshm_file_from_fd(fd);
+	struct kshm_ring *ring;
+
+	if (IS_ERR(kf))
+		return ERR_CAST(kf);
+	ring = kshm_ring_get(kf, id);
+	if (!IS_ERR(ring) && !kshm_ring_is_k2u(ring)) {
+		kshm_ring_put(ring);
+		ring = ERR_PTR(-EINVAL);
+	}
+	kshm_file_put(kf);
+	return ring;
+}
+EXPORT_SYMBOL_NS_GPL(kshm_ring_from_fd, KSHM);

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kshm_edu: a sample kshm client that drives QEMU's edu PCI device.
+ *
+ * The application registers a buffer and creates a kernel-to-user ring on
+ * /dev/kshm, then asks this driver (KSHM_EDU_IOC_STREAM on /dev/kshm_edu)
+ * to stream blocks into the buffer.  For each 2 KiB block the driver fills
+ * its DMA-coherent bounce page, has the device copy it into its own DMA
+ * window and from there, by DMA through the IOMMU if there is one, into the
+ * next page of the application's buffer; the device's interrupt then posts
+ * one record into the ring.  The application sees blocks land without a
+ * system call per block.
+ *
+ * Each kshm call is marked with its Windows counterpart where it has one.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/dma-mapping.h>
+#include <linux/fs.h>
+#include <linux/interrupt.h>
+#include <linux/io-64-nonatomic-lo-hi.h>
+#include <linux/kref.h>
+#include <linux/kshm.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/scatterlist.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "kshm_edu.h"
+
+/* The edu device (QEMU docs/specs/edu.rst). */
+#define EDU_VENDOR		0x1234
+#define EDU_DEVICE		0x11e8
+#define EDU_IRQ_STATUS		0x24
+#define EDU_IRQ_ACK		0x64
+#define EDU_DMA_SRC		0x80
+#define EDU_DMA_DST		0x88
+#define EDU_DMA_COUNT		0x90
+#define EDU_DMA_CMD		0x98
+#define EDU_DMA_RUN		0x1
+#define EDU_DMA_TO_RAM		0x2
+#define EDU_DMA_IRQ		0x4
+#define EDU_IRQ_DMA		0x100
+#define EDU_WINDOW		0x40000	/* the device's 4 KiB DMA buffer */
+
+static unsigned int dma_bits = 28;
+module_param(dma_bits, uint, 0444);
+MODULE_PARM_DESC(dma_bits, "DMA address bits the device decodes (QEMU's edu dma_mask; 28 by default)");
+
+/**
+ * struct kshm_edu - one bound edu device
+ * @ref: the binding holds one, each open file one
+ * @pdev: the PCI device, NULL once unbound
+ * @bar: its registers
+ * @misc: /dev/kshm_edu
+ * @bounce: a DMA-coherent page the driver fills for the device to read
+ * @bounce_dma: its bus address
+ * @lock: one stream at a time; protects @pdev's use by streams
+ * @stopping: the device is being unbound: a stream stops at its next block
+ * @dma_done: completed by the interrupt when a DMA has finished
+ * @ring: the ring the interrupt posts to; set with @rec before the DMA that
+ *	needs it starts (the MMIO write that starts it orders them)
+ * @rec: the record the interrupt posts
+ * @post: the next DMA completion posts @rec
+ */
+struct kshm_edu {
+	struct kref ref;
+	struct pci_dev *pdev;
+	void __iomem *bar;
+	struct miscdevice misc;
+	void *bounce;
+	dma_addr_t bounce_dma;
+	struct mutex lock;		/* one stream; protects pdev */
+	bool stopping;
+	struct completion dma_done;
+	struct kshm_ring *ring;
+	struct kshm_edu_block rec;
+	bool post;
+};
+
+static void kshm_edu_free(struct kref *ref)
+{
+	kfree(container_of(ref, struct kshm_edu, ref));
+}
+
+/* Context: hard IRQ. */
+static irqreturn_t kshm_edu_irq(int irq, void *data)
+{
+	struct kshm_edu *edu = data;
+	u32 status = ioread32(edu->bar + EDU_IRQ_STATUS);
+
+	if (!status)
+		return IRQ_NONE;
+	iowrite32(status, edu->bar + EDU_IRQ_ACK);
+	if (status & EDU_IRQ_DMA) {
+		/* KeSetEvent's job, without a system call per block. */
+		if (edu->post)
+			kshm_ring_produce(edu->ring, KSHM_EDU_REC_BLOCK, &edu->rec,
+					  sizeof(edu->rec));
+		edu->post = false;
+		complete(&edu->dma_done);
+	}
+	return IRQ_HANDLED;
+}
+
+/*
+ * Run one DMA of a block between @src and @dst and wait for its interrupt.
+ * The device finishes every DMA it starts (in 100 ms of virtual time), so
+ * the wait is not interruptible: nothing may unmap the memory under it.
+ * Context: process, under edu->lock.
+ */
+static void kshm_edu_dma(struct kshm_edu *edu, u64 src, u64 dst, bool to_ram)
+{
+	reinit_completion(&edu->dma_done);
+	writeq(src, edu->bar + EDU_DMA_SRC);
+	writeq(dst, edu->bar + EDU_DMA_DST);
+	writeq(KSHM_EDU_BLOCK, edu->bar + EDU_DMA_COUNT);
+	writeq(EDU_DMA_RUN | EDU_DMA_IRQ | (to_ram ? EDU_DMA_TO_RAM : 0),
+	       edu->bar + EDU_DMA_CMD);
+	wait_for_completion(&edu->dma_done);
+}
+
+/*
+ * The bus address of byte @off of a mapped buffer, if the block there lies
+ * in one segment; 0 if it does not.
+ */
+static dma_addr_t kshm_edu_block_addr(struct sg_table *sgt, u64 off)
+{
+	struct scatterlist *sg;
+	unsigned int i;
+
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		if (off < sg_dma_len(sg))
+			return off + KSHM_EDU_BLOCK <= sg_dma_len(sg) ?
+			       sg_dma_address(sg) + off : 0;
+		off -= sg_dma_len(sg);
+	}
+	return 0;
+}
+
+/* Fill the bounce page with block @seq; return its FNV-1a 64. */
+static u64 kshm_edu_fill(struct kshm_edu *edu, u64 seq)
+{
+	__le64 *w = edu->bounce;
+	u64 sum = 0xcbf29ce484222325ULL;
+	const u8 *p = edu->bounce;
+	unsigned int i;
+
+	for (i = 0; i < KSHM_EDU_BLOCK / 8; i++)
+		w[i] = cpu_to_le64(seq * KSHM_EDU_MUL + i);
+	for (i = 0; i < KSHM_EDU_BLOCK; i++)
+		sum = (sum ^ p[i]) * 0x100000001b3ULL;
+	return sum;
+}
+
+/*
+ * Stream @s->blocks blocks.  Context: process, the application's, under
+ * edu->lock.
+ */
+static int kshm_edu_stream(struct kshm_edu *edu, struct kshm_edu_stream *s)
+{
+	struct device *dev = &edu->pdev->dev;
+	struct sg_table *sgt;
+	struct kshm_ring *ring;
+	struct kshm_buf *b;
+	dma_addr_t addr;
+	u32 i;
+	int ret;
+
+	/* MmProbeAndLockPages, done at registration: take the pinned buffer. */
+	b = kshm_buf_from_fd(s->kshm_fd, s->buf_id, KSHM_BUF_KERNEL_WRITE);
+	if (IS_ERR(b))
+		return PTR_ERR(b);
+	ring = kshm_ring_from_fd(s->kshm_fd, s->ring_id);
+	if (IS_ERR(ring)) {
+		ret = PTR_ERR(ring);
+		goto out_put_buf;
+	}
+	ret = -EINVAL;
+	if (!s->blocks || (u64)s->blocks * KSHM_EDU_BLOCK > kshm_buf_length(b))
+		goto out_put_ring;
+	/* The DMA adapter's MapTransfer, for the whole buffer at once. */
+	sgt = kshm_buf_dma_map(b, dev, DMA_FROM_DEVICE);
+	if (IS_ERR(sgt)) {
+		ret = PTR_ERR(sgt);
+		goto out_put_ring;
+	}
+	/* Blocks from a block-aligned start never straddle a page. */
+	if (sgt->sgl->offset % KSHM_EDU_BLOCK)
+		goto out_unmap;
+	for (i = 0; i < s->blocks; i++)
+		if (!kshm_edu_block_addr(sgt, (u64)i * KSHM_EDU_BLOCK))
+			goto out_unmap;
+	ret = 0;
+	edu->ring = ring;
+	for (s->done = 0; s->done < s->blocks; s->done++) {
+		/* The application unregistered: its IRP was cancelled. */
+		if (kshm_buf_cancelled(b) || fatal_signal_pending(current) ||
+		    READ_ONCE(edu->stopping))
+			break;
+		i = s->done;
+		edu->rec.seq = s->seq + i;
+		edu->rec.sum = kshm_edu_fill(edu, s->seq + i);
+		edu->rec.index = i;
+		kshm_edu_dma(edu, edu->bounce_dma, EDU_WINDOW, false);
+		addr = kshm_edu_block_addr(sgt, (u64)i * KSHM_EDU_BLOCK);
+		edu->post = true;
+		kshm_edu_dma(edu, EDU_WINDOW, addr, true);
+	}
+	edu->ring = NULL;
+out_unmap:
+	/* The device touches the buffer no more: unmap, then let it go. */
+	kshm_buf_dma_unmap(b, dev, sgt, DMA_FROM_DEVICE);
+out_put_ring:
+	kshm_ring_put(ring);
+out_put_buf:
+	/* The last put sends the application its release event. */
+	kshm_buf_put(b);
+	return ret;
+}
+
+static int kshm_edu_open(struct inode *inode, struct file *file)
+{
+	struct kshm_edu *edu = container_of(file->private_data, struct kshm_edu, misc);
+
+	kref_get(&edu->ref);
+	file->private_data = edu;
+	return 0;
+}
+
+static int kshm_edu_release(struct inode *inode, struct file *file)
+{
+	struct kshm_edu *edu = file->private_data;
+
+	kref_put(&edu->ref, kshm_edu_free);
+	return 0;
+}
+
+static long kshm_edu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct kshm_edu *edu = file->private_data;
+	struct kshm_edu_stream s;
+	int ret;
+
+	if (cmd != KSHM_EDU_IOC_STREAM)
+		return -ENOTTY;
+	if (copy_from_user(&s, (void __user *)arg, sizeof(s)))
+		return -EFAULT;
+	if (s.size != sizeof(s))
+		return -EINVAL;
+	if (mutex_lock_killable(&edu->lock))
+		return -EINTR;
+	ret = edu->pdev ? kshm_edu_stream(edu, &s) : -ENODEV;
+	mutex_unlock(&edu->lock);
+	if (!ret && copy_to_user((void __user *)arg, &s, sizeof(s)))
+		ret = -EFAULT;
+	return ret;
+}
+
+static const struct file_operations kshm_edu_fops = {
+	.owner = THIS_MODULE,
+	.open = kshm_edu_open,
+	.release = kshm_edu_release,
+	.unlocked_ioctl = kshm_edu_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static int kshm_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct kshm_edu *edu;
+	int ret;
+
+	edu = kzalloc(sizeof(*edu), GFP_KERNEL);
+	if (!edu)
+		return -ENOMEM;
+	kref_init(&edu->ref);
+	mutex_init(&edu->lock);
+	init_completion(&edu->dma_done);
+	edu->pdev = pdev;
+	ret = pci_enable_device(pdev);
+	if (ret)
+		goto out_put;
+	ret = pci_request_region(pdev, 0, KBUILD_MODNAME);
+	if (ret)
+		goto out_disable;
+	edu->bar = pci_iomap(pdev, 0, 0);
+	if (!edu->bar) {
+		ret = -ENOMEM;
+		goto out_release_region;
+	}
+	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(dma_bits));
+	if (ret)
+		goto out_unmap_bar;
+	pci_set_master(pdev);
+	/* AllocateCommonBuffer: a page the device reads blocks from. */
+	edu->bounce = dma_alloc_coherent(&pdev->dev, KSHM_EDU_BLOCK, &edu->bounce_dma,
+					 GFP_KERNEL);
+	if (!edu->bounce) {
+		ret = -ENOMEM;
+		goto out_clear_master;
+	}
+	ret = pci_alloc_irq_vectors(pdev, 1, 1, PCI_IRQ_MSI);
+	if (ret < 0)
+		goto out_free_bounce;
+	ret = request_irq(pci_irq_vector(pdev, 0), kshm_edu_irq, 0, KBUILD_MODNAME, edu);
+	if (ret)
+		goto out_free_vectors;
+	edu->misc = (struct miscdevice){
+		.minor = MISC_DYNAMIC_MINOR,
+		.name = KSHM_EDU_DEVICE_NAME,
+		.fops = &kshm_edu_fops,
+	};
+	ret = misc_register(&edu->misc);
+	if (ret)
+		goto out_free_irq;
+	pci_set_drvdata(pdev, edu);
+	return 0;
+
+out_free_irq:
+	free_irq(pci_irq_vector(pdev, 0), edu);
+out_free_vectors:
+	pci_free_irq_vectors(pdev);
+out_free_bounce:
+	dma_free_coherent(&pdev->dev, KSHM_EDU_BLOCK, edu->bounce, edu->bounce_dma);
+out_clear_master:
+	pci_clear_master(pdev);
+out_unmap_bar:
+	pci_iounmap(pdev, edu->bar);
+out_release_region:
+	pci_release_region(pdev, 0);
+out_disable:
+	pci_disable_device(pdev);
+out_put:
+	kref_put(&edu->ref, kshm_edu_free);
+	return ret;
+}
+
+/*
+ * Unbind: no new opens; a running stream stops at its next block (the DMA
+ * in flight finishes first), and later calls on files still open are
+ * ENODEV.  Context: process.
+ */
+static void kshm_edu_remove(struct pci_dev *pdev)
+{
+	struct kshm_edu *edu = pci_get_drvdata(pdev);
+
+	misc_deregister(&edu->misc);
+	WRITE_ONCE(edu->stopping, true);
+	mutex_lock(&edu->lock);
+	edu->pdev = NULL;
+	mutex_unlock(&edu->lock);
+	free_irq(pci_irq_vector(pdev, 0), edu);
+	pci_free_irq_vectors(pdev);
+	dma_free_coherent(&pdev->dev, KSHM_EDU_BLOCK, edu->bounce, edu->bounce_dma);
+	pci_clear_master(pdev);
+	pci_iounmap(pdev, edu->bar);
+	pci_release_region(pdev, 0);
+	pci_disable_device(pdev);
+	kref_put(&edu->ref, kshm_edu_free);
+}
+
+static const struct pci_device_id kshm_edu_ids[] = {
+	{ PCI_DEVICE(EDU_VENDOR, EDU_DEVICE) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, kshm_edu_ids);
+
+static struct pci_driver kshm_edu_driver = {
+	.name = KBUILD_MODNAME,
+	.id_table = kshm_edu_ids,
+	.probe = kshm_edu_probe,
+	.remove = kshm_edu_remove,
+};
+module_pci_driver(kshm_edu_driver);
+
+MODULE_IMPORT_NS(KSHM);
+MODULE_DESCRIPTION("kshm sample: QEMU's edu device DMAs into application memory");
+MODULE_LICENSE("GPL");

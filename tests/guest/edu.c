@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The kernel API for other drivers, through its sample client: kshm_edu
+ * (samples/kshm_edu) drives QEMU's edu PCI device, which DMAs 2 KiB blocks
+ * into a buffer registered on /dev/kshm and, on each completion interrupt,
+ * the driver posts a record into a kshm ring.  Checked here: every block
+ * and record, each bad input's errno, no DMA after the release event when
+ * the application unregisters or dies mid-stream, unbinding the device
+ * mid-stream, and that kshm cannot be unloaded while its client is loaded.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kshm.h"
+#include "tap.h"
+#include "../../samples/kshm_edu/kshm_edu.h"
+
+#define BLK KSHM_EDU_BLOCK
+
+static long page;
+
+/* Is block @b what the driver gave the device for sequence number @seq? */
+static int block_ok(const uint8_t *b, uint64_t seq)
+{
+	const uint64_t *w = (const uint64_t *)b;
+	int j;
+
+	for (j = 0; j < BLK / 8; j++)
+		if (w[j] != seq * KSHM_EDU_MUL + j)
+			return 0;
+	return 1;
+}
+
+static int stream(int edu, int kfd, uint32_t buf, uint32_t ring, uint32_t blocks, uint64_t seq,
+		  uint32_t *done)
+{
+	struct kshm_edu_stream s = { .size = sizeof(s),
+				     .kshm_fd = kfd,
+				     .buf_id = buf,
+				     .ring_id = ring,
+				     .blocks = blocks,
+				     .seq = seq };
+	int ret = ioctl(edu, KSHM_EDU_IOC_STREAM, &s) ? -errno : 0;
+
+	if (done)
+		*done = s.done;
+	return ret;
+}
+
+/* Take every record there is; check them against the buffer @p. */
+static int drain(struct kshm_ring *r, const uint8_t *p, uint64_t seq0, uint32_t *count)
+{
+	const struct kshm_ring_rec *rec;
+	int bad = 0;
+
+	while ((rec = kshm_ring_next(r))) {
+		const struct kshm_edu_block *b = (const void *)(rec + 1);
+
+		bad |= rec->type != KSHM_EDU_REC_BLOCK || rec->len != sizeof(*b) ||
+		       b->index != *count || b->seq != seq0 + *count ||
+		       !block_ok(p + (size_t)b->index * BLK, b->seq) ||
+		       b->sum != fnv1a(p + (size_t)b->index * BLK, BLK);
+		(*count)++;
+	}
+	kshm_ring_done(r);
+	return !bad && !r->broken;
+}
+
+static int edu_fd = -1;
+
+/* However the program ends, the client goes, so kshm can be unloaded. */
+static void unload_client(void)
+{
+	if (edu_fd >= 0)
+		close(edu_fd);
+	syscall(SYS_delete_module, "kshm_edu", O_NONBLOCK);
+}
+
+static void load_client(void)
+{
+	int fd = open("/kshm_edu.ko", O_RDONLY | O_CLOEXEC);
+
+	tap_require(fd >= 0, "the sample client /kshm_edu.ko is in the guest");
+	tap_ok(!syscall(SYS_finit_module, fd, "dma_bits=40", 0), "edu_client_loads");
+	atexit(unload_client);
+	close(fd);
+	edu_fd = open("/dev/" KSHM_EDU_DEVICE_NAME, O_RDWR | O_CLOEXEC);
+	tap_require(edu_fd >= 0, "open /dev/kshm_edu (the edu device is bound)");
+}
+
+static void streams_blocks(int kfd)
+{
+	size_t len = 16 * BLK;
+	uint8_t *p = aligned_alloc(page, len);
+	struct kshm_ring r;
+	uint32_t id, done = 0, count = 0;
+	int good;
+
+	tap_require(p != NULL, "alloc");
+	memset(p, 0, len);
+	tap_require(!(kpageflags_at(p) >> KPF_DIRTY & 1), "a clean page");
+	tap_require(!kshm_buf_register(kfd, p, len, KSHM_BUF_KERNEL_WRITE, &id), "register");
+	tap_require(!kshm_ring_create(kfd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &r), "ring");
+	tap_zero(stream(edu_fd, kfd, id, r.id, 8, 1000, &done), "edu_stream_8_blocks");
+	tap_ok(done == 8, "edu_stream_reports_8_done (%u)", done);
+	good = drain(&r, p, 1000, &count);
+	tap_ok(good && count == 8, "edu_one_good_record_per_block_each_block_checked (%u)", count);
+	tap_ok(block_ok(p + 7 * BLK, 1007) && p[8 * BLK] == 0 && p[len - 1] == 0,
+	       "edu_blocks_land_in_place_and_nowhere_else");
+	tap_zero(kshm_buf_unregister(kfd, id), "unregister");
+	tap_zero(kshm_wait_buf_released(kfd, id, 10000), "edu_buffer_released_after_the_stream");
+	/* The device's writes bypass the CPU: the release marked the pages dirty. */
+	tap_ok(kpageflags_at(p) >> KPF_DIRTY & 1 && kpageflags_at(p + 3 * BLK) >> KPF_DIRTY & 1,
+	       "edu_pages_the_device_wrote_are_dirty_after_release");
+	kshm_ring_destroy(&r);
+	free(p);
+}
+
+static void bad_inputs(int kfd)
+{
+	size_t len = 4 * BLK;
+	uint8_t *p = aligned_alloc(page, len + page);
+	struct kshm_edu_stream s = { .size = sizeof(s) - 1 };
+	struct kshm_ring k2u, u2k;
+	uint32_t id, ro, odd;
+	int efd = eventfd(0, 0), ret;
+
+	tap_require(p != NULL && efd >= 0, "alloc");
+	memset(p, 0, len + page);
+	tap_require(
+		!kshm_buf_register(kfd, p, len, KSHM_BUF_KERNEL_WRITE, &id) &&
+			!kshm_buf_register(kfd, p + len, 16, KSHM_BUF_KERNEL_READ, &ro) &&
+			!kshm_ring_create(kfd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &k2u) &&
+			!kshm_ring_create(kfd, KSHM_RING_U2K, 4096, KSHM_CACHE_WB, 0, 0, &u2k),
+		"set-up");
+	tap_errno(stream(edu_fd, -1, id, k2u.id, 1, 0, NULL), EBADF, "edu_bad_kshm_fd_ebadf");
+	tap_errno(stream(edu_fd, efd, id, k2u.id, 1, 0, NULL), EINVAL,
+		  "edu_fd_that_is_not_kshm_einval");
+	tap_errno(stream(edu_fd, kfd, 4242, k2u.id, 1, 0, NULL), ENOENT,
+		  "edu_unknown_buffer_enoent");
+	tap_errno(stream(edu_fd, kfd, ro, k2u.id, 1, 0, NULL), EACCES,
+		  "edu_buffer_without_kernel_write_eacces");
+	tap_errno(stream(edu_fd, kfd, id, 4242, 1, 0, NULL), ENOENT, "edu_unknown_ring_enoent");
+	tap_errno(stream(edu_fd, kfd, id, u2k.id, 1, 0, NULL), EINVAL,
+		  "edu_user_to_kernel_ring_einval");
+	tap_errno(stream(edu_fd, kfd, id, k2u.id, 0, 0, NULL), EINVAL, "edu_zero_blocks_einval");
+	tap_errno(stream(edu_fd, kfd, id, k2u.id, 5, 0, NULL), EINVAL,
+		  "edu_more_blocks_than_the_buffer_holds_einval");
+	tap_errno(ioctl(edu_fd, KSHM_EDU_IOC_STREAM, &s) ? -errno : 0, EINVAL,
+		  "edu_struct_size_wrong_einval");
+	tap_errno(ioctl(edu_fd, _IO(0xBE, 0x7f)) ? -errno : 0, ENOTTY, "edu_unknown_ioctl_enotty");
+	kshm_buf_unregister(kfd, id);
+	tap_require(!kshm_wait_buf_released(kfd, id, 10000), "release");
+	/* A buffer whose blocks could straddle pages: refused. */
+	tap_require(!kshm_buf_register(kfd, p + 8, len - BLK, KSHM_BUF_KERNEL_WRITE, &odd),
+		    "register odd");
+	tap_errno(stream(edu_fd, kfd, odd, k2u.id, 1, 0, NULL), EINVAL,
+		  "edu_buffer_not_block_aligned_einval");
+	/* Read their release events now: ids are reused. */
+	kshm_buf_unregister(kfd, odd);
+	ret = kshm_wait_buf_released(kfd, odd, 10000);
+	tap_require(!ret, "release odd");
+	kshm_buf_unregister(kfd, ro);
+	ret = kshm_wait_buf_released(kfd, ro, 10000);
+	if (ret)
+		tap_diag("wait ro: %d", ret);
+	tap_require(!ret, "release read-only");
+	tap_ok(p[8] == 0 && p[len - 1] == 0, "edu_refused_streams_wrote_nothing");
+	kshm_ring_destroy(&k2u);
+	kshm_ring_destroy(&u2k);
+	close(efd);
+	free(p);
+}
+
+struct streamer {
+	int kfd;
+	uint32_t buf, ring, blocks, done;
+	int ret;
+};
+
+static void *streamer_main(void *arg)
+{
+	struct streamer *s = arg;
+
+	s->ret = stream(edu_fd, s->kfd, s->buf, s->ring, s->blocks, 0, &s->done);
+	return NULL;
+}
+
+/* Wait until @n records have come (or 30 s); keep what came in @count. */
+static void wait_records(struct kshm_ring *r, const uint8_t *p, uint32_t n, uint32_t *count)
+{
+	int tries;
+
+	for (tries = 0; *count < n && tries < 300; tries++) {
+		drain(r, p, 0, count);
+		kshm_ring_wait(r, 100000000);
+	}
+}
+
+/*
+ * The application unregisters mid-stream: the stream stops, and once the
+ * release event has come the buffer never changes again.
+ */
+static void unregister_mid_stream(int kfd)
+{
+	size_t len = 32 * BLK;
+	uint8_t *p = aligned_alloc(page, len), *snap = malloc(len);
+	struct streamer s = { .kfd = kfd, .blocks = 32 };
+	struct kshm_ring r;
+	uint32_t count = 0;
+	pthread_t t;
+	size_t i;
+
+	tap_require(p && snap, "alloc");
+	memset(p, 0, len);
+	tap_require(!kshm_buf_register(kfd, p, len, KSHM_BUF_KERNEL_WRITE, &s.buf) &&
+			    !kshm_ring_create(kfd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &r),
+		    "set-up");
+	s.ring = r.id;
+	tap_require(!pthread_create(&t, NULL, streamer_main, &s), "thread");
+	wait_records(&r, p, 2, &count);
+	tap_zero(kshm_buf_unregister(kfd, s.buf), "edu_unregister_mid_stream");
+	tap_zero(kshm_wait_buf_released(kfd, s.buf, 10000), "edu_release_event_mid_stream");
+	memcpy(snap, p, len);
+	usleep(500000); /* more than one DMA of the device (100 ms) */
+	tap_ok(!memcmp(snap, p, len), "edu_no_dma_after_the_release_event");
+	for (i = 0; i < len && snap[i] == p[i]; i++)
+		;
+	if (i < len)
+		tap_diag("  byte %zu (block %zu) changed from %#x to %#x", i, i / BLK, snap[i],
+			 p[i]);
+	pthread_join(t, NULL);
+	drain(&r, p, 0, &count);
+	tap_ok(!s.ret && s.done >= 2 && s.done < 32 && count == s.done,
+	       "edu_stream_stops_at_unregister (%u blocks, %u records)", s.done, count);
+	kshm_ring_destroy(&r);
+	free(snap);
+	free(p);
+}
+
+/* The application dies mid-stream: nothing of it stays in kshm. */
+static void killed_mid_stream(int kfd)
+{
+	struct kshm_info before = { .size = sizeof(before) }, after = { .size = sizeof(after) };
+	int ready[2], status, i;
+	pid_t child;
+	char c;
+
+	tap_require(!kshm_get_info(kfd, &before) && !pipe(ready), "set-up");
+	child = fork();
+	if (!child) {
+		int fd = kshm_open(NULL);
+		uint8_t *p = aligned_alloc(page, 32 * BLK);
+		struct kshm_ring r;
+		uint32_t id, n = 0;
+
+		if (fd < 0 || !p ||
+		    kshm_buf_register(fd, p, 32 * BLK, KSHM_BUF_KERNEL_WRITE, &id) ||
+		    kshm_ring_create(fd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &r))
+			_exit(1);
+		if (!fork()) { /* a grandchild tells when a block has landed */
+			wait_records(&r, p, 1, &n);
+			_exit(write(ready[1], "x", 1) == 1 ? 0 : 1);
+		}
+		stream(edu_fd, fd, id, r.id, 32, 0, NULL);
+		_exit(0);
+	}
+	tap_require(read(ready[0], &c, 1) == 1, "a block landed");
+	kill(child, SIGKILL);
+	tap_ok(waitpid(child, &status, 0) == child && WIFSIGNALED(status),
+	       "edu_application_killed_mid_stream");
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	/* The in-flight DMA finishes, then the last put releases (30 s at most). */
+	for (i = 0; i < 100; i++) {
+		tap_require(!kshm_get_info(kfd, &after), "info");
+		if (after.bufs_alive == before.bufs_alive &&
+		    after.regions_alive == before.regions_alive)
+			break;
+		usleep(300000);
+	}
+	tap_ok(after.bufs_alive == before.bufs_alive && after.regions_alive == before.regions_alive,
+	       "edu_killed_stream_leaves_no_buffer_or_ring (%llu buffers)",
+	       (unsigned long long)after.bufs_alive);
+	close(ready[0]);
+	close(ready[1]);
+}
+
+/* The PCI address the sample client is bound to, in @addr. */
+static int bound_device(char *addr, size_t len)
+{
+	DIR *d = opendir("/sys/bus/pci/drivers/kshm_edu");
+	struct dirent *e;
+
+	addr[0] = 0;
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, "0000:", 5))
+			snprintf(addr, len, "%s", e->d_name);
+	if (d)
+		closedir(d);
+	return addr[0] != 0;
+}
+
+/* Unbind the device while a stream runs; bind it again. */
+static void unbind_mid_stream(int kfd)
+{
+	size_t len = 32 * BLK;
+	uint8_t *p = aligned_alloc(page, len);
+	struct streamer s = { .kfd = kfd, .blocks = 32 };
+	struct kshm_ring r;
+	uint32_t count = 0;
+	char addr[300] = "";
+	pthread_t t;
+
+	tap_require(p && bound_device(addr, sizeof(addr)), "find the bound edu device");
+	memset(p, 0, len);
+	tap_require(!kshm_buf_register(kfd, p, len, KSHM_BUF_KERNEL_WRITE, &s.buf) &&
+			    !kshm_ring_create(kfd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &r),
+		    "set-up");
+	s.ring = r.id;
+	tap_require(!pthread_create(&t, NULL, streamer_main, &s), "thread");
+	wait_records(&r, p, 1, &count);
+	tap_ok(write_file("/sys/bus/pci/drivers/kshm_edu/unbind", addr), "edu_unbind_mid_stream");
+	pthread_join(t, NULL);
+	tap_ok(!s.ret && s.done >= 1 && s.done < 32, "edu_stream_stops_at_unbind (%u blocks)",
+	       s.done);
+	tap_errno(stream(edu_fd, kfd, s.buf, r.id, 1, 0, NULL), ENODEV,
+		  "edu_stream_on_an_unbound_device_enodev");
+	kshm_buf_unregister(kfd, s.buf);
+	tap_zero(kshm_wait_buf_released(kfd, s.buf, 10000), "edu_buffer_released_after_unbind");
+	close(edu_fd);
+	tap_ok(write_file("/sys/bus/pci/drivers/kshm_edu/bind", addr), "edu_bind_again");
+	edu_fd = open("/dev/" KSHM_EDU_DEVICE_NAME, O_RDWR | O_CLOEXEC);
+	tap_require(edu_fd >= 0, "open /dev/kshm_edu again");
+	drain(&r, p, 0, &count);
+	kshm_ring_destroy(&r);
+	free(p);
+}
+
+int main(void)
+{
+	int kfd;
+
+	page = sysconf(_SC_PAGESIZE);
+	load_client();
+	kfd = kshm_open(NULL);
+	tap_require(kfd >= 0, "open /dev/kshm");
+	streams_blocks(kfd);
+	bad_inputs(kfd);
+	unregister_mid_stream(kfd);
+	killed_mid_stream(kfd);
+	unbind_mid_stream(kfd);
+	kshm_close(kfd);
+	close(edu_fd);
+	edu_fd = -1;
+	/* kshm stays while its client is loaded; the client goes first. */
+	tap_ok(!access("/sys/module/kshm/holders/kshm_edu", F_OK),
+	       "edu_client_holds_kshm (sysfs holders)");
+	tap_errno(syscall(SYS_delete_module, "kshm", O_NONBLOCK) ? -errno : 0, EWOULDBLOCK,
+		  "edu_kshm_cannot_unload_under_its_client");
+	tap_zero(syscall(SYS_delete_module, "kshm_edu", O_NONBLOCK) ? -errno : 0,
+		 "edu_client_unloads_first");
+	return tap_done();
+}
