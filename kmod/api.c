@@ -18,6 +18,7 @@
  */
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
+#include <linux/iommu.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/kshm.h>
@@ -93,16 +94,27 @@ bool kshm_buf_cancelled(const struct kshm_buf *b)
 EXPORT_SYMBOL_NS_GPL(kshm_buf_cancelled, KSHM);
 
 /*
- * Without an IOMMU a device reaches only the addresses under its mask; a
- * page above it would need a bounce buffer the platform may not have, and
- * the DMA layer warns before it fails.  Refuse such a buffer plainly.
+ * Is @dev's DMA translated by an IOMMU (a DMA-API domain, not passthrough)?
+ * Then the IOMMU places the buffer below the device's mask itself.
+ */
+static bool kshm_dma_translated(struct device *dev)
+{
+	struct iommu_domain *d = iommu_get_domain_for_dev(dev);
+
+	return d && (d->type & __IOMMU_DOMAIN_DMA_API);
+}
+
+/*
+ * Without translation a device reaches only the addresses under its mask;
+ * a page above it would need a bounce buffer the platform may not have,
+ * and the DMA layer warns before it fails.  Refuse such a buffer plainly.
  */
 static int kshm_buf_dma_reachable(struct kshm_buf *b, struct device *dev)
 {
 	u64 mask = dma_get_mask(dev);
 	unsigned long i;
 
-	if (!dma_addressing_limited(dev))
+	if (kshm_dma_translated(dev))
 		return 0;
 	for (i = 0; i < b->nr_pages; i++)
 		if (page_to_phys(b->pages[i]) + PAGE_SIZE - 1 > mask)
@@ -126,7 +138,8 @@ static int kshm_buf_dma_reachable(struct kshm_buf *b, struct device *dev)
  * Return: the mapped table; ERR_PTR(-EACCES) for a direction the
  * registration does not allow, -EINVAL for another direction, -ECANCELED
  * for a cancelled buffer, -ERANGE when a page lies beyond the device's DMA
- * mask and no IOMMU translates for it, -ENOMEM, or the DMA layer's error.
+ * mask and no IOMMU translates for the device (kshm does not bounce),
+ * -ENOMEM, or the DMA layer's error.
  */
 struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
 				  enum dma_data_direction dir)

@@ -20,7 +20,8 @@ log=$(make -s -C "$kdir/kdir" M="$out" KSHM_INCLUDE="$top/include" "$@" modules 
 # The sample client (samples/kshm_edu), out of tree against kshm's symbols,
 # as a driver author builds theirs; its .ko lands beside kshm.ko.
 sample="$out/kshm_edu"
-mkdir -p "$sample"
+# Built afresh each time: the symbol versions it records are kshm's of now.
+rm -rf "$sample" && mkdir -p "$sample"
 ln -sf "$top"/samples/kshm_edu/*.c "$top"/samples/kshm_edu/*.h "$top"/samples/kshm_edu/Kbuild \
 	"$sample"/
 log+=$'\n'$(make -s -C "$kdir/kdir" M="$sample" KSHM_INCLUDE="$top/include" \

@@ -36,7 +36,8 @@ BEGIN {
 		  "list_add corruption|list_del corruption|" \
 		  "ODEBUG: .*object type|" \
 		  "x86/PAT:.*freeing invalid memtype|conflicting memory types|" \
-		  "unable to handle|Unable to handle", pat, "|")
+		  "unable to handle|Unable to handle|" \
+		  "DMAR: \\[DMA |DMAR: DRHD: handling fault", pat, "|")
 	loaded = 0; bad = 0; late = 0
 }
 /kshm-harness: loading module/ { loaded = NR }

@@ -13,6 +13,8 @@
 #   --manifest FILE     suite: the programs that must report (one name a line)
 #   --out DIR           where logs go (default: a temporary directory)
 #   --node-mem SIZE     memory of each of the two NUMA nodes (default 1G)
+#   --iommu             a q35 machine with QEMU's VT-d IOMMU, on in the guest;
+#                       the edu device then keeps its own 28-bit DMA mask
 # KSHM_QEMU replaces qemu-system-x86_64 (the harness's own tests use a fake);
 # KSHM_VM_TIMEOUT bounds one boot in seconds (default 600); in a suite each
 # test program gets 240 s.
@@ -28,7 +30,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-series=6.1 ko= bindir= testdir= out= manifest= extras=() node_mem=1G
+series=6.1 ko= bindir= testdir= out= manifest= extras=() node_mem=1G iommu=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) series=$2; shift 2 ;;
@@ -39,6 +41,7 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift 2 ;;
 	--manifest) manifest=$2; shift 2 ;;
 	--node-mem) node_mem=$2; shift 2 ;;
+	--iommu) iommu=1; shift ;;
 	*) break ;;
 	esac
 done
@@ -98,6 +101,13 @@ fi
 # default reaches only the first 256 MiB) serves the sample client.
 # Two NUMA nodes of 1 GiB (--node-mem), one single-core socket each (a socket split
 # across nodes makes the guest kernel warn), so node placement is real.
+if [ -n "$iommu" ]; then
+	machine=(-machine q35 -device intel-iommu -device edu)
+	append=" intel_iommu=on"
+else
+	machine=(-device edu,dma_mask=0xffffffffff)
+	append=
+fi
 boot() {
 	rm -f "$out/console.log" "$out/output.log"
 	timeout --foreground -k 10 "${KSHM_VM_TIMEOUT:-600}" \
@@ -106,10 +116,10 @@ boot() {
 		-object memory-backend-ram,id=mem1,size="$node_mem" \
 		-numa node,nodeid=0,cpus=0,memdev=mem0 \
 		-numa node,nodeid=1,cpus=1,memdev=mem1 \
-		-device edu,dma_mask=0xffffffffff \
+		"${machine[@]}" \
 		-nodefaults -display none -monitor none -no-reboot \
 		-kernel "$kdir/vmlinuz" -initrd "$out/initramfs.cpio.gz" \
-		-append "console=ttyS0 loglevel=4 log_buf_len=8M panic=-1 mitigations=off" \
+		-append "console=ttyS0 loglevel=4 log_buf_len=8M panic=-1 mitigations=off$append" \
 		-serial "file:$out/console.log" -serial "file:$out/output.log" \
 		</dev/null || true
 	touch "$out/console.log" "$out/output.log"
