@@ -53,11 +53,16 @@ $(B)/lib/libkshm.so.1: $(B)/lib/kshm.o lib/libkshm.map
 	ln -sf libkshm.so.1 $(B)/lib/libkshm.so
 
 # --- kshmctl and the guest tests (static: the guest has no libc) ---------------
-tools: $(B)/bin/kshmctl
+tools: $(B)/bin/kshmctl $(B)/bin/edu_reader
 
 $(B)/bin/kshmctl: $(TOOL_SRC) $(B)/lib/libkshm.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -static -o $@ $(filter %.c,$^) $(B)/lib/libkshm.a
+
+# The application side of the sample client (samples/kshm_edu).
+$(B)/bin/edu_reader: samples/edu_reader.c samples/kshm_edu/kshm_edu.h $(B)/lib/libkshm.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) -Isamples -static -o $@ $< $(B)/lib/libkshm.a -lpthread
 
 guest-tests: $(GUEST_TESTS) $(GUEST_TESTS_M32)
 

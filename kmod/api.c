@@ -130,9 +130,15 @@ static int kshm_buf_dma_reachable(struct kshm_buf *b, struct device *dev)
  *	write access, DMA_BIDIRECTIONAL both
  *
  * The table covers the registered bytes exactly: its first segment starts
- * at the registered address's offset in its page.  A buffer the device
- * may write is marked dirty when it is released.  Unmap it with
- * kshm_buf_dma_unmap() before the buffer's last put.
+ * at the registered address's offset in its page, and no segment is longer
+ * than the device (or a bounce buffer on its way) can map at once.  The
+ * mapping holds its own reference on the buffer, so the buffer is not
+ * released, and its application not told, before kshm_buf_dma_unmap(),
+ * whatever order the driver puts things in.  Before the CPU or the
+ * application reads what the device wrote, sync it for the CPU
+ * (dma_sync_single_for_cpu() on the range): with a bounce buffer the data
+ * is not in the pages until then.  A buffer the device may write is marked
+ * dirty when it is released.
  *
  * Context: process.
  * Return: the mapped table; ERR_PTR(-EACCES) for a direction the
@@ -148,6 +154,7 @@ struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
 		   dir == DMA_FROM_DEVICE ? KSHM_BUF_KERNEL_WRITE :
 		   KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE;
 	struct sg_table *sgt;
+	size_t max_seg;
 	int ret;
 
 	if (dir != DMA_TO_DEVICE && dir != DMA_FROM_DEVICE &&
@@ -163,9 +170,12 @@ struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
-	ret = sg_alloc_table_from_pages(sgt, b->pages, b->nr_pages,
-					offset_in_page(b->addr), b->length,
-					GFP_KERNEL);
+	/* No segment longer than the device, or a bounce buffer, can take. */
+	max_seg = min_t(size_t, dma_get_max_seg_size(dev), dma_max_mapping_size(dev));
+	ret = sg_alloc_table_from_pages_segment(sgt, b->pages, b->nr_pages,
+						offset_in_page(b->addr), b->length,
+						max(max_seg & PAGE_MASK, PAGE_SIZE),
+						GFP_KERNEL);
 	if (ret)
 		goto out_free_sgt;
 	ret = dma_map_sgtable(dev, sgt, dir, 0);
@@ -174,6 +184,8 @@ struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
 	/* Device writes bypass the kernel mapping: the unpin must dirty. */
 	if (dir != DMA_TO_DEVICE)
 		WRITE_ONCE(b->device_wrote, true);
+	/* The mapping keeps the pages: no release before the unmap. */
+	kref_get(&b->ref);
 	return sgt;
 
 out_free_table:
@@ -191,7 +203,8 @@ EXPORT_SYMBOL_NS_GPL(kshm_buf_dma_map, KSHM);
  * @sgt: the table kshm_buf_dma_map() returned
  * @dir: the direction it was mapped with
  *
- * Call it once the device can no longer touch the buffer.
+ * Call it once the device can no longer touch the buffer; it drops the
+ * mapping's reference, which may release the buffer.
  * Context: process.
  */
 void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
@@ -200,6 +213,7 @@ void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
 	dma_unmap_sgtable(dev, sgt, dir, 0);
 	sg_free_table(sgt);
 	kfree(sgt);
+	kshm_buf_put(b);
 }
 EXPORT_SYMBOL_NS_GPL(kshm_buf_dma_unmap, KSHM);
 

@@ -294,8 +294,9 @@ void kshm_ring_commit(struct kshm_ring *ring, void *payload)
  * @data: the payload
  * @len: its bytes
  *
- * Returns 0, or the error of kshm_ring_reserve().
  * Context: any, hard IRQ included; does not sleep.
+ * Return: 0; -ENOSPC when the ring is full (the record is counted as
+ * dropped), -EINVAL for a bad @len or @type or a user-to-kernel ring.
  */
 int kshm_ring_produce(struct kshm_ring *ring, u16 type, const void *data, u32 len)
 {

@@ -97,8 +97,9 @@ fi
 (cd "$stage" && find . | cpio -o -H newc --quiet | gzip -1) > "$out/initramfs.cpio.gz"
 
 # --- boot --------------------------------------------------------------------
-# QEMU's edu PCI device (40 DMA address bits: without an IOMMU its 28-bit
-# default reaches only the first 256 MiB) serves the sample client.
+# QEMU's edu PCI device serves the sample client: without an IOMMU, with 40
+# DMA address bits (its 28-bit default reaches only the first 256 MiB) and
+# every DMA bounced (swiotlb=force); with --iommu, its own 28 bits.
 # Two NUMA nodes of 1 GiB (--node-mem), one single-core socket each (a socket split
 # across nodes makes the guest kernel warn), so node placement is real.
 if [ -n "$iommu" ]; then
@@ -106,7 +107,9 @@ if [ -n "$iommu" ]; then
 	append=" intel_iommu=on"
 else
 	machine=(-device edu,dma_mask=0xffffffffff)
-	append=
+	# Every DMA through a bounce buffer: a driver that reads a block
+	# before syncing it for the CPU reads stale data.
+	append=" swiotlb=force"
 fi
 boot() {
 	rm -f "$out/console.log" "$out/output.log"

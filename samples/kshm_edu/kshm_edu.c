@@ -49,7 +49,13 @@
 
 static unsigned int dma_bits = 28;
 module_param(dma_bits, uint, 0444);
-MODULE_PARM_DESC(dma_bits, "DMA address bits the device decodes (QEMU's edu dma_mask; 28 by default)");
+MODULE_PARM_DESC(dma_bits, "DMA address bits the device decodes, 24..64 (QEMU's edu dma_mask; 28 by default)");
+
+/* How long a DMA may take before the device counts as dead. */
+#define EDU_DMA_TIMEOUT		(5 * HZ)
+
+/* This sample drives one device: its node has one name. */
+static atomic_t kshm_edu_bound = ATOMIC_INIT(0);
 
 /**
  * struct kshm_edu - one bound edu device
@@ -59,12 +65,15 @@ MODULE_PARM_DESC(dma_bits, "DMA address bits the device decodes (QEMU's edu dma_
  * @misc: /dev/kshm_edu
  * @bounce: a DMA-coherent page the driver fills for the device to read
  * @bounce_dma: its bus address
- * @lock: one stream at a time; protects @pdev's use by streams
+ * @lock: one stream at a time; protects @pdev's use by streams and @dead
  * @stopping: the device is being unbound: a stream stops at its next block
+ * @dead: a DMA never completed; the device's bus mastering is off for good
  * @dma_done: completed by the interrupt when a DMA has finished
- * @ring: the ring the interrupt posts to; set with @rec before the DMA that
- *	needs it starts (the MMIO write that starts it orders them)
+ * @ring: the ring the interrupt posts to; set with @rec and @rec_addr
+ *	before the DMA that needs them starts (the MMIO write that starts it
+ *	orders the stores before it)
  * @rec: the record the interrupt posts
+ * @rec_addr: the bus address of the block @rec announces
  * @post: the next DMA completion posts @rec
  */
 struct kshm_edu {
@@ -74,17 +83,22 @@ struct kshm_edu {
 	struct miscdevice misc;
 	void *bounce;
 	dma_addr_t bounce_dma;
-	struct mutex lock;		/* one stream; protects pdev */
+	struct mutex lock;		/* one stream; protects pdev, dead */
 	bool stopping;
+	bool dead;
 	struct completion dma_done;
 	struct kshm_ring *ring;
 	struct kshm_edu_block rec;
+	dma_addr_t rec_addr;
 	bool post;
 };
 
 static void kshm_edu_free(struct kref *ref)
 {
-	kfree(container_of(ref, struct kshm_edu, ref));
+	struct kshm_edu *edu = container_of(ref, struct kshm_edu, ref);
+
+	mutex_destroy(&edu->lock);
+	kfree(edu);
 }
 
 /* Context: hard IRQ. */
@@ -97,11 +111,15 @@ static irqreturn_t kshm_edu_irq(int irq, void *data)
 		return IRQ_NONE;
 	iowrite32(status, edu->bar + EDU_IRQ_ACK);
 	if (status & EDU_IRQ_DMA) {
-		/* KeSetEvent's job, without a system call per block. */
-		if (edu->post)
+		if (READ_ONCE(edu->post)) {
+			/* The block is the CPU's again (a bounce copies it). */
+			dma_sync_single_for_cpu(&edu->pdev->dev, edu->rec_addr,
+						KSHM_EDU_BLOCK, DMA_FROM_DEVICE);
+			/* KeSetEvent's job, without a system call per block. */
 			kshm_ring_produce(edu->ring, KSHM_EDU_REC_BLOCK, &edu->rec,
 					  sizeof(edu->rec));
-		edu->post = false;
+			WRITE_ONCE(edu->post, false);
+		}
 		complete(&edu->dma_done);
 	}
 	return IRQ_HANDLED;
@@ -109,11 +127,14 @@ static irqreturn_t kshm_edu_irq(int irq, void *data)
 
 /*
  * Run one DMA of a block between @src and @dst and wait for its interrupt.
- * The device finishes every DMA it starts (in 100 ms of virtual time), so
- * the wait is not interruptible: nothing may unmap the memory under it.
+ * The device finishes every DMA it starts (in 100 ms of virtual time); the
+ * wait is not interruptible, since nothing may unmap the memory under it.
+ * A device that does not finish in EDU_DMA_TIMEOUT loses bus mastering,
+ * so that it cannot write once the memory is unmapped, and counts as dead.
  * Context: process, under edu->lock.
+ * Return: 0, or -EIO for a dead device.
  */
-static void kshm_edu_dma(struct kshm_edu *edu, u64 src, u64 dst, bool to_ram)
+static int kshm_edu_dma(struct kshm_edu *edu, u64 src, u64 dst, bool to_ram)
 {
 	reinit_completion(&edu->dma_done);
 	writeq(src, edu->bar + EDU_DMA_SRC);
@@ -121,25 +142,38 @@ static void kshm_edu_dma(struct kshm_edu *edu, u64 src, u64 dst, bool to_ram)
 	writeq(KSHM_EDU_BLOCK, edu->bar + EDU_DMA_COUNT);
 	writeq(EDU_DMA_RUN | EDU_DMA_IRQ | (to_ram ? EDU_DMA_TO_RAM : 0),
 	       edu->bar + EDU_DMA_CMD);
-	wait_for_completion(&edu->dma_done);
+	if (wait_for_completion_timeout(&edu->dma_done, EDU_DMA_TIMEOUT))
+		return 0;
+	pci_clear_master(edu->pdev);
+	WRITE_ONCE(edu->post, false);
+	edu->dead = true;
+	dev_err(&edu->pdev->dev, "a DMA did not finish: device disabled\n");
+	return -EIO;
 }
 
-/*
- * The bus address of byte @off of a mapped buffer, if the block there lies
- * in one segment; 0 if it does not.
- */
-static dma_addr_t kshm_edu_block_addr(struct sg_table *sgt, u64 off)
-{
+/* Walks a mapped buffer block by block. */
+struct kshm_edu_cursor {
 	struct scatterlist *sg;
-	unsigned int i;
+	u64 off;
+};
 
-	for_each_sgtable_dma_sg(sgt, sg, i) {
-		if (off < sg_dma_len(sg))
-			return off + KSHM_EDU_BLOCK <= sg_dma_len(sg) ?
-			       sg_dma_address(sg) + off : 0;
-		off -= sg_dma_len(sg);
+/*
+ * The bus address of the next block, or 0 if it does not lie in one
+ * segment (or the table ends).
+ */
+static dma_addr_t kshm_edu_next_block(struct kshm_edu_cursor *c)
+{
+	dma_addr_t addr;
+
+	while (c->sg && c->off >= sg_dma_len(c->sg)) {
+		c->off -= sg_dma_len(c->sg);
+		c->sg = sg_next(c->sg);
 	}
-	return 0;
+	if (!c->sg || c->off + KSHM_EDU_BLOCK > sg_dma_len(c->sg))
+		return 0;
+	addr = sg_dma_address(c->sg) + c->off;
+	c->off += KSHM_EDU_BLOCK;
+	return addr;
 }
 
 /* Fill the bounce page with block @seq; return its FNV-1a 64. */
@@ -164,10 +198,10 @@ static u64 kshm_edu_fill(struct kshm_edu *edu, u64 seq)
 static int kshm_edu_stream(struct kshm_edu *edu, struct kshm_edu_stream *s)
 {
 	struct device *dev = &edu->pdev->dev;
+	struct kshm_edu_cursor c;
 	struct sg_table *sgt;
 	struct kshm_ring *ring;
 	struct kshm_buf *b;
-	dma_addr_t addr;
 	u32 i;
 	int ret;
 
@@ -192,26 +226,38 @@ static int kshm_edu_stream(struct kshm_edu *edu, struct kshm_edu_stream *s)
 	/* Blocks from a block-aligned start never straddle a page. */
 	if (sgt->sgl->offset % KSHM_EDU_BLOCK)
 		goto out_unmap;
+	c = (struct kshm_edu_cursor){ .sg = sgt->sgl };
 	for (i = 0; i < s->blocks; i++)
-		if (!kshm_edu_block_addr(sgt, (u64)i * KSHM_EDU_BLOCK))
+		if (!kshm_edu_next_block(&c))
 			goto out_unmap;
 	ret = 0;
 	edu->ring = ring;
+	c = (struct kshm_edu_cursor){ .sg = sgt->sgl };
 	for (s->done = 0; s->done < s->blocks; s->done++) {
-		/* The application unregistered: its IRP was cancelled. */
-		if (kshm_buf_cancelled(b) || fatal_signal_pending(current) ||
+		/*
+		 * The application unregistered (its IRP was cancelled), a
+		 * signal came, or the device is going: stop between blocks.
+		 */
+		if (kshm_buf_cancelled(b) || signal_pending(current) ||
 		    READ_ONCE(edu->stopping))
 			break;
 		i = s->done;
 		edu->rec.seq = s->seq + i;
 		edu->rec.sum = kshm_edu_fill(edu, s->seq + i);
 		edu->rec.index = i;
-		kshm_edu_dma(edu, edu->bounce_dma, EDU_WINDOW, false);
-		addr = kshm_edu_block_addr(sgt, (u64)i * KSHM_EDU_BLOCK);
-		edu->post = true;
-		kshm_edu_dma(edu, EDU_WINDOW, addr, true);
+		ret = kshm_edu_dma(edu, edu->bounce_dma, EDU_WINDOW, false);
+		if (ret)
+			break;
+		edu->rec_addr = kshm_edu_next_block(&c);
+		WRITE_ONCE(edu->post, true);
+		ret = kshm_edu_dma(edu, EDU_WINDOW, edu->rec_addr, true);
+		if (ret)
+			break;
 	}
 	edu->ring = NULL;
+	/* Nothing done and a signal: let the call be restarted. */
+	if (!ret && !s->done && signal_pending(current))
+		ret = -EINTR;
 out_unmap:
 	/* The device touches the buffer no more: unmap, then let it go. */
 	kshm_buf_dma_unmap(b, dev, sgt, DMA_FROM_DEVICE);
@@ -252,9 +298,9 @@ static long kshm_edu_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 		return -EFAULT;
 	if (s.size != sizeof(s))
 		return -EINVAL;
-	if (mutex_lock_killable(&edu->lock))
+	if (mutex_lock_interruptible(&edu->lock))
 		return -EINTR;
-	ret = edu->pdev ? kshm_edu_stream(edu, &s) : -ENODEV;
+	ret = !edu->pdev ? -ENODEV : edu->dead ? -EIO : kshm_edu_stream(edu, &s);
 	mutex_unlock(&edu->lock);
 	if (!ret && copy_to_user((void __user *)arg, &s, sizeof(s)))
 		ret = -EFAULT;
@@ -275,9 +321,19 @@ static int kshm_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	struct kshm_edu *edu;
 	int ret;
 
+	if (dma_bits < 24 || dma_bits > 64) {
+		dev_err(&pdev->dev, "dma_bits=%u: the device decodes 24 to 64 bits\n", dma_bits);
+		return -EINVAL;
+	}
+	if (atomic_cmpxchg(&kshm_edu_bound, 0, 1)) {
+		dev_err(&pdev->dev, "this sample drives one edu device; another is bound\n");
+		return -EBUSY;
+	}
 	edu = kzalloc(sizeof(*edu), GFP_KERNEL);
-	if (!edu)
+	if (!edu) {
+		atomic_set(&kshm_edu_bound, 0);
 		return -ENOMEM;
+	}
 	kref_init(&edu->ref);
 	mutex_init(&edu->lock);
 	init_completion(&edu->dma_done);
@@ -314,6 +370,7 @@ static int kshm_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		.minor = MISC_DYNAMIC_MINOR,
 		.name = KSHM_EDU_DEVICE_NAME,
 		.fops = &kshm_edu_fops,
+		.parent = &pdev->dev,
 	};
 	ret = misc_register(&edu->misc);
 	if (ret)
@@ -337,6 +394,7 @@ out_disable:
 	pci_disable_device(pdev);
 out_put:
 	kref_put(&edu->ref, kshm_edu_free);
+	atomic_set(&kshm_edu_bound, 0);
 	return ret;
 }
 
@@ -356,12 +414,13 @@ static void kshm_edu_remove(struct pci_dev *pdev)
 	mutex_unlock(&edu->lock);
 	free_irq(pci_irq_vector(pdev, 0), edu);
 	pci_free_irq_vectors(pdev);
-	dma_free_coherent(&pdev->dev, KSHM_EDU_BLOCK, edu->bounce, edu->bounce_dma);
 	pci_clear_master(pdev);
+	dma_free_coherent(&pdev->dev, KSHM_EDU_BLOCK, edu->bounce, edu->bounce_dma);
 	pci_iounmap(pdev, edu->bar);
 	pci_release_region(pdev, 0);
 	pci_disable_device(pdev);
 	kref_put(&edu->ref, kshm_edu_free);
+	atomic_set(&kshm_edu_bound, 0);
 }
 
 static const struct pci_device_id kshm_edu_ids[] = {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
  * The sample kshm client's interface (/dev/kshm_edu): QEMU's edu PCI device
- * streams 4 KiB blocks by DMA into a buffer the application registered on
+ * streams blocks by DMA into a buffer the application registered on
  * /dev/kshm, and the driver posts one record per block into a
  * kernel-to-user kshm ring when the device's interrupt says it landed.
  */
@@ -29,7 +29,8 @@
  *	block, posted from the device's interrupt
  * @blocks: how many; 1 at least, and no more than fit in the buffer
  * @done: out: blocks written, fewer when the buffer was unregistered, a
- *	fatal signal came or the device went away
+ *	signal came or the device went away (EINTR when a signal came before
+ *	the first block; EIO for a device that stopped answering)
  * @seq: the first block's sequence number; block i carries @seq + i
  *
  * Block with sequence number s holds KSHM_EDU_BLOCK / 8 little-endian

@@ -117,32 +117,91 @@ static void load_client(void)
 	tap_require(edu_fd >= 0, "open /dev/kshm_edu (the edu device is bound)");
 }
 
-static void streams_blocks(int kfd)
-{
-	size_t len = 16 * BLK;
-	uint8_t *p = aligned_alloc(page, len);
-	struct kshm_ring r;
-	uint32_t id, done = 0, count = 0;
-	int good;
+struct streamer {
+	int kfd;
+	uint32_t buf, ring, blocks, done;
+	uint64_t seq;
+	int ret;
+	volatile int finished;
+};
 
-	tap_require(p != NULL, "alloc");
+static void *streamer_main(void *arg)
+{
+	struct streamer *s = arg;
+
+	s->ret = stream(edu_fd, s->kfd, s->buf, s->ring, s->blocks, s->seq, &s->done);
+	s->finished = 1;
+	return NULL;
+}
+
+/*
+ * Stream 8 blocks into @len bytes at @p while taking each record as it
+ * comes and checking its block then (with every DMA bounced, a block read
+ * before the driver synced it for the CPU is stale); then the bytes past
+ * the blocks, the release, and for anonymous memory the dirty bit.
+ */
+static void streams_blocks(int kfd, uint8_t *p, size_t len, const char *kind)
+{
+	struct streamer s = { .kfd = kfd, .blocks = 8, .seq = 1000 };
+	struct kshm_ring r;
+	uint32_t count = 0;
+	int good = 1, clean = 1;
+	size_t i;
+	pthread_t t;
+
+	memset(p, 0, len);
+	tap_require(!kshm_buf_register(kfd, p, len, KSHM_BUF_KERNEL_WRITE, &s.buf) &&
+			    !kshm_ring_create(kfd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &r),
+		    "set-up");
+	s.ring = r.id;
+	tap_require(!pthread_create(&t, NULL, streamer_main, &s), "thread");
+	while (!s.finished || count < s.done) {
+		good &= drain(&r, p, 1000, &count);
+		if (!s.finished)
+			kshm_ring_wait(&r, 100000000);
+	}
+	pthread_join(t, NULL);
+	good &= drain(&r, p, 1000, &count);
+	tap_ok(!s.ret && s.done == 8, "edu_%s_stream_8_blocks (%d, %u done)", kind, s.ret, s.done);
+	tap_ok(good && count == 8, "edu_%s_each_block_good_when_its_record_comes (%u records)",
+	       kind, count);
+	for (i = 8 * BLK; i < len; i++)
+		clean &= p[i] == 0;
+	tap_ok(clean, "edu_%s_nothing_written_past_the_blocks", kind);
+	tap_zero(kshm_buf_unregister(kfd, s.buf), "unregister");
+	tap_zero(kshm_wait_buf_released(kfd, s.buf, 10000), "edu_buffer_released_after_the_stream");
+	kshm_ring_destroy(&r);
+}
+
+/* The blocks into anonymous, memfd and hugetlb memory. */
+static void streams_into_memory_kinds(int kfd)
+{
+	size_t len = 16 * BLK, huge = 2 << 20;
+	uint8_t *p = aligned_alloc(page, len);
+	int mfd = memfd_create("edu", 0);
+
+	tap_require(p != NULL && mfd >= 0 && !ftruncate(mfd, len), "alloc");
 	memset(p, 0, len);
 	tap_require(!(kpageflags_at(p) >> KPF_DIRTY & 1), "a clean page");
-	tap_require(!kshm_buf_register(kfd, p, len, KSHM_BUF_KERNEL_WRITE, &id), "register");
-	tap_require(!kshm_ring_create(kfd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &r), "ring");
-	tap_zero(stream(edu_fd, kfd, id, r.id, 8, 1000, &done), "edu_stream_8_blocks");
-	tap_ok(done == 8, "edu_stream_reports_8_done (%u)", done);
-	good = drain(&r, p, 1000, &count);
-	tap_ok(good && count == 8, "edu_one_good_record_per_block_each_block_checked (%u)", count);
-	tap_ok(block_ok(p + 7 * BLK, 1007) && p[8 * BLK] == 0 && p[len - 1] == 0,
-	       "edu_blocks_land_in_place_and_nowhere_else");
-	tap_zero(kshm_buf_unregister(kfd, id), "unregister");
-	tap_zero(kshm_wait_buf_released(kfd, id, 10000), "edu_buffer_released_after_the_stream");
+	streams_blocks(kfd, p, len, "anonymous");
 	/* The device's writes bypass the CPU: the release marked the pages dirty. */
 	tap_ok(kpageflags_at(p) >> KPF_DIRTY & 1 && kpageflags_at(p + 3 * BLK) >> KPF_DIRTY & 1,
 	       "edu_pages_the_device_wrote_are_dirty_after_release");
-	kshm_ring_destroy(&r);
 	free(p);
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	tap_require(p != MAP_FAILED, "map memfd");
+	streams_blocks(kfd, p, len, "memfd");
+	munmap(p, len);
+	close(mfd);
+
+	write_file("/proc/sys/vm/nr_hugepages", "2");
+	p = mmap(NULL, huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1,
+		 0);
+	tap_require(p != MAP_FAILED, "map a hugetlb page");
+	streams_blocks(kfd, p, huge, "hugetlb");
+	munmap(p, huge);
+	write_file("/proc/sys/vm/nr_hugepages", "0");
 }
 
 static void bad_inputs(int kfd)
@@ -199,20 +258,6 @@ static void bad_inputs(int kfd)
 	kshm_ring_destroy(&u2k);
 	close(efd);
 	free(p);
-}
-
-struct streamer {
-	int kfd;
-	uint32_t buf, ring, blocks, done;
-	int ret;
-};
-
-static void *streamer_main(void *arg)
-{
-	struct streamer *s = arg;
-
-	s->ret = stream(edu_fd, s->kfd, s->buf, s->ring, s->blocks, 0, &s->done);
-	return NULL;
 }
 
 /* Wait until @n records have come (or 30 s); keep what came in @count. */
@@ -369,6 +414,44 @@ static void unbind_mid_stream(int kfd)
 	free(p);
 }
 
+/*
+ * A buffer with pages beyond the driver's 28-bit DMA mask (the client
+ * reloaded with dma_bits=28): behind an IOMMU it streams, the IOMMU
+ * placing it below the mask; without one it is ERANGE, since kshm does not
+ * bounce.
+ */
+static void beyond_the_mask(void)
+{
+	size_t len = 256 << 20, i; /* more than the free memory below 256 MiB */
+	uint8_t *p = aligned_alloc(page, len);
+	int fd = open("/kshm_edu.ko", O_RDONLY | O_CLOEXEC), kfd = kshm_open(NULL), high = 0;
+	struct kshm_ring r;
+	uint32_t id;
+
+	tap_require(p && fd >= 0 && kfd >= 0, "set-up");
+	tap_require(!syscall(SYS_finit_module, fd, "dma_bits=28", 0), "load the client, 28 bits");
+	close(fd);
+	edu_fd = open("/dev/" KSHM_EDU_DEVICE_NAME, O_RDWR | O_CLOEXEC);
+	tap_require(edu_fd >= 0, "open /dev/kshm_edu");
+	memset(p, 1, len);
+	for (i = 0; i < len && !high; i += page)
+		high = pfn_at(p + i) >= 1ull << (28 - 12);
+	tap_require(high, "a page above 256 MiB in a 256 MiB buffer");
+	/* That one page (the IOMMU's 28-bit space could not take them all). */
+	tap_require(!kshm_buf_register(kfd, p + i - page, page, KSHM_BUF_KERNEL_WRITE, &id) &&
+			    !kshm_ring_create(kfd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &r),
+		    "register");
+	if (have_iommu())
+		tap_zero(stream(edu_fd, kfd, id, r.id, 1, 0, NULL),
+			 "edu_buffer_beyond_the_mask_streams_behind_an_iommu");
+	else
+		tap_errno(stream(edu_fd, kfd, id, r.id, 1, 0, NULL), ERANGE,
+			  "edu_buffer_beyond_the_mask_without_an_iommu_erange");
+	kshm_ring_destroy(&r);
+	kshm_close(kfd);
+	free(p);
+}
+
 int main(void)
 {
 	int kfd;
@@ -377,7 +460,7 @@ int main(void)
 	load_client();
 	kfd = kshm_open(NULL);
 	tap_require(kfd >= 0, "open /dev/kshm");
-	streams_blocks(kfd);
+	streams_into_memory_kinds(kfd);
 	bad_inputs(kfd);
 	unregister_mid_stream(kfd);
 	killed_mid_stream(kfd);
@@ -392,5 +475,6 @@ int main(void)
 		  "edu_kshm_cannot_unload_under_its_client");
 	tap_zero(syscall(SYS_delete_module, "kshm_edu", O_NONBLOCK) ? -errno : 0,
 		 "edu_client_unloads_first");
+	beyond_the_mask();
 	return tap_done();
 }
