@@ -126,7 +126,8 @@ bench-ring: setup all $(B)/bench/bench_ring $(addprefix kmod-,$(BENCH_KERNELS))
 	done
 
 BENCH_SECTIONS = "bench_buf registration" "bench_buf scale" "bench_buf writes" \
-	"bench_buf latency" "bench_region lives" "bench_region bandwidth" "bench_region cache modes"
+	"bench_buf latency" "bench_region lives" "bench_region bandwidth" "bench_region cache modes" \
+	"bench_edu"
 bench: bench-ring bench-buf
 
 bench-buf: setup all bench-bin $(addprefix kmod-,$(BENCH_KERNELS))
@@ -134,7 +135,11 @@ bench-buf: setup all bench-bin $(addprefix kmod-,$(BENCH_KERNELS))
 		echo "== kshm benchmarks in Debian $$k (QEMU TCG; ratios only) =="; \
 		$(call VM_RUN,$$k) --node-mem 3G --out $(B)/vm-bench-$$k \
 			--extra $(B)/bench/bench_buf --extra $(B)/bench/bench_region \
-			cmd '/extra/bench_buf && /extra/bench_region' || exit 1; \
+			cmd '/extra/bench_buf && /extra/bench_region && \
+				insmod /kshm_edu.ko dma_bits=40 && echo KSHM-BENCH-BEGIN bench_edu && \
+				echo "### The sample client, samples/edu_reader: $$(uname -r)" && \
+				echo && echo "\`\`\`" && edu_reader 32 1 && echo "\`\`\`" && \
+				echo KSHM-BENCH-END && rmmod kshm_edu' || exit 1; \
 		bench/collect.sh $$k $(B)/vm-bench-$$k/tests.txt docs/benchmarks.md \
 			$(BENCH_SECTIONS) || exit 1; \
 	done

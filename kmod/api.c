@@ -96,6 +96,7 @@ EXPORT_SYMBOL_NS_GPL(kshm_buf_cancelled, KSHM);
 /*
  * Is @dev's DMA translated by an IOMMU (a DMA-API domain, not passthrough)?
  * Then the IOMMU places the buffer below the device's mask itself.
+ * Context: any.
  */
 static bool kshm_dma_translated(struct device *dev)
 {
@@ -104,55 +105,49 @@ static bool kshm_dma_translated(struct device *dev)
 	return d && (d->type & __IOMMU_DOMAIN_DMA_API);
 }
 
-/*
- * Without translation a device reaches only the addresses under its mask;
- * a page above it would need a bounce buffer the platform may not have,
- * and the DMA layer warns before it fails.  Refuse such a buffer plainly.
- */
-static int kshm_buf_dma_reachable(struct kshm_buf *b, struct device *dev)
-{
-	u64 mask = dma_get_mask(dev);
-	unsigned long i;
-
-	if (kshm_dma_translated(dev))
-		return 0;
-	for (i = 0; i < b->nr_pages; i++)
-		if (page_to_phys(b->pages[i]) + PAGE_SIZE - 1 > mask)
-			return -ERANGE;
-	return 0;
-}
-
 /**
- * kshm_buf_dma_map - map a buffer for a device's DMA
+ * kshm_buf_dma_map - map part of a buffer for a device's DMA
  * @b: a buffer from kshm_buf_from_fd()
  * @dev: the device
+ * @offset: the first byte to map, from byte 0 of the buffer
+ * @len: bytes to map, 1 at least, within the buffer
  * @dir: DMA_TO_DEVICE needs kernel read access, DMA_FROM_DEVICE kernel
  *	write access, DMA_BIDIRECTIONAL both
  *
- * The table covers the registered bytes exactly: its first segment starts
- * at the registered address's offset in its page, and no segment is longer
- * than the device (or a bounce buffer on its way) can map at once.  The
- * mapping holds its own reference on the buffer, so the buffer is not
+ * The table covers [@offset, @offset + @len) exactly: its first segment
+ * starts at that byte's offset in its page, and no segment is longer than
+ * the device (or a bounce buffer on its way) can map at once.  Map only
+ * what the device will use: under a bounce buffer the whole range holds
+ * bounce space until the unmap.
+ *
+ * Without an IOMMU translating for it, a device must reach all of memory
+ * (its mask not below what the platform needs): kshm does not rely on
+ * bounce buffers below a small mask, which may not exist.
+ *
+ * The mapping holds its own reference on the buffer, so the buffer is not
  * released, and its application not told, before kshm_buf_dma_unmap(),
- * whatever order the driver puts things in.  Before the CPU or the
- * application reads what the device wrote, sync it for the CPU
- * (dma_sync_single_for_cpu() on the range): with a bounce buffer the data
- * is not in the pages until then.  A buffer the device may write is marked
- * dirty when it is released.
+ * whatever order the driver puts things in.  The device's writes reach the
+ * pages (and so the application) only where the driver syncs them for the
+ * CPU (dma_sync_single_for_cpu() on the bus addresses): do it before
+ * announcing them.  The unmap copies nothing back, so the application's own
+ * writes elsewhere in the range are never overwritten by a stale bounce
+ * copy.  A buffer the device may write is marked dirty when it is released.
  *
  * Context: process.
  * Return: the mapped table; ERR_PTR(-EACCES) for a direction the
- * registration does not allow, -EINVAL for another direction, -ECANCELED
- * for a cancelled buffer, -ERANGE when a page lies beyond the device's DMA
- * mask and no IOMMU translates for the device (kshm does not bounce),
- * -ENOMEM, or the DMA layer's error.
+ * registration does not allow, -EINVAL for another direction or a range
+ * outside the buffer, -ECANCELED for a cancelled buffer, -ERANGE for a
+ * device that cannot reach all of memory and has no IOMMU, -ENOMEM, or
+ * the DMA layer's error.
  */
 struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
+				  u64 offset, u64 len,
 				  enum dma_data_direction dir)
 {
 	u32 need = dir == DMA_TO_DEVICE ? KSHM_BUF_KERNEL_READ :
 		   dir == DMA_FROM_DEVICE ? KSHM_BUF_KERNEL_WRITE :
 		   KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE;
+	u64 first = offset_in_page(b->addr) + offset;
 	struct sg_table *sgt;
 	size_t max_seg;
 	int ret;
@@ -160,20 +155,23 @@ struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
 	if (dir != DMA_TO_DEVICE && dir != DMA_FROM_DEVICE &&
 	    dir != DMA_BIDIRECTIONAL)
 		return ERR_PTR(-EINVAL);
+	if (!len || len > b->length || offset > b->length - len)
+		return ERR_PTR(-EINVAL);
 	if ((b->access & need) != need)
 		return ERR_PTR(-EACCES);
 	if (READ_ONCE(b->cancelled))
 		return ERR_PTR(-ECANCELED);
-	ret = kshm_buf_dma_reachable(b, dev);
-	if (ret)
-		return ERR_PTR(ret);
+	if (!kshm_dma_translated(dev) && dma_addressing_limited(dev))
+		return ERR_PTR(-ERANGE);
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
 	/* No segment longer than the device, or a bounce buffer, can take. */
 	max_seg = min_t(size_t, dma_get_max_seg_size(dev), dma_max_mapping_size(dev));
-	ret = sg_alloc_table_from_pages_segment(sgt, b->pages, b->nr_pages,
-						offset_in_page(b->addr), b->length,
+	ret = sg_alloc_table_from_pages_segment(sgt, b->pages + (first >> PAGE_SHIFT),
+						DIV_ROUND_UP(offset_in_page(first) + len,
+							     PAGE_SIZE),
+						offset_in_page(first), len,
 						max(max_seg & PAGE_MASK, PAGE_SIZE),
 						GFP_KERNEL);
 	if (ret)
@@ -203,14 +201,16 @@ EXPORT_SYMBOL_NS_GPL(kshm_buf_dma_map, KSHM);
  * @sgt: the table kshm_buf_dma_map() returned
  * @dir: the direction it was mapped with
  *
- * Call it once the device can no longer touch the buffer; it drops the
- * mapping's reference, which may release the buffer.
+ * Call it once the device can no longer touch the buffer.  It copies
+ * nothing back from a bounce buffer (what the device wrote reached the
+ * pages where the driver synced it), and drops the mapping's reference,
+ * which may release the buffer.
  * Context: process.
  */
 void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
 			struct sg_table *sgt, enum dma_data_direction dir)
 {
-	dma_unmap_sgtable(dev, sgt, dir, 0);
+	dma_unmap_sgtable(dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
 	sg_free_table(sgt);
 	kfree(sgt);
 	kshm_buf_put(b);

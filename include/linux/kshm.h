@@ -28,6 +28,7 @@ u64 kshm_buf_length(const struct kshm_buf *b);
 bool kshm_buf_cancelled(const struct kshm_buf *b);
 void *kshm_buf_kaddr(struct kshm_buf *b);
 struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
+				  u64 offset, u64 len,
 				  enum dma_data_direction dir);
 void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
 			struct sg_table *sgt, enum dma_data_direction dir);

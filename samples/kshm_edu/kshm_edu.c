@@ -217,8 +217,9 @@ static int kshm_edu_stream(struct kshm_edu *edu, struct kshm_edu_stream *s)
 	ret = -EINVAL;
 	if (!s->blocks || (u64)s->blocks * KSHM_EDU_BLOCK > kshm_buf_length(b))
 		goto out_put_ring;
-	/* The DMA adapter's MapTransfer, for the whole buffer at once. */
-	sgt = kshm_buf_dma_map(b, dev, DMA_FROM_DEVICE);
+	/* The DMA adapter's MapTransfer, for the blocks this stream writes. */
+	sgt = kshm_buf_dma_map(b, dev, 0, (u64)s->blocks * KSHM_EDU_BLOCK,
+			       DMA_FROM_DEVICE);
 	if (IS_ERR(sgt)) {
 		ret = PTR_ERR(sgt);
 		goto out_put_ring;

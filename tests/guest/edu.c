@@ -145,7 +145,7 @@ static void streams_blocks(int kfd, uint8_t *p, size_t len, const char *kind)
 	struct streamer s = { .kfd = kfd, .blocks = 8, .seq = 1000 };
 	struct kshm_ring r;
 	uint32_t count = 0;
-	int good = 1, clean = 1;
+	int good = 1, clean = 1, touched = 0;
 	size_t i;
 	pthread_t t;
 
@@ -157,6 +157,15 @@ static void streams_blocks(int kfd, uint8_t *p, size_t len, const char *kind)
 	tap_require(!pthread_create(&t, NULL, streamer_main, &s), "thread");
 	while (!s.finished || count < s.done) {
 		good &= drain(&r, p, 1000, &count);
+		/*
+		 * Block 0 announced is the application's again, and block 12
+		 * was never the device's: writes to both must stay.
+		 */
+		if (count && !touched) {
+			p[0] = 0xa5;
+			p[12 * BLK] = 0x5a;
+			touched = 1 + !s.finished; /* 2: while the device works */
+		}
 		if (!s.finished)
 			kshm_ring_wait(&r, 100000000);
 	}
@@ -165,8 +174,10 @@ static void streams_blocks(int kfd, uint8_t *p, size_t len, const char *kind)
 	tap_ok(!s.ret && s.done == 8, "edu_%s_stream_8_blocks (%d, %u done)", kind, s.ret, s.done);
 	tap_ok(good && count == 8, "edu_%s_each_block_good_when_its_record_comes (%u records)",
 	       kind, count);
+	tap_ok(touched == 2 && p[0] == 0xa5 && p[12 * BLK] == 0x5a,
+	       "edu_%s_application_writes_during_the_stream_are_kept", kind);
 	for (i = 8 * BLK; i < len; i++)
-		clean &= p[i] == 0;
+		clean &= p[i] == (i == 12 * BLK ? 0x5a : 0);
 	tap_ok(clean, "edu_%s_nothing_written_past_the_blocks", kind);
 	tap_zero(kshm_buf_unregister(kfd, s.buf), "unregister");
 	tap_zero(kshm_wait_buf_released(kfd, s.buf, 10000), "edu_buffer_released_after_the_stream");
