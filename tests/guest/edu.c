@@ -135,6 +135,21 @@ static void *streamer_main(void *arg)
 }
 
 /*
+ * Register @len zeroed bytes at @p and a ring for @s, and start streaming
+ * them on a thread (@t).
+ */
+static void start_stream(struct streamer *s, uint8_t *p, size_t len, struct kshm_ring *r,
+			 pthread_t *t)
+{
+	memset(p, 0, len);
+	tap_require(!kshm_buf_register(s->kfd, p, len, KSHM_BUF_KERNEL_WRITE, &s->buf) &&
+			    !kshm_ring_create(s->kfd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, r),
+		    "set-up");
+	s->ring = r->id;
+	tap_require(!pthread_create(t, NULL, streamer_main, s), "thread");
+}
+
+/*
  * Stream 8 blocks into @len bytes at @p while taking each record as it
  * comes and checking its block then (with every DMA bounced, a block read
  * before the driver synced it for the CPU is stale); then the bytes past
@@ -149,12 +164,7 @@ static void streams_blocks(int kfd, uint8_t *p, size_t len, const char *kind)
 	size_t i;
 	pthread_t t;
 
-	memset(p, 0, len);
-	tap_require(!kshm_buf_register(kfd, p, len, KSHM_BUF_KERNEL_WRITE, &s.buf) &&
-			    !kshm_ring_create(kfd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &r),
-		    "set-up");
-	s.ring = r.id;
-	tap_require(!pthread_create(&t, NULL, streamer_main, &s), "thread");
+	start_stream(&s, p, len, &r, &t);
 	while (!s.finished || count < s.done) {
 		good &= drain(&r, p, 1000, &count);
 		/*
@@ -297,12 +307,7 @@ static void unregister_mid_stream(int kfd)
 	size_t i;
 
 	tap_require(p && snap, "alloc");
-	memset(p, 0, len);
-	tap_require(!kshm_buf_register(kfd, p, len, KSHM_BUF_KERNEL_WRITE, &s.buf) &&
-			    !kshm_ring_create(kfd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &r),
-		    "set-up");
-	s.ring = r.id;
-	tap_require(!pthread_create(&t, NULL, streamer_main, &s), "thread");
+	start_stream(&s, p, len, &r, &t);
 	wait_records(&r, p, 2, &count);
 	tap_zero(kshm_buf_unregister(kfd, s.buf), "edu_unregister_mid_stream");
 	tap_zero(kshm_wait_buf_released(kfd, s.buf, 10000), "edu_release_event_mid_stream");
@@ -401,12 +406,7 @@ static void unbind_mid_stream(int kfd)
 	pthread_t t;
 
 	tap_require(p && bound_device(addr, sizeof(addr)), "find the bound edu device");
-	memset(p, 0, len);
-	tap_require(!kshm_buf_register(kfd, p, len, KSHM_BUF_KERNEL_WRITE, &s.buf) &&
-			    !kshm_ring_create(kfd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &r),
-		    "set-up");
-	s.ring = r.id;
-	tap_require(!pthread_create(&t, NULL, streamer_main, &s), "thread");
+	start_stream(&s, p, len, &r, &t);
 	wait_records(&r, p, 1, &count);
 	tap_ok(write_file("/sys/bus/pci/drivers/kshm_edu/unbind", addr), "edu_unbind_mid_stream");
 	pthread_join(t, NULL);
