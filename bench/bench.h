@@ -37,13 +37,6 @@ static inline int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The median of @n samples (sorts them). */
-static inline double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
 /* Percentile @p (0-100) of @n samples (sorts them). */
 static inline double percentile(double *v, int n, int p)
 {

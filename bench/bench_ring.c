@@ -264,12 +264,6 @@ static struct result run_bpf(const struct cfg *c)
 
 /* --- rounds and the table ------------------------------------------------------------ */
 
-static double pct(double *v, int n, int p)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[(n - 1) * p / 100];
-}
-
 enum peer { PEER_BPF, PEER_COPY };
 
 static void one_case(const struct cfg *c, enum peer peer)
@@ -310,13 +304,14 @@ static void one_case(const struct cfg *c, enum peer peer)
 	       "%.2f / %.2f / %.2f | %.3f / %.3f | %.3f / %.3f | %llu / %llu | %s | %.2f |\n",
 	       c->len, c->batch, c->busy ? "busy" : "sleeping",
 	       peer == PEER_BPF ? "BPF ringbuf" : "the copy path (RING_READ)",
-	       pct(k, ROUNDS, 0) / 1e6, pct(k, ROUNDS, 50) / 1e6, pct(k, ROUNDS, 90) / 1e6,
-	       pct(b, ROUNDS, 0) / 1e6, pct(b, ROUNDS, 50) / 1e6, pct(b, ROUNDS, 90) / 1e6,
+	       percentile(k, ROUNDS, 0) / 1e6, percentile(k, ROUNDS, 50) / 1e6,
+	       percentile(k, ROUNDS, 90) / 1e6, percentile(b, ROUNDS, 0) / 1e6,
+	       percentile(b, ROUNDS, 50) / 1e6, percentile(b, ROUNDS, 90) / 1e6,
 	       (double)rk.syscalls / (kgot ? kgot : 1), (double)rb.syscalls / (bgot ? bgot : 1),
 	       (double)rk.waits / (kgot ? kgot : 1), (double)rb.waits / (bgot ? bgot : 1),
 	       (unsigned long long)rk.dropped, (unsigned long long)rb.dropped,
 	       rk.bad || rb.bad ? "**out of order**" : "ok",
-	       pct(k, ROUNDS, 50) / pct(b, ROUNDS, 50));
+	       percentile(k, ROUNDS, 50) / percentile(b, ROUNDS, 50));
 	fflush(stdout);
 }
 
@@ -363,9 +358,10 @@ static void trigger_cost(void)
 	       "kprobe, 0 records | ratio |\n");
 	printf("|---|---|---|---|\n");
 	printf("| KSHM_IOC_INFO ioctl | %.2f / %.2f / %.2f | %.2f / %.2f / %.2f | %.2f |\n",
-	       pct(bare, ROUNDS, 0) / 1e6, pct(bare, ROUNDS, 50) / 1e6, pct(bare, ROUNDS, 90) / 1e6,
-	       pct(probed, ROUNDS, 0) / 1e6, pct(probed, ROUNDS, 50) / 1e6,
-	       pct(probed, ROUNDS, 90) / 1e6, pct(bare, ROUNDS, 50) / pct(probed, ROUNDS, 50));
+	       percentile(bare, ROUNDS, 0) / 1e6, percentile(bare, ROUNDS, 50) / 1e6,
+	       percentile(bare, ROUNDS, 90) / 1e6, percentile(probed, ROUNDS, 0) / 1e6,
+	       percentile(probed, ROUNDS, 50) / 1e6, percentile(probed, ROUNDS, 90) / 1e6,
+	       percentile(bare, ROUNDS, 50) / percentile(probed, ROUNDS, 50));
 }
 
 /* --- latency: an echo round trip against an eventfd ping-pong ------------------------ */
@@ -425,11 +421,11 @@ static void latency(void)
 	pthread_join(th, NULL);
 	printf("\n| round trip (µs) | p50 | p99 | max |\n|---|---|---|---|\n");
 	printf("| kshm echo: U2K ring, kernel worker, K2U ring, RING_WAIT | %.0f | %.0f | %.0f |\n",
-	       pct(k, SAMPLES, 50), pct(k, SAMPLES, 99), pct(k, SAMPLES, 100));
+	       percentile(k, SAMPLES, 50), percentile(k, SAMPLES, 99), percentile(k, SAMPLES, 100));
 	printf("| eventfd ping-pong between two threads | %.0f | %.0f | %.0f |\n",
-	       pct(e, SAMPLES, 50), pct(e, SAMPLES, 99), pct(e, SAMPLES, 100));
+	       percentile(e, SAMPLES, 50), percentile(e, SAMPLES, 99), percentile(e, SAMPLES, 100));
 	printf("| ratio kshm / eventfd (p50) | %.2f | | |\n",
-	       pct(k, SAMPLES, 50) / pct(e, SAMPLES, 50));
+	       percentile(k, SAMPLES, 50) / percentile(e, SAMPLES, 50));
 	kshm_ring_destroy(&in);
 	kshm_ring_destroy(&out);
 }

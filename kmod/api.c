@@ -13,8 +13,9 @@
  * Windows counterparts: kshm_buf_from_fd() is MmProbeAndLockPages already
  * done for the driver (the pages are pinned at registration),
  * kshm_buf_kaddr() MmGetSystemAddressForMdlSafe, kshm_buf_dma_map() the
- * DMA adapter's MapTransfer over the whole MDL, kshm_ring_produce() the
- * completion a KeSetEvent would announce, without a system call per record.
+ * DMA adapter's MapTransfer over the part of the MDL a transfer uses,
+ * kshm_ring_produce() the completion a KeSetEvent would announce, without a
+ * system call per record.
  */
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
