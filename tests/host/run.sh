@@ -55,7 +55,7 @@ result $? "kshmctl rejects an unknown subcommand with status 2"
 # User code in the one .clang-format; kernel style and sparse on the real
 # kernel headers.
 msg=$(cd "$top" && clang-format --dry-run -Werror lib/*.c lib/include/kshm.h tools/*.c \
-	tools/*.h tests/tap.h tests/guest/*.c bench/*.c bench/*.h samples/*.c 2>&1)
+	tools/*.h tests/tap.h tests/guest/*.c tests/guest/*.h bench/*.c bench/*.h samples/*.c 2>&1)
 result $? "user code is clang-format clean" "$msg"
 msg=$("$top/vm/checkpatch.sh" 2>&1)
 result $? "kernel code is checkpatch --strict clean" "$msg"
