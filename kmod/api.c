@@ -246,3 +246,155 @@ struct kshm_ring *kshm_ring_from_fd(int fd, u32 id)
 	return ring;
 }
 EXPORT_SYMBOL_NS_GPL(kshm_ring_from_fd, KSHM);
+
+/**
+ * kshm_region_create - allocate a region for a driver to share
+ * @length: bytes, 1 at least; rounded up to whole pages
+ * @cache_mode: KSHM_CACHE_WB, _WC or _UC, for every mapping of it
+ * @node: the NUMA node its pages come from, or NUMA_NO_NODE for any
+ * @flags: 0 or KSHM_REGION_USER_RDONLY (applications may only read it)
+ *
+ * Zeroed pages, mapped for the kernel at kshm_region_kaddr() and into an
+ * application by kshm_region_mmap() from the driver's own mmap.  The pages
+ * are charged to the module's max_total_size and to the calling process's
+ * RLIMIT_MEMLOCK (unless it has CAP_IPC_LOCK), so call it from the
+ * application's system call.  They live until the driver's reference and
+ * every mapping are gone, in any order.
+ *
+ * The Windows counterpart: MmAllocatePagesForMdl(Ex) and, for the kernel,
+ * MmGetSystemAddressForMdlSafe.
+ *
+ * Context: process, may sleep.
+ * Return: the region, with one reference for the caller; ERR_PTR(-EINVAL)
+ * for a zero length, an unknown cache mode or flag, or a node without
+ * memory; -EFBIG beyond max_region_size; -ENOSPC beyond max_total_size;
+ * -ENOMEM (also RLIMIT_MEMLOCK); -EINTR on a fatal signal; -EOPNOTSUPP
+ * for a cache mode the platform cannot set.
+ */
+struct kshm_region *kshm_region_create(u64 length, u32 cache_mode, int node,
+				       u32 flags)
+{
+	struct kshm_region_create c = {
+		.length = length,
+		.cache_mode = cache_mode,
+		.flags = flags,
+	};
+
+	might_sleep();
+	if (flags & KSHM_REGION_NODE)
+		return ERR_PTR(-EINVAL);
+	if (node != NUMA_NO_NODE) {
+		c.flags |= KSHM_REGION_NODE;
+		c.node = node;
+	}
+	return kshm_region_create_client(&c, NULL);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_region_create, KSHM);
+
+/**
+ * kshm_region_create_coherent - allocate a common buffer for a device
+ * @dev: the device that will DMA into it, its DMA mask already set
+ * @length: bytes, 1 at least; rounded up to whole pages
+ * @flags: 0 or KSHM_REGION_USER_RDONLY
+ *
+ * For devices without scatter-gather: dma_alloc_coherent() memory,
+ * contiguous at kshm_region_dma_addr() in @dev's DMA space (and physically,
+ * where no IOMMU translates), coherent for the device, zeroed, mapped for
+ * the kernel at kshm_region_kaddr() and into an application by
+ * kshm_region_mmap() like any region.  Charged as kshm_region_create().
+ * The bus address is the driver's alone: never hand it to an application.
+ *
+ * The memory outlives the driver's binding while an application maps it:
+ * stop the device's DMA into it (pci_clear_master()) before remove()
+ * returns; the region holds a reference on @dev until it is freed.
+ *
+ * The Windows counterpart: the DMA adapter's AllocateCommonBuffer.
+ *
+ * Context: process, may sleep.
+ * Return: the region, with one reference for the caller; ERR_PTR(-EINVAL)
+ * for a zero length or an unknown flag, -EFBIG, -ENOSPC or -ENOMEM as
+ * kshm_region_create().
+ */
+struct kshm_region *kshm_region_create_coherent(struct device *dev, u64 length,
+						u32 flags)
+{
+	struct kshm_region_create c = {
+		.length = length,
+		.cache_mode = KSHM_CACHE_WB,
+		.flags = flags,
+	};
+
+	might_sleep();
+	return kshm_region_create_client(&c, dev);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_region_create_coherent, KSHM);
+
+/**
+ * kshm_region_kaddr - the kernel's address of a region's byte 0
+ * @r: a region from kshm_region_create*()
+ *
+ * Contiguous, in the region's cache mode, valid until the last reference
+ * goes.
+ * Context: any.
+ */
+void *kshm_region_kaddr(struct kshm_region *r)
+{
+	return r->vaddr;
+}
+EXPORT_SYMBOL_NS_GPL(kshm_region_kaddr, KSHM);
+
+/**
+ * kshm_region_length - a region's length in bytes (whole pages)
+ * @r: a region from kshm_region_create*()
+ * Context: any.
+ */
+u64 kshm_region_length(const struct kshm_region *r)
+{
+	return r->length;
+}
+EXPORT_SYMBOL_NS_GPL(kshm_region_length, KSHM);
+
+/**
+ * kshm_region_dma_addr - where a common buffer starts for its device
+ * @r: a region from kshm_region_create_coherent()
+ *
+ * Context: any.
+ * Return: the bus address of byte 0, for the device the region was made
+ * for; DMA_MAPPING_ERROR (and a warning) for a region that is no common
+ * buffer.
+ */
+dma_addr_t kshm_region_dma_addr(const struct kshm_region *r)
+{
+	if (WARN_ONCE(!r->dev, "kshm: the DMA address of a region that is no common buffer"))
+		return DMA_MAPPING_ERROR;
+	return r->dma;
+}
+EXPORT_SYMBOL_NS_GPL(kshm_region_dma_addr, KSHM);
+
+/**
+ * kshm_region_mmap - map a region into an application, from a driver's mmap
+ * @r: a region from kshm_region_create*()
+ * @vma: the vma the driver's mmap file operation was given, with
+ *	@vma->vm_pgoff set to the region's first page to map (a driver with
+ *	several regions at several offsets subtracts its own offset first)
+ *
+ * The mapping must be shared (MAP_SHARED), within the region, and not
+ * writable for a KSHM_REGION_USER_RDONLY region (mprotect cannot make it
+ * so later); it cannot grow, is left out of core dumps, and holds its own
+ * reference on @r, so the driver may put its own at any time.  The vma
+ * keeps the driver's file, so the driver's release() comes only after the
+ * application has unmapped.
+ *
+ * The Windows counterpart: MmMapLockedPagesSpecifyCache(UserMode), with
+ * the lifetime handled.
+ *
+ * Context: process (a driver's mmap), may sleep.
+ * Return: 0; -EINVAL for a private mapping or a range outside the region,
+ * -EPERM for a writable mapping of a read-only region, -ENOMEM.
+ */
+int kshm_region_mmap(struct kshm_region *r, struct vm_area_struct *vma)
+{
+	might_sleep();
+	return kshm_region_mmap_client(r, vma);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_region_mmap, KSHM);

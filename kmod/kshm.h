@@ -18,6 +18,7 @@
 #include <linux/xarray.h>
 #include <uapi/linux/kshm.h>
 
+struct device;
 struct eventfd_ctx;
 
 /* Pages in one region's window of the mmap offset space. */
@@ -147,7 +148,12 @@ struct kshm_target {
  * @nr_pages: entries in @pages
  * @pages: the pages, each holding one reference of ours
  * @vaddr: the kernel's contiguous mapping of @pages, valid from any context
- *	until the region is freed
+ *	until the region is freed; for a common buffer, the DMA layer's
+ *	mapping of it
+ * @dev: for a common buffer (a client's, kshm_region_create_coherent()),
+ *	the device it was allocated for, holding a reference; else NULL, and
+ *	@pages holds the pages
+ * @dma: for a common buffer, its address in @dev's DMA space
  * @kf: the file whose max_file_size the region counts against until its
  *	pages are freed (a reference), or NULL before it is published
  * @user: charged for @nr_pages of RLIMIT_MEMLOCK, or NULL (CAP_IPC_LOCK)
@@ -167,6 +173,8 @@ struct kshm_region {
 	unsigned long nr_pages;
 	struct page **pages;
 	void *vaddr;
+	struct device *dev;
+	dma_addr_t dma;
 	struct kshm_file *kf;
 	struct user_struct *user;
 	struct kshm_ring *ring;
@@ -202,7 +210,10 @@ bool kshm_region_range_ok(struct kshm_region *r, u64 offset, u64 len);
 bool kshm_page_not_wb(struct page *page);
 bool kshm_vma_is_region(struct vm_area_struct *vma);
 void kshm_file_release_regions(struct kshm_file *kf);
-int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma);
+int kshm_file_mmap(struct kshm_file *kf, struct vm_area_struct *vma);
+int kshm_region_mmap_client(struct kshm_region *r, struct vm_area_struct *vma);
+struct kshm_region *kshm_region_create_client(struct kshm_region_create *c,
+					      struct device *dev);
 
 struct kshm_region *kshm_region_new(struct kshm_file *kf, struct kshm_region_create *c);
 int kshm_region_publish(struct kshm_file *kf, struct kshm_region *r,

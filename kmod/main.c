@@ -422,7 +422,7 @@ static __poll_t kshm_poll(struct file *file, struct poll_table_struct *wait)
 
 static int kshm_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	return kshm_region_mmap(file->private_data, vma);
+	return kshm_file_mmap(file->private_data, vma);
 }
 
 static const struct file_operations kshm_fops;

@@ -10,6 +10,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/anon_inodes.h>
+#include <linux/dma-mapping.h>
 #include <linux/file.h>
 #include <linux/nodemask.h>
 #include <linux/overflow.h>
@@ -144,11 +145,16 @@ static void kshm_region_free(struct kref *ref)
 
 	if (r->ring)
 		kshm_ring_free(r->ring);
-	vunmap(r->vaddr);
-	if (kshm_pages_restore_wb(r->pages, r->nr_pages, r->cache_mode))
-		kvfree(r->pages);
-	else
-		kshm_region_free_pages(r, r->nr_pages);
+	if (r->dev) {
+		dma_free_coherent(r->dev, r->length, r->vaddr, r->dma);
+		put_device(r->dev);
+	} else {
+		vunmap(r->vaddr);
+		if (kshm_pages_restore_wb(r->pages, r->nr_pages, r->cache_mode))
+			kvfree(r->pages);
+		else
+			kshm_region_free_pages(r, r->nr_pages);
+	}
 	kshm_memlock_uncharge(r->nr_pages, r->user);
 	atomic64_sub(r->nr_pages, &kshm_pages_alive);
 	atomic64_dec(&kshm_regions_alive);
@@ -159,10 +165,19 @@ static void kshm_region_free(struct kref *ref)
 	kfree(r);
 }
 
+/**
+ * kshm_region_put - drop a reference to a region
+ * @r: a region; for another driver, one from kshm_region_create*()
+ *
+ * The last reference (its handle's or driver's, a mapping's, a user's)
+ * frees the memory and its charges.
+ * Context: process.
+ */
 void kshm_region_put(struct kshm_region *r)
 {
 	kref_put(&r->ref, kshm_region_free);
 }
+EXPORT_SYMBOL_NS_GPL(kshm_region_put, KSHM);
 
 static struct page *kshm_alloc_page(int node)
 {
@@ -230,7 +245,29 @@ out_free_pages:
 	return ret;
 }
 
-static struct kshm_region *kshm_region_alloc(const struct kshm_region_create *c)
+/*
+ * A common buffer: memory contiguous in @dev's address space (and, without
+ * an IOMMU, physically), coherent for it, zeroed, with a kernel address.
+ * Context: process.
+ */
+static int kshm_region_alloc_coherent(struct kshm_region *r, struct device *dev)
+{
+	r->vaddr = dma_alloc_coherent(dev, r->length, &r->dma,
+				      GFP_KERNEL | __GFP_NOWARN);
+	if (!r->vaddr)
+		return -ENOMEM;
+	/* The last mapping may go after the driver let go of the device. */
+	r->dev = get_device(dev);
+	return 0;
+}
+
+/*
+ * A region as @c asks, its pages from the page allocator or, with @dev, a
+ * common buffer for that device; charged to the module's total and to the
+ * caller's RLIMIT_MEMLOCK, not yet any file's.  Context: process.
+ */
+static struct kshm_region *kshm_region_alloc(const struct kshm_region_create *c,
+					     struct device *dev)
 {
 	struct kshm_region *r;
 	int ret;
@@ -250,7 +287,7 @@ static struct kshm_region *kshm_region_alloc(const struct kshm_region_create *c)
 	ret = kshm_memlock_charge(r->nr_pages, &r->user);
 	if (ret)
 		goto out_uncharge_total;
-	ret = kshm_region_alloc_pages(r);
+	ret = dev ? kshm_region_alloc_coherent(r, dev) : kshm_region_alloc_pages(r);
 	if (ret)
 		goto out_uncharge_memlock;
 	kref_init(&r->ref);
@@ -325,7 +362,7 @@ struct kshm_region *kshm_region_new(struct kshm_file *kf, struct kshm_region_cre
 	ret = kshm_file_charge(kf, c->length);
 	if (ret)
 		return ERR_PTR(ret);
-	r = kshm_region_alloc(c);
+	r = kshm_region_alloc(c, NULL);
 	if (IS_ERR(r)) {
 		kshm_file_uncharge(kf, c->length);
 		return r;
@@ -488,7 +525,8 @@ static struct page *kshm_region_page(struct kshm_region *r, unsigned long index)
 {
 	if (r->ring)
 		return kshm_ring_page(r, index);
-	return index < r->nr_pages ? r->pages[index] : NULL;
+	/* A common buffer is mapped by PFN whole (never faults in). */
+	return r->pages && index < r->nr_pages ? r->pages[index] : NULL;
 }
 
 /* Pages of @r's mmap space: a ring's data appears twice.  Context: any. */
@@ -590,30 +628,27 @@ static int kshm_vma_detach_device(struct vm_area_struct *vma)
 	return 0;
 }
 
-int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
+/*
+ * Map [@first, @first + vma_pages(@vma)) of @r's mmap space into @vma; on
+ * success the caller's reference on @r becomes the vma's.  @detach gives
+ * the vma a file of its own instead of /dev/kshm.
+ * Context: process (mmap), may sleep.
+ */
+static int kshm_region_map_vma(struct kshm_region *r, struct vm_area_struct *vma,
+			       unsigned long first, bool detach)
 {
-	unsigned long first = vma->vm_pgoff & (KSHM_WINDOW_PAGES - 1);
 	unsigned long nr = vma_pages(vma);
-	u64 id = vma->vm_pgoff / KSHM_WINDOW_PAGES;
-	struct kshm_region *r;
 	int ret;
 
 	/* VM_MAYSHARE: a shared mapping of an O_RDONLY fd has no VM_SHARED. */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
-	if (id > KSHM_MAX_REGION_ID)
-		return -ENXIO;
-	r = kshm_region_get(kf, id);
-	if (IS_ERR(r))
-		return -ENXIO;
-	ret = -EINVAL;
 	if (first >= kshm_region_map_pages(r) || nr > kshm_region_map_pages(r) - first)
-		goto out_put_region;
+		return -EINVAL;
 	/* A read-only region, or a part of a ring the other side writes. */
 	if (!kshm_region_user_writable(r, first, nr)) {
-		ret = -EPERM;
 		if (vma->vm_flags & VM_WRITE)
-			goto out_put_region;
+			return -EPERM;
 		/* mprotect(PROT_WRITE) must fail later too. */
 		kshm_vm_flags_clear(vma, VM_MAYWRITE);
 	}
@@ -626,19 +661,85 @@ int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
 	if (r->cache_mode != KSHM_CACHE_WB)
 		kshm_vm_flags_set(vma, VM_IO);
 	vma->vm_page_prot = kshm_cache_pgprot(vma->vm_page_prot, r->cache_mode);
-	ret = kshm_vma_detach_device(vma);
+	if (detach) {
+		ret = kshm_vma_detach_device(vma);
+		if (ret)
+			return ret;
+	}
+	/*
+	 * A common buffer is the DMA layer's to map (by PFN, VM_IO: nothing
+	 * can pin it); it reads the first page from vm_pgoff.
+	 */
+	if (r->dev)
+		ret = dma_mmap_coherent(r->dev, vma, r->vaddr, r->dma, r->length);
+	else
+		ret = kshm_region_insert(r, vma, first, nr);
 	if (ret)
-		goto out_put_region;
-	ret = kshm_region_insert(r, vma, first, nr);
-	if (ret)
-		goto out_put_region;
-	/* The reference taken above now belongs to the vma. */
+		return ret;
 	vma->vm_private_data = r;
 	vma->vm_ops = &kshm_vm_ops;
 	atomic_inc(&r->mappings);
 	return 0;
+}
 
-out_put_region:
-	kshm_region_put(r);
+int kshm_file_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
+{
+	u64 id = vma->vm_pgoff / KSHM_WINDOW_PAGES;
+	struct kshm_region *r;
+	int ret;
+
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	if (id > KSHM_MAX_REGION_ID)
+		return -ENXIO;
+	r = kshm_region_get(kf, id);
+	if (IS_ERR(r))
+		return -ENXIO;
+	ret = kshm_region_map_vma(r, vma, vma->vm_pgoff & (KSHM_WINDOW_PAGES - 1), true);
+	if (ret)
+		kshm_region_put(r);
 	return ret;
+}
+
+/*
+ * For other drivers (api.c): map @r into @vma through the driver's own
+ * file, from @r's page @vma->vm_pgoff.  The vma takes its own reference.
+ * Context: process (the driver's mmap), may sleep.
+ */
+int kshm_region_mmap_client(struct kshm_region *r, struct vm_area_struct *vma)
+{
+	int ret;
+
+	/* The fault handler finds a page from vm_pgoff within one window. */
+	if (vma->vm_pgoff >= KSHM_WINDOW_PAGES)
+		return -EINVAL;
+	kref_get(&r->ref);
+	ret = kshm_region_map_vma(r, vma, vma->vm_pgoff, false);
+	if (ret)
+		kshm_region_put(r);
+	return ret;
+}
+
+/*
+ * For other drivers (api.c): a region not in any file's table, as @c asks;
+ * with @dev, a common buffer for that device.  Charged to the module's
+ * total and the caller's RLIMIT_MEMLOCK; the caller holds its only
+ * reference.  Context: process.
+ */
+struct kshm_region *kshm_region_create_client(struct kshm_region_create *c,
+					      struct device *dev)
+{
+	int ret;
+
+	ret = kshm_region_create_check(c);
+	if (ret)
+		return ERR_PTR(ret);
+	if (c->flags & ~(KSHM_REGION_USER_RDONLY | KSHM_REGION_NODE))
+		return ERR_PTR(-EINVAL);
+	if (dev && (c->cache_mode != KSHM_CACHE_WB || c->flags & KSHM_REGION_NODE))
+		return ERR_PTR(-EINVAL);
+	if (c->length > kshm_region_size_limit())
+		return ERR_PTR(-EFBIG);
+	c->length = PAGE_ALIGN(c->length);
+	return kshm_region_alloc(c, dev);
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/kshm.h>
 
 static int tap_count;
 static int tap_failed;
@@ -236,6 +239,57 @@ static inline unsigned long long kpageflags_of(unsigned long long pfn)
 static inline unsigned long long kpageflags_at(const void *addr)
 {
 	return kpageflags_of(pfn_at(addr));
+}
+
+/*
+ * x86 PAT keeps a RAM page's memtype in its page flags: WC is PG_arch_1;
+ * UC- is PG_uncached up to 6.1 and PG_arch_2 once PG_uncached was removed.
+ * /proc/kpageflags shows them as these bits.
+ */
+#define KPF_ARCH     38
+#define KPF_UNCACHED 39
+#define KPF_ARCH_2   41
+
+/* Do the page flags @flags show the memtype of @mode (enum kshm_cache_mode)? */
+static inline int memtype_is(uint64_t flags, uint32_t mode)
+{
+	int arch = flags >> KPF_ARCH & 1;
+	int uc = (flags >> KPF_UNCACHED & 1) | (flags >> KPF_ARCH_2 & 1);
+
+	if (flags == ~0ull)
+		return 0;
+	switch (mode) {
+	case KSHM_CACHE_WC:
+		return arch && !uc;
+	case KSHM_CACHE_UC:
+		return !arch && uc;
+	default:
+		return !arch && !uc;
+	}
+}
+
+/* Pages of the mapping at @addr on each node, from /proc/self/numa_maps. */
+static inline int node_pages(void *addr, int node)
+{
+	char line[1024], key[16];
+	unsigned long start;
+	int n = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/numa_maps", "r");
+	if (!f)
+		return -1;
+	snprintf(key, sizeof(key), " N%d=", node);
+	while (fgets(line, sizeof(line), f)) {
+		char *p;
+
+		if (sscanf(line, "%lx", &start) != 1 || start != (uintptr_t)addr)
+			continue;
+		p = strstr(line, key);
+		n = p ? atoi(p + strlen(key)) : 0;
+	}
+	fclose(f);
+	return n;
 }
 
 /*

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * kshm for other drivers: accept memory an application registered on
- * /dev/kshm, map it for a device's DMA, and post records to the
- * application through a kshm ring from any context, hard IRQ included.
+ * kshm for other drivers: allocate regions (common buffers included) and
+ * map them into an application through the driver's own file, accept
+ * memory an application registered on /dev/kshm, map it for a device's
+ * DMA, and post records to the application through a kshm ring from any
+ * context, hard IRQ included.
  *
  * Handles are reference counted and opaque; each function's kernel-doc (in
  * kmod/api.c) says which contexts may call it.  The symbols are in the KSHM
@@ -18,8 +20,21 @@
 
 struct device;
 struct sg_table;
+struct vm_area_struct;
 struct kshm_buf;
+struct kshm_region;
 struct kshm_ring;
+
+/* Regions a driver allocates and maps into its application. */
+struct kshm_region *kshm_region_create(u64 length, u32 cache_mode, int node,
+				       u32 flags);
+struct kshm_region *kshm_region_create_coherent(struct device *dev, u64 length,
+						u32 flags);
+void *kshm_region_kaddr(struct kshm_region *r);
+u64 kshm_region_length(const struct kshm_region *r);
+dma_addr_t kshm_region_dma_addr(const struct kshm_region *r);
+int kshm_region_mmap(struct kshm_region *r, struct vm_area_struct *vma);
+void kshm_region_put(struct kshm_region *r);
 
 /* Buffers an application registered (KSHM_IOC_BUF_REGISTER). */
 struct kshm_buf *kshm_buf_from_fd(int fd, u32 id, u32 access);

@@ -74,6 +74,8 @@ static atomic_t kshm_edu_bound = ATOMIC_INIT(0);
  *	orders the stores before it)
  * @rec: the record the interrupt posts
  * @rec_addr: the bus address of the block @rec announces
+ * @rec_sync: it lies in a streaming mapping, to sync for the CPU before
+ *	@rec is posted (a common buffer needs none)
  * @post: the next DMA completion posts @rec
  */
 struct kshm_edu {
@@ -90,6 +92,7 @@ struct kshm_edu {
 	struct kshm_ring *ring;
 	struct kshm_edu_block rec;
 	dma_addr_t rec_addr;
+	bool rec_sync;
 	bool post;
 };
 
@@ -113,8 +116,9 @@ static irqreturn_t kshm_edu_irq(int irq, void *data)
 	if (status & EDU_IRQ_DMA) {
 		if (READ_ONCE(edu->post)) {
 			/* The block is the CPU's again (a bounce copies it). */
-			dma_sync_single_for_cpu(&edu->pdev->dev, edu->rec_addr,
-						KSHM_EDU_BLOCK, DMA_FROM_DEVICE);
+			if (edu->rec_sync)
+				dma_sync_single_for_cpu(&edu->pdev->dev, edu->rec_addr,
+							KSHM_EDU_BLOCK, DMA_FROM_DEVICE);
 			/* KeSetEvent's job, without a system call per block. */
 			kshm_ring_produce(edu->ring, KSHM_EDU_REC_BLOCK, &edu->rec,
 					  sizeof(edu->rec));
@@ -192,17 +196,62 @@ static u64 kshm_edu_fill(struct kshm_edu *edu, u64 seq)
 }
 
 /*
- * Stream @s->blocks blocks.  Context: process, the application's, under
- * edu->lock.
+ * Stream @s->blocks blocks into the mapped table @sgl, posting a record to
+ * @ring for each; stop early once @b (if any) is cancelled, on a signal or
+ * an unbind.  Context: process, the application's, under edu->lock.
+ */
+static int kshm_edu_blocks(struct kshm_edu *edu, struct kshm_edu_stream *s,
+			   struct kshm_ring *ring, struct scatterlist *sgl,
+			   struct kshm_buf *b)
+{
+	struct kshm_edu_cursor c = { .sg = sgl };
+	int ret = 0;
+	u32 i;
+
+	for (i = 0; i < s->blocks; i++)
+		if (!kshm_edu_next_block(&c))
+			return -EINVAL;
+	edu->ring = ring;
+	edu->rec_sync = !!b;
+	c = (struct kshm_edu_cursor){ .sg = sgl };
+	for (s->done = 0; s->done < s->blocks; s->done++) {
+		/*
+		 * The application unregistered (its IRP was cancelled), a
+		 * signal came, or the device is going: stop between blocks.
+		 */
+		if ((b && kshm_buf_cancelled(b)) || signal_pending(current) ||
+		    READ_ONCE(edu->stopping))
+			break;
+		i = s->done;
+		edu->rec.seq = s->seq + i;
+		edu->rec.sum = kshm_edu_fill(edu, s->seq + i);
+		edu->rec.index = i;
+		ret = kshm_edu_dma(edu, edu->bounce_dma, EDU_WINDOW, false);
+		if (ret)
+			break;
+		edu->rec_addr = kshm_edu_next_block(&c);
+		WRITE_ONCE(edu->post, true);
+		ret = kshm_edu_dma(edu, EDU_WINDOW, edu->rec_addr, true);
+		if (ret)
+			break;
+	}
+	edu->ring = NULL;
+	/* Nothing done and a signal: let the call be restarted. */
+	if (!ret && !s->done && signal_pending(current))
+		ret = -EINTR;
+	return ret;
+}
+
+/*
+ * Stream into a buffer the application registered on /dev/kshm.
+ * Context: process, the application's, under edu->lock.
  */
 static int kshm_edu_stream(struct kshm_edu *edu, struct kshm_edu_stream *s)
 {
 	struct device *dev = &edu->pdev->dev;
-	struct kshm_edu_cursor c;
 	struct sg_table *sgt;
 	struct kshm_ring *ring;
 	struct kshm_buf *b;
-	u32 i;
 	int ret;
 
 	/* MmProbeAndLockPages, done at registration: take the pinned buffer. */
@@ -227,38 +276,7 @@ static int kshm_edu_stream(struct kshm_edu *edu, struct kshm_edu_stream *s)
 	/* Blocks from a block-aligned start never straddle a page. */
 	if (sgt->sgl->offset % KSHM_EDU_BLOCK)
 		goto out_unmap;
-	c = (struct kshm_edu_cursor){ .sg = sgt->sgl };
-	for (i = 0; i < s->blocks; i++)
-		if (!kshm_edu_next_block(&c))
-			goto out_unmap;
-	ret = 0;
-	edu->ring = ring;
-	c = (struct kshm_edu_cursor){ .sg = sgt->sgl };
-	for (s->done = 0; s->done < s->blocks; s->done++) {
-		/*
-		 * The application unregistered (its IRP was cancelled), a
-		 * signal came, or the device is going: stop between blocks.
-		 */
-		if (kshm_buf_cancelled(b) || signal_pending(current) ||
-		    READ_ONCE(edu->stopping))
-			break;
-		i = s->done;
-		edu->rec.seq = s->seq + i;
-		edu->rec.sum = kshm_edu_fill(edu, s->seq + i);
-		edu->rec.index = i;
-		ret = kshm_edu_dma(edu, edu->bounce_dma, EDU_WINDOW, false);
-		if (ret)
-			break;
-		edu->rec_addr = kshm_edu_next_block(&c);
-		WRITE_ONCE(edu->post, true);
-		ret = kshm_edu_dma(edu, EDU_WINDOW, edu->rec_addr, true);
-		if (ret)
-			break;
-	}
-	edu->ring = NULL;
-	/* Nothing done and a signal: let the call be restarted. */
-	if (!ret && !s->done && signal_pending(current))
-		ret = -EINTR;
+	ret = kshm_edu_blocks(edu, s, ring, sgt->sgl, b);
 out_unmap:
 	/* The device touches the buffer no more: unmap, then let it go. */
 	kshm_buf_dma_unmap(b, dev, sgt, DMA_FROM_DEVICE);
@@ -270,39 +288,187 @@ out_put_buf:
 	return ret;
 }
 
+/*
+ * Stream into the file's common buffer, at its bus address.
+ * Context: process, the application's, under edu->lock.
+ */
+static int kshm_edu_region_stream(struct kshm_edu *edu, struct kshm_region *region,
+				  struct kshm_edu_stream *s)
+{
+	struct scatterlist sg;
+	struct kshm_ring *ring;
+	int ret;
+
+	if (s->buf_id || !s->blocks ||
+	    (u64)s->blocks * KSHM_EDU_BLOCK > kshm_region_length(region))
+		return -EINVAL;
+	ring = kshm_ring_from_fd(s->kshm_fd, s->ring_id);
+	if (IS_ERR(ring))
+		return PTR_ERR(ring);
+	/* AllocateCommonBuffer's logical address: one segment for the device. */
+	sg_init_table(&sg, 1);
+	sg_dma_address(&sg) = kshm_region_dma_addr(region);
+	sg_dma_len(&sg) = kshm_region_length(region);
+	ret = kshm_edu_blocks(edu, s, ring, &sg, NULL);
+	kshm_ring_put(ring);
+	return ret;
+}
+
+/**
+ * struct kshm_edu_file - one open /dev/kshm_edu
+ * @edu: the device, holding a reference
+ * @lock: protects @region
+ * @region: the file's region (KSHM_EDU_IOC_REGION), holding a reference, or
+ *	NULL
+ * @common: @region is a common buffer of the device
+ */
+struct kshm_edu_file {
+	struct kshm_edu *edu;
+	struct mutex lock;		/* protects region */
+	struct kshm_region *region;
+	bool common;
+};
+
+/*
+ * Give @f its region, written through the kernel's address.
+ * Context: process, the application's (its RLIMIT_MEMLOCK is charged).
+ */
+static int kshm_edu_region(struct kshm_edu_file *f, struct kshm_edu_region *a)
+{
+	struct kshm_region *r;
+	__le64 *w;
+	u64 j;
+	int ret;
+
+	if (a->flags & ~(KSHM_EDU_REGION_COMMON | KSHM_EDU_REGION_RDONLY))
+		return -EINVAL;
+	mutex_lock(&f->lock);
+	ret = -EBUSY;
+	if (f->region)
+		goto out_unlock;
+	/* Under edu->lock: the device is bound while its buffer is made. */
+	mutex_lock(&f->edu->lock);
+	if (!f->edu->pdev)
+		r = ERR_PTR(-ENODEV);
+	else if (a->flags & KSHM_EDU_REGION_COMMON)
+		/* AllocateCommonBuffer. */
+		r = a->cache_mode || a->node != KSHM_NODE_ANY ? ERR_PTR(-EINVAL) :
+		    kshm_region_create_coherent(&f->edu->pdev->dev, a->length,
+						a->flags & KSHM_EDU_REGION_RDONLY ?
+						KSHM_REGION_USER_RDONLY : 0);
+	else
+		/* MmAllocatePagesForMdlEx, with a node and a cache type. */
+		r = kshm_region_create(a->length, a->cache_mode,
+				       a->node == KSHM_NODE_ANY ? NUMA_NO_NODE : a->node,
+				       a->flags & KSHM_EDU_REGION_RDONLY ?
+				       KSHM_REGION_USER_RDONLY : 0);
+	mutex_unlock(&f->edu->lock);
+	ret = PTR_ERR_OR_ZERO(r);
+	if (ret)
+		goto out_unlock;
+	/* MmGetSystemAddressForMdlSafe: the kernel's view, usable anywhere. */
+	w = kshm_region_kaddr(r);
+	for (j = 0; j < kshm_region_length(r) / 8; j++)
+		w[j] = cpu_to_le64(j ^ KSHM_EDU_MUL);
+	f->region = r;
+	f->common = a->flags & KSHM_EDU_REGION_COMMON;
+out_unlock:
+	mutex_unlock(&f->lock);
+	return ret;
+}
+
 static int kshm_edu_open(struct inode *inode, struct file *file)
 {
 	struct kshm_edu *edu = container_of(file->private_data, struct kshm_edu, misc);
+	struct kshm_edu_file *f = kzalloc(sizeof(*f), GFP_KERNEL);
 
+	if (!f)
+		return -ENOMEM;
+	mutex_init(&f->lock);
 	kref_get(&edu->ref);
-	file->private_data = edu;
+	f->edu = edu;
+	file->private_data = f;
 	return 0;
 }
 
+/* The last close: the application's mappings hold the region on their own. */
 static int kshm_edu_release(struct inode *inode, struct file *file)
 {
-	struct kshm_edu *edu = file->private_data;
+	struct kshm_edu_file *f = file->private_data;
 
-	kref_put(&edu->ref, kshm_edu_free);
+	if (f->region)
+		kshm_region_put(f->region);
+	kref_put(&f->edu->ref, kshm_edu_free);
+	mutex_destroy(&f->lock);
+	kfree(f);
 	return 0;
+}
+
+/* Offset 0 maps the file's region.  Context: process. */
+static int kshm_edu_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct kshm_edu_file *f = file->private_data;
+	int ret = -ENXIO;
+
+	mutex_lock(&f->lock);
+	/* MmMapLockedPagesSpecifyCache(UserMode); kshm keeps the lifetimes. */
+	if (f->region)
+		ret = kshm_region_mmap(f->region, vma);
+	mutex_unlock(&f->lock);
+	return ret;
+}
+
+/* Run one ioctl's work on the device.  Context: process. */
+static int kshm_edu_do(struct kshm_edu_file *f, unsigned int cmd,
+		       struct kshm_edu_stream *s)
+{
+	struct kshm_edu *edu = f->edu;
+	struct kshm_region *region;
+	bool common;
+	int ret;
+
+	mutex_lock(&f->lock);
+	region = f->region;
+	common = f->common;
+	mutex_unlock(&f->lock);
+	/* The region lives as long as the file: no reference needed. */
+	if (cmd == KSHM_EDU_IOC_REGION_STREAM && !region)
+		return -ENXIO;
+	if (cmd == KSHM_EDU_IOC_REGION_STREAM && !common)
+		return -EINVAL;
+	if (mutex_lock_interruptible(&edu->lock))
+		return -EINTR;
+	if (!edu->pdev)
+		ret = -ENODEV;
+	else if (edu->dead)
+		ret = -EIO;
+	else if (cmd == KSHM_EDU_IOC_STREAM)
+		ret = kshm_edu_stream(edu, s);
+	else
+		ret = kshm_edu_region_stream(edu, region, s);
+	mutex_unlock(&edu->lock);
+	return ret;
 }
 
 static long kshm_edu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	struct kshm_edu *edu = file->private_data;
+	struct kshm_edu_file *f = file->private_data;
+	struct kshm_edu_region r;
 	struct kshm_edu_stream s;
 	int ret;
 
-	if (cmd != KSHM_EDU_IOC_STREAM)
+	if (cmd == KSHM_EDU_IOC_REGION) {
+		if (copy_from_user(&r, (void __user *)arg, sizeof(r)))
+			return -EFAULT;
+		return r.size == sizeof(r) ? kshm_edu_region(f, &r) : -EINVAL;
+	}
+	if (cmd != KSHM_EDU_IOC_STREAM && cmd != KSHM_EDU_IOC_REGION_STREAM)
 		return -ENOTTY;
 	if (copy_from_user(&s, (void __user *)arg, sizeof(s)))
 		return -EFAULT;
 	if (s.size != sizeof(s))
 		return -EINVAL;
-	if (mutex_lock_interruptible(&edu->lock))
-		return -EINTR;
-	ret = !edu->pdev ? -ENODEV : edu->dead ? -EIO : kshm_edu_stream(edu, &s);
-	mutex_unlock(&edu->lock);
+	ret = kshm_edu_do(f, cmd, &s);
 	if (!ret && copy_to_user((void __user *)arg, &s, sizeof(s)))
 		ret = -EFAULT;
 	return ret;
@@ -314,6 +480,7 @@ static const struct file_operations kshm_edu_fops = {
 	.release = kshm_edu_release,
 	.unlocked_ioctl = kshm_edu_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = kshm_edu_mmap,
 	.llseek = noop_llseek,
 };
 

@@ -65,4 +65,37 @@ struct kshm_edu_block {
 
 #define KSHM_EDU_IOC_STREAM	_IOWR(0xBE, 0x01, struct kshm_edu_stream)
 
+/**
+ * struct kshm_edu_region - give this open file its region
+ * @size: sizeof(struct kshm_edu_region)
+ * @flags: KSHM_EDU_REGION_COMMON for a common buffer the device can DMA
+ *	into (KSHM_EDU_IOC_REGION_STREAM; its cache mode is WB and its node
+ *	any), KSHM_EDU_REGION_RDONLY for one the application may only read
+ * @cache_mode: KSHM_CACHE_WB, _WC or _UC
+ * @node: the NUMA node of its pages, or KSHM_NODE_ANY
+ * @length: bytes; mmap() /dev/kshm_edu at offset 0 to map them
+ *
+ * One region a file; it lives until the file is closed and every mapping
+ * of it is gone.  The driver writes word j (little-endian 64 bits) of it
+ * as j ^ KSHM_EDU_MUL through its kernel address when it creates it.
+ */
+struct kshm_edu_region {
+	__u32 size;
+	__u32 flags;
+	__u32 cache_mode;
+	__s32 node;
+	__u64 length;
+};
+
+#define KSHM_EDU_REGION_COMMON	(1U << 0)
+#define KSHM_EDU_REGION_RDONLY	(1U << 1)
+
+#define KSHM_EDU_IOC_REGION		_IOW(0xBE, 0x02, struct kshm_edu_region)
+/*
+ * Stream blocks into the file's common buffer, as KSHM_EDU_IOC_STREAM does
+ * into a registered buffer: block i lands at byte i * KSHM_EDU_BLOCK;
+ * @buf_id is ignored and must be 0.
+ */
+#define KSHM_EDU_IOC_REGION_STREAM	_IOWR(0xBE, 0x03, struct kshm_edu_stream)
+
 #endif /* _UAPI_KSHM_EDU_H */

@@ -16,40 +16,7 @@
 #include "kshm.h"
 #include "tap.h"
 
-/*
- * x86 PAT keeps a RAM page's memtype in its page flags: WC is PG_arch_1;
- * UC- is PG_uncached up to 6.1 and PG_arch_2 once PG_uncached was removed.
- * /proc/kpageflags shows them as these bits.
- */
-#define KPF_ARCH     38
-#define KPF_UNCACHED 39
-#define KPF_ARCH_2   41
-
 static long page;
-
-/* Pages of the mapping at @addr on each node, from /proc/self/numa_maps. */
-static int node_pages(void *addr, int node)
-{
-	char line[1024], key[16];
-	unsigned long start;
-	int n = -1;
-	FILE *f;
-
-	f = fopen("/proc/self/numa_maps", "r");
-	if (!f)
-		return -1;
-	snprintf(key, sizeof(key), " N%d=", node);
-	while (fgets(line, sizeof(line), f)) {
-		char *p;
-
-		if (sscanf(line, "%lx", &start) != 1 || start != (uintptr_t)addr)
-			continue;
-		p = strstr(line, key);
-		n = p ? atoi(p + strlen(key)) : 0;
-	}
-	fclose(f);
-	return n;
-}
 
 static void region_on_node(int fd, int node)
 {
@@ -88,23 +55,6 @@ static void node_bad_inputs(int fd)
 	c.cache_mode = 3;
 	tap_errno(raw_ioctl(fd, KSHM_IOC_REGION_CREATE, &c), EINVAL,
 		  "placement_unknown_cache_mode_einval");
-}
-
-static int memtype_is(uint64_t flags, uint32_t mode)
-{
-	int arch = flags >> KPF_ARCH & 1;
-	int uc = (flags >> KPF_UNCACHED & 1) | (flags >> KPF_ARCH_2 & 1);
-
-	if (flags == ~0ull)
-		return 0;
-	switch (mode) {
-	case KSHM_CACHE_WC:
-		return arch && !uc;
-	case KSHM_CACHE_UC:
-		return !arch && uc;
-	default:
-		return !arch && !uc;
-	}
 }
 
 static void cache_mode_memtype(int fd, uint32_t mode, const char *name)
