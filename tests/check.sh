@@ -56,8 +56,10 @@ if [[ " $kernels " == *" 6.12 "* ]]; then
 	echo "== the kernel API's sample client behind an IOMMU, Debian 6.12 (QEMU, TCG) =="
 	start=$(date +%s)
 	d="$out/iommu-tests"
-	mkdir -p "$d" && cp "$B/guest-tests/edu" "$B/guest-tests/edu-m32" "$d/" 2>/dev/null
-	printf 'edu\nedu-m32\n' > "$out/iommu-manifest"
+	iommu_tests=(edu edu-m32 edu_region edu_region-m32)
+	mkdir -p "$d"
+	for t in "${iommu_tests[@]}"; do cp "$B/guest-tests/$t" "$d/" 2>/dev/null; done
+	printf '%s\n' "${iommu_tests[@]}" > "$out/iommu-manifest"
 	"${KSHM_VM_RUN:-vm/run.sh}" --kernel 6.12 --iommu --ko "$B/kmod-6.12/kshm.ko" \
 		--bin "$B/bin" --tests "$d" --manifest "$out/iommu-manifest" \
 		--out "$out/vm-6.12-iommu" suite
