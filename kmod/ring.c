@@ -23,6 +23,7 @@
 #include <linux/file.h>
 #include <linux/irq_work.h>
 #include <linux/log2.h>
+#include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -173,7 +174,9 @@ static void kshm_ring_wake_fn(struct irq_work *work)
 	sleeper = ring->kind == KSHM_RING_K2U ? &ring->cons->flags : &ring->prod->flags;
 	if (!(READ_ONCE(*sleeper) & KSHM_RING_WANT_WAKEUP))
 		return;
-	wake_up_all(&ring->kf->event_wait);
+	/* A driver's ring has no /dev/kshm file: its poll sleeps on @wait. */
+	if (ring->kf)
+		wake_up_all(&ring->kf->event_wait);
 	spin_lock_irqsave(&ring->efd_lock, irqflags);
 	if (ring->efd)
 		kshm_eventfd_signal(ring->efd);
@@ -656,31 +659,23 @@ void kshm_ring_free(struct kshm_ring *ring)
 	kfree(ring);
 }
 
-/* Context: process, from the ioctl system call. */
-int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
+/*
+ * A ring as @c asks, in a new region for @kf, or for a driver when @kf is
+ * NULL; not published.  @echo (a reference, or NULL) becomes the ring's.
+ * On failure @echo is put.  Context: process.
+ */
+static struct kshm_region *kshm_ring_new(struct kshm_file *kf,
+					 struct kshm_ring_create *c,
+					 struct kshm_region *echo)
 {
-	struct kshm_ring_create *c = arg;
 	struct kshm_region_create rc = {
 		.cache_mode = c->cache_mode,
+		.length = 2 * PAGE_SIZE + c->data_size,
 	};
-	struct kshm_region *r, *echo = NULL;
 	struct kshm_ring *ring;
-	int ret;
+	struct kshm_region *r;
+	int ret = -ENOMEM;
 
-	ret = kshm_ring_create_check(c);
-	if (ret)
-		return ret;
-	if (c->echo_id) {
-		echo = kshm_region_get(kf, c->echo_id);
-		if (IS_ERR(echo))
-			return PTR_ERR(echo);
-		/* It must take every record this ring can hold: none is lost uncounted. */
-		ret = -EINVAL;
-		if (!echo->ring || echo->ring->kind != KSHM_RING_K2U ||
-		    echo->ring->rec_max < c->data_size / 4)
-			goto out_put_echo;
-	}
-	ret = -ENOMEM;
 	ring = kzalloc(sizeof(*ring), GFP_KERNEL_ACCOUNT);
 	if (!ring)
 		goto out_put_echo;
@@ -695,8 +690,7 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
 		if (!ring->rec)
 			goto out_free_ring;
 	}
-	rc.length = 2 * PAGE_SIZE + c->data_size;
-	r = kshm_region_new(kf, &rc);
+	r = kf ? kshm_region_new(kf, &rc) : kshm_region_create_client(&rc, NULL);
 	if (IS_ERR(r)) {
 		ret = PTR_ERR(r);
 		goto out_free_rec;
@@ -706,22 +700,11 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
 		goto out_put_region;
 	/* From here the region frees the ring, and puts @echo. */
 	r->ring = ring;
-	/*
-	 * Once published, a destroy of the predictable id may free the ring
-	 * at once: nothing of it is read after kshm_region_publish().
-	 */
 	c->rec_max = ring->rec_max;
 	c->cons_off = 0;
 	c->prod_off = PAGE_SIZE;
 	c->data_off = 2 * PAGE_SIZE;
-	ret = kshm_region_publish(kf, r, &rc);
-	if (ret) {
-		kshm_region_put(r);
-		return ret;
-	}
-	c->id = rc.id;
-	c->mmap_offset = rc.mmap_offset;
-	return 0;
+	return r;
 
 out_put_region:
 	kshm_region_put(r);
@@ -732,8 +715,136 @@ out_free_ring:
 out_put_echo:
 	if (echo)
 		kshm_region_put(echo);
-	return ret;
+	return ERR_PTR(ret);
 }
+
+/* Context: process, from the ioctl system call. */
+int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
+{
+	struct kshm_ring_create *c = arg;
+	struct kshm_region_create rc = { };
+	struct kshm_region *r, *echo = NULL;
+	int ret;
+
+	ret = kshm_ring_create_check(c);
+	if (ret)
+		return ret;
+	if (c->echo_id) {
+		echo = kshm_region_get(kf, c->echo_id);
+		if (IS_ERR(echo))
+			return PTR_ERR(echo);
+		/* It must take every record this ring can hold: none is lost uncounted. */
+		if (!echo->ring || echo->ring->kind != KSHM_RING_K2U ||
+		    echo->ring->rec_max < c->data_size / 4) {
+			kshm_region_put(echo);
+			return -EINVAL;
+		}
+	}
+	r = kshm_ring_new(kf, c, echo);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	/*
+	 * Once published, a destroy of the predictable id may free the ring
+	 * at once: nothing of it is read after kshm_region_publish().
+	 */
+	ret = kshm_region_publish(kf, r, &rc);
+	if (ret) {
+		kshm_region_put(r);
+		return ret;
+	}
+	c->id = rc.id;
+	c->mmap_offset = rc.mmap_offset;
+	return 0;
+}
+
+/**
+ * kshm_ring_create - a ring for a driver and its application
+ * @kind: KSHM_RING_K2U (the driver produces) or KSHM_RING_U2K
+ * @data_size: bytes of record space: a power of two, 4 KiB to 16 MiB
+ * @cache_mode: KSHM_CACHE_WB or _WC
+ *
+ * The ring lives in a region of its own, laid out as KSHM_IOC_RING_CREATE
+ * reports (the consumer page at page 0, the producer page at page 1, the
+ * record space twice from page 2), that the driver maps into its
+ * application with kshm_ring_mmap() from its own mmap; records are at most
+ * kshm_ring_rec_max() bytes.  Charged like kshm_region_create().
+ *
+ * Context: process, the application's (its RLIMIT_MEMLOCK is charged).
+ * Return: the ring, with one reference for the caller (kshm_ring_put());
+ * ERR_PTR(-EINVAL) for another kind, size or cache mode, -ENOSPC,
+ * -ENOMEM.
+ */
+struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode)
+{
+	struct kshm_ring_create c = {
+		.kind = kind,
+		.data_size = data_size,
+		.cache_mode = cache_mode,
+	};
+	struct kshm_region *r;
+	int ret;
+
+	might_sleep();
+	ret = kshm_ring_create_check(&c);
+	if (ret)
+		return ERR_PTR(ret);
+	if (cache_mode != KSHM_CACHE_WB && cache_mode != KSHM_CACHE_WC)
+		return ERR_PTR(-EINVAL);
+	r = kshm_ring_new(NULL, &c, NULL);
+	return IS_ERR(r) ? ERR_CAST(r) : r->ring;
+}
+EXPORT_SYMBOL_NS_GPL(kshm_ring_create, KSHM);
+
+/**
+ * kshm_ring_mmap - map a driver's ring into its application
+ * @ring: a ring from kshm_ring_create()
+ * @vma: from the driver's mmap, @vma->vm_pgoff set to the ring's first page
+ *	to map
+ *
+ * As kshm_region_mmap(), and each side may map writable only the pages it
+ * writes: the application of a kernel-to-user ring only the consumer page,
+ * of a user-to-kernel ring all but the consumer page (-EPERM otherwise).
+ * Context: process (a driver's mmap), may sleep.
+ * Return: 0 or -errno as kshm_region_mmap().
+ */
+int kshm_ring_mmap(struct kshm_ring *ring, struct vm_area_struct *vma)
+{
+	return kshm_region_mmap_client(ring->region, vma);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_ring_mmap, KSHM);
+
+/**
+ * kshm_ring_poll - a ring's readiness, for a driver's poll
+ * @ring: a ring
+ * @file: the driver's file being polled
+ * @wait: the poll table
+ *
+ * Kernel-to-user: EPOLLIN once a committed record waits for the
+ * application.  User-to-kernel: EPOLLOUT once the kernel has consumed all
+ * the application produced (or broke the ring).  The ring wakes its
+ * pollers whenever the kernel produces or consumes.
+ * Context: process (poll).
+ */
+__poll_t kshm_ring_poll(struct kshm_ring *ring, struct file *file,
+			struct poll_table_struct *wait)
+{
+	poll_wait(file, &ring->wait, wait);
+	if (!kshm_ring_ready(ring))
+		return 0;
+	return ring->kind == KSHM_RING_K2U ? EPOLLIN | EPOLLRDNORM : EPOLLOUT | EPOLLWRNORM;
+}
+EXPORT_SYMBOL_NS_GPL(kshm_ring_poll, KSHM);
+
+/**
+ * kshm_ring_rec_max - the largest record payload a ring takes
+ * @ring: a ring
+ * Context: any.
+ */
+u32 kshm_ring_rec_max(const struct kshm_ring *ring)
+{
+	return ring->rec_max;
+}
+EXPORT_SYMBOL_NS_GPL(kshm_ring_rec_max, KSHM);
 
 /* Context: process, from the ioctl system call. */
 void kshm_undo_ring_create(struct kshm_file *kf, void *arg)

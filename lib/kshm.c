@@ -268,6 +268,37 @@ int kshm_engine_stop(int fd, uint64_t *ticks)
 
 /* --- rings (include/uapi/linux/kshm_ring.h) -------------------------------------- */
 
+/*
+ * Map the ring whose consumer page is at @offset of @fd, laid out as
+ * KSHM_IOC_RING_CREATE reports: each side maps writable only what it
+ * writes.  @ring->kind, size and cache_mode are set.
+ */
+static int kshm_ring_map_at(struct kshm_ring *ring, int fd, uint64_t offset)
+{
+	int cons_prot = ring->kind == KSHM_RING_K2U ? PROT_READ | PROT_WRITE : PROT_READ;
+	int rest_prot = ring->kind == KSHM_RING_K2U ? PROT_READ : PROT_READ | PROT_WRITE;
+	long page = sysconf(_SC_PAGESIZE);
+
+	ring->fd = fd;
+	ring->cons_len = page;
+	ring->rest_len = page + 2 * ring->size;
+	ring->cons_map = mmap(NULL, ring->cons_len, cons_prot, MAP_SHARED, fd, (off_t)offset);
+	if (ring->cons_map == MAP_FAILED)
+		return -errno;
+	ring->rest_map =
+		mmap(NULL, ring->rest_len, rest_prot, MAP_SHARED, fd, (off_t)(offset + page));
+	if (ring->rest_map == MAP_FAILED) {
+		int ret = -errno;
+
+		munmap(ring->cons_map, ring->cons_len);
+		return ret;
+	}
+	ring->cons = ring->cons_map;
+	ring->prod = ring->rest_map;
+	ring->data = (uint8_t *)ring->rest_map + page;
+	return 0;
+}
+
 int kshm_ring_create(int fd, uint32_t kind, uint64_t data_size, uint32_t cache_mode, uint32_t flags,
 		     uint32_t echo_id, struct kshm_ring *ring)
 {
@@ -279,9 +310,6 @@ int kshm_ring_create(int fd, uint32_t kind, uint64_t data_size, uint32_t cache_m
 		.data_size = data_size,
 		.echo_id = echo_id,
 	};
-	/* Each side maps writable only what it writes. */
-	int cons_prot = kind == KSHM_RING_K2U ? PROT_READ | PROT_WRITE : PROT_READ;
-	int rest_prot = kind == KSHM_RING_K2U ? PROT_READ : PROT_READ | PROT_WRITE;
 	struct kshm_region_destroy d = { .size = sizeof(d) };
 	int ret;
 
@@ -289,43 +317,43 @@ int kshm_ring_create(int fd, uint32_t kind, uint64_t data_size, uint32_t cache_m
 	ret = kshm_ioctl(fd, KSHM_IOC_RING_CREATE, &c);
 	if (ret)
 		return ret;
-	ring->fd = fd;
 	ring->id = c.id;
 	ring->kind = kind;
 	ring->cache_mode = cache_mode;
 	ring->size = data_size;
 	ring->rec_max = c.rec_max;
-	ring->cons_len = c.prod_off - c.cons_off;
-	ring->rest_len = c.data_off - c.prod_off + 2 * data_size;
-	ring->cons_map = mmap(NULL, ring->cons_len, cons_prot, MAP_SHARED, fd,
-			      (off_t)(c.mmap_offset + c.cons_off));
-	if (ring->cons_map == MAP_FAILED) {
-		ret = -errno;
-		goto out_destroy;
+	ret = kshm_ring_map_at(ring, fd, c.mmap_offset + c.cons_off);
+	if (ret) {
+		d.id = c.id;
+		kshm_ioctl(fd, KSHM_IOC_REGION_DESTROY, &d);
 	}
-	ring->rest_map = mmap(NULL, ring->rest_len, rest_prot, MAP_SHARED, fd,
-			      (off_t)(c.mmap_offset + c.prod_off));
-	if (ring->rest_map == MAP_FAILED) {
-		ret = -errno;
-		goto out_unmap_cons;
-	}
-	ring->cons = ring->cons_map;
-	ring->prod = ring->rest_map;
-	ring->data = (uint8_t *)ring->rest_map + (c.data_off - c.prod_off);
-	return 0;
-
-out_unmap_cons:
-	munmap(ring->cons_map, ring->cons_len);
-out_destroy:
-	d.id = c.id;
-	kshm_ioctl(fd, KSHM_IOC_REGION_DESTROY, &d);
 	return ret;
+}
+
+int kshm_ring_map(int fd, uint64_t offset, uint32_t kind, uint64_t data_size, uint32_t rec_max,
+		  uint32_t cache_mode, struct kshm_ring *ring)
+{
+	memset(ring, 0, sizeof(*ring));
+	if ((kind != KSHM_RING_K2U && kind != KSHM_RING_U2K) || !data_size ||
+	    (data_size & (data_size - 1)) || !rec_max)
+		return -EINVAL;
+	ring->kind = kind;
+	ring->cache_mode = cache_mode;
+	ring->size = data_size;
+	ring->rec_max = rec_max;
+	return kshm_ring_map_at(ring, fd, offset);
+}
+
+int kshm_ring_unmap(struct kshm_ring *ring)
+{
+	munmap(ring->rest_map, ring->rest_len);
+	munmap(ring->cons_map, ring->cons_len);
+	return 0;
 }
 
 int kshm_ring_destroy(struct kshm_ring *ring)
 {
-	munmap(ring->rest_map, ring->rest_len);
-	munmap(ring->cons_map, ring->cons_len);
+	kshm_ring_unmap(ring);
 	return kshm_region_destroy(ring->fd, ring->id);
 }
 

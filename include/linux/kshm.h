@@ -17,8 +17,11 @@
 #include <linux/dma-direction.h>
 #include <linux/types.h>
 #include <uapi/linux/kshm.h>
+#include <uapi/linux/kshm_ring.h>
 
 struct device;
+struct file;
+struct poll_table_struct;
 struct sg_table;
 struct vm_area_struct;
 struct kshm_buf;
@@ -47,6 +50,13 @@ struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
 				  enum dma_data_direction dir);
 void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
 			struct sg_table *sgt, enum dma_data_direction dir);
+
+/* Rings a driver creates and maps into its application. */
+struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode);
+int kshm_ring_mmap(struct kshm_ring *ring, struct vm_area_struct *vma);
+u32 kshm_ring_rec_max(const struct kshm_ring *ring);
+__poll_t kshm_ring_poll(struct kshm_ring *ring, struct file *file,
+			struct poll_table_struct *wait);
 
 /* Kernel-to-user rings an application created (KSHM_IOC_RING_CREATE). */
 struct kshm_ring *kshm_ring_from_fd(int fd, u32 id);

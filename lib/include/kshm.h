@@ -122,6 +122,16 @@ int kshm_ring_create(int fd, uint32_t kind, uint64_t data_size, uint32_t cache_m
 		     uint32_t echo_id, struct kshm_ring *ring);
 /* Unmap and destroy it. */
 int kshm_ring_destroy(struct kshm_ring *ring);
+/*
+ * Map a ring another driver made (kshm_ring_create() of the kernel API) at
+ * @offset of that driver's @fd, with the kind, size, record limit and cache
+ * mode the driver reports; each part writable only where this side writes.
+ * Its doorbell is a KSHM_IOC_RING_DOORBELL (id 0) on @fd, if the driver
+ * answers one.  kshm_ring_unmap() undoes it.
+ */
+int kshm_ring_map(int fd, uint64_t offset, uint32_t kind, uint64_t data_size, uint32_t rec_max,
+		  uint32_t cache_mode, struct kshm_ring *ring);
+int kshm_ring_unmap(struct kshm_ring *ring);
 
 /*
  * Kernel-to-user, consuming: the next committed record, or NULL (none yet;

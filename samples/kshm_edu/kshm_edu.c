@@ -25,6 +25,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/poll.h>
 #include <linux/scatterlist.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -246,11 +247,11 @@ static int kshm_edu_blocks(struct kshm_edu *edu, struct kshm_edu_stream *s,
  * Stream into a buffer the application registered on /dev/kshm.
  * Context: process, the application's, under edu->lock.
  */
-static int kshm_edu_stream(struct kshm_edu *edu, struct kshm_edu_stream *s)
+static int kshm_edu_stream(struct kshm_edu *edu, struct kshm_edu_stream *s,
+			   struct kshm_ring *ring)
 {
 	struct device *dev = &edu->pdev->dev;
 	struct sg_table *sgt;
-	struct kshm_ring *ring;
 	struct kshm_buf *b;
 	int ret;
 
@@ -258,20 +259,15 @@ static int kshm_edu_stream(struct kshm_edu *edu, struct kshm_edu_stream *s)
 	b = kshm_buf_from_fd(s->kshm_fd, s->buf_id, KSHM_BUF_KERNEL_WRITE);
 	if (IS_ERR(b))
 		return PTR_ERR(b);
-	ring = kshm_ring_from_fd(s->kshm_fd, s->ring_id);
-	if (IS_ERR(ring)) {
-		ret = PTR_ERR(ring);
-		goto out_put_buf;
-	}
 	ret = -EINVAL;
 	if (!s->blocks || (u64)s->blocks * KSHM_EDU_BLOCK > kshm_buf_length(b))
-		goto out_put_ring;
+		goto out_put_buf;
 	/* The DMA adapter's MapTransfer, for the blocks this stream writes. */
 	sgt = kshm_buf_dma_map(b, dev, 0, (u64)s->blocks * KSHM_EDU_BLOCK,
 			       DMA_FROM_DEVICE);
 	if (IS_ERR(sgt)) {
 		ret = PTR_ERR(sgt);
-		goto out_put_ring;
+		goto out_put_buf;
 	}
 	/* Blocks from a block-aligned start never straddle a page. */
 	if (sgt->sgl->offset % KSHM_EDU_BLOCK)
@@ -280,8 +276,6 @@ static int kshm_edu_stream(struct kshm_edu *edu, struct kshm_edu_stream *s)
 out_unmap:
 	/* The device touches the buffer no more: unmap, then let it go. */
 	kshm_buf_dma_unmap(b, dev, sgt, DMA_FROM_DEVICE);
-out_put_ring:
-	kshm_ring_put(ring);
 out_put_buf:
 	/* The last put sends the application its release event. */
 	kshm_buf_put(b);
@@ -293,25 +287,18 @@ out_put_buf:
  * Context: process, the application's, under edu->lock.
  */
 static int kshm_edu_region_stream(struct kshm_edu *edu, struct kshm_region *region,
-				  struct kshm_edu_stream *s)
+				  struct kshm_edu_stream *s, struct kshm_ring *ring)
 {
 	struct scatterlist sg;
-	struct kshm_ring *ring;
-	int ret;
 
 	if (s->buf_id || !s->blocks ||
 	    (u64)s->blocks * KSHM_EDU_BLOCK > kshm_region_length(region))
 		return -EINVAL;
-	ring = kshm_ring_from_fd(s->kshm_fd, s->ring_id);
-	if (IS_ERR(ring))
-		return PTR_ERR(ring);
 	/* AllocateCommonBuffer's logical address: one segment for the device. */
 	sg_init_table(&sg, 1);
 	sg_dma_address(&sg) = kshm_region_dma_addr(region);
 	sg_dma_len(&sg) = kshm_region_length(region);
-	ret = kshm_edu_blocks(edu, s, ring, &sg, NULL);
-	kshm_ring_put(ring);
-	return ret;
+	return kshm_edu_blocks(edu, s, ring, &sg, NULL);
 }
 
 /**
@@ -321,12 +308,15 @@ static int kshm_edu_region_stream(struct kshm_edu *edu, struct kshm_region *regi
  * @region: the file's region (KSHM_EDU_IOC_REGION), holding a reference, or
  *	NULL
  * @common: @region is a common buffer of the device
+ * @ring: the file's own kernel-to-user ring (KSHM_EDU_IOC_RING), holding a
+ *	reference, or NULL; protected by @lock like @region
  */
 struct kshm_edu_file {
 	struct kshm_edu *edu;
-	struct mutex lock;		/* protects region */
+	struct mutex lock;		/* protects region, common, ring */
 	struct kshm_region *region;
 	bool common;
+	struct kshm_ring *ring;
 };
 
 /*
@@ -377,6 +367,33 @@ out_unlock:
 	return ret;
 }
 
+/*
+ * Give @f a kernel-to-user ring of its own.
+ * Context: process, the application's (its RLIMIT_MEMLOCK is charged).
+ */
+static int kshm_edu_ring(struct kshm_edu_file *f, struct kshm_edu_ring *a)
+{
+	struct kshm_ring *ring;
+	int ret = -EBUSY;
+
+	if (a->__reserved || a->__pad)
+		return -EINVAL;
+	mutex_lock(&f->lock);
+	if (f->ring)
+		goto out_unlock;
+	/* The completion channel KeSetEvent would be, without the syscalls. */
+	ring = kshm_ring_create(KSHM_RING_K2U, a->data_size, KSHM_CACHE_WB);
+	ret = PTR_ERR_OR_ZERO(ring);
+	if (ret)
+		goto out_unlock;
+	f->ring = ring;
+	a->rec_max = kshm_ring_rec_max(ring);
+	a->mmap_offset = KSHM_EDU_RING_OFFSET;
+out_unlock:
+	mutex_unlock(&f->lock);
+	return ret;
+}
+
 static int kshm_edu_open(struct inode *inode, struct file *file)
 {
 	struct kshm_edu *edu = container_of(file->private_data, struct kshm_edu, misc);
@@ -398,24 +415,49 @@ static int kshm_edu_release(struct inode *inode, struct file *file)
 
 	if (f->region)
 		kshm_region_put(f->region);
+	if (f->ring)
+		kshm_ring_put(f->ring);
 	kref_put(&f->edu->ref, kshm_edu_free);
 	mutex_destroy(&f->lock);
 	kfree(f);
 	return 0;
 }
 
-/* Offset 0 maps the file's region.  Context: process. */
+/*
+ * Offset 0 maps the file's region, KSHM_EDU_RING_OFFSET its ring.
+ * Context: process.
+ */
 static int kshm_edu_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct kshm_edu_file *f = file->private_data;
+	unsigned long ring_pgoff = KSHM_EDU_RING_OFFSET >> PAGE_SHIFT;
 	int ret = -ENXIO;
 
 	mutex_lock(&f->lock);
-	/* MmMapLockedPagesSpecifyCache(UserMode); kshm keeps the lifetimes. */
-	if (f->region)
+	if (vma->vm_pgoff >= ring_pgoff) {
+		/* kshm counts pages from the ring's own start. */
+		vma->vm_pgoff -= ring_pgoff;
+		if (f->ring)
+			ret = kshm_ring_mmap(f->ring, vma);
+	} else if (f->region) {
+		/* MmMapLockedPagesSpecifyCache(UserMode); kshm keeps the lifetimes. */
 		ret = kshm_region_mmap(f->region, vma);
+	}
 	mutex_unlock(&f->lock);
 	return ret;
+}
+
+/* Readable while the file's ring holds a record.  Context: process. */
+static __poll_t kshm_edu_poll(struct file *file, struct poll_table_struct *wait)
+{
+	struct kshm_edu_file *f = file->private_data;
+	struct kshm_ring *ring;
+
+	mutex_lock(&f->lock);
+	ring = f->ring;
+	mutex_unlock(&f->lock);
+	/* Set once, then kept as long as the file: no reference needed. */
+	return ring ? kshm_ring_poll(ring, file, wait) : EPOLLERR;
 }
 
 /* Run one ioctl's work on the device.  Context: process. */
@@ -424,29 +466,42 @@ static int kshm_edu_do(struct kshm_edu_file *f, unsigned int cmd,
 {
 	struct kshm_edu *edu = f->edu;
 	struct kshm_region *region;
+	struct kshm_ring *ring;
 	bool common;
 	int ret;
 
 	mutex_lock(&f->lock);
 	region = f->region;
 	common = f->common;
+	ring = f->ring;
 	mutex_unlock(&f->lock);
-	/* The region lives as long as the file: no reference needed. */
+	/* The file's region and ring live as long as it: no reference needed. */
 	if (cmd == KSHM_EDU_IOC_REGION_STREAM && !region)
 		return -ENXIO;
 	if (cmd == KSHM_EDU_IOC_REGION_STREAM && !common)
 		return -EINVAL;
+	if (!s->ring_id && !ring)
+		return -ENXIO;
+	if (s->ring_id) {
+		ring = kshm_ring_from_fd(s->kshm_fd, s->ring_id);
+		if (IS_ERR(ring))
+			return PTR_ERR(ring);
+	}
+	ret = -EINTR;
 	if (mutex_lock_interruptible(&edu->lock))
-		return -EINTR;
+		goto out_put_ring;
 	if (!edu->pdev)
 		ret = -ENODEV;
 	else if (edu->dead)
 		ret = -EIO;
 	else if (cmd == KSHM_EDU_IOC_STREAM)
-		ret = kshm_edu_stream(edu, s);
+		ret = kshm_edu_stream(edu, s, ring);
 	else
-		ret = kshm_edu_region_stream(edu, region, s);
+		ret = kshm_edu_region_stream(edu, region, s, ring);
 	mutex_unlock(&edu->lock);
+out_put_ring:
+	if (s->ring_id)
+		kshm_ring_put(ring);
 	return ret;
 }
 
@@ -455,12 +510,22 @@ static long kshm_edu_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 	struct kshm_edu_file *f = file->private_data;
 	struct kshm_edu_region r;
 	struct kshm_edu_stream s;
+	struct kshm_edu_ring g;
 	int ret;
 
 	if (cmd == KSHM_EDU_IOC_REGION) {
 		if (copy_from_user(&r, (void __user *)arg, sizeof(r)))
 			return -EFAULT;
 		return r.size == sizeof(r) ? kshm_edu_region(f, &r) : -EINVAL;
+	}
+	if (cmd == KSHM_EDU_IOC_RING) {
+		if (copy_from_user(&g, (void __user *)arg, sizeof(g)))
+			return -EFAULT;
+		ret = g.size == sizeof(g) ? kshm_edu_ring(f, &g) : -EINVAL;
+		/* A ring the caller never learned of stays the file's: no undo. */
+		if (!ret && copy_to_user((void __user *)arg, &g, sizeof(g)))
+			ret = -EFAULT;
+		return ret;
 	}
 	if (cmd != KSHM_EDU_IOC_STREAM && cmd != KSHM_EDU_IOC_REGION_STREAM)
 		return -ENOTTY;
@@ -481,6 +546,7 @@ static const struct file_operations kshm_edu_fops = {
 	.unlocked_ioctl = kshm_edu_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = kshm_edu_mmap,
+	.poll = kshm_edu_poll,
 	.llseek = noop_llseek,
 };
 

@@ -26,7 +26,8 @@
  *	lands at byte i * KSHM_EDU_BLOCK of it; its address must be a multiple
  *	of KSHM_EDU_BLOCK, so that no block straddles two pages
  * @ring_id: a kernel-to-user ring there: one KSHM_EDU_REC_BLOCK record per
- *	block, posted from the device's interrupt
+ *	block, posted from the device's interrupt; 0 for this file's own ring
+ *	(KSHM_EDU_IOC_RING)
  * @blocks: how many; 1 at least, and no more than fit in the buffer
  * @done: out: blocks written, fewer when the buffer was unregistered, a
  *	signal came or the device went away (EINTR when a signal came before
@@ -97,5 +98,29 @@ struct kshm_edu_region {
  * @buf_id is ignored and must be 0.
  */
 #define KSHM_EDU_IOC_REGION_STREAM	_IOWR(0xBE, 0x03, struct kshm_edu_stream)
+
+/**
+ * struct kshm_edu_ring - give this open file a kernel-to-user ring
+ * @size: sizeof(struct kshm_edu_ring)
+ * @__reserved: 0
+ * @data_size: bytes of record space, a power of two from 4 KiB to 16 MiB
+ * @rec_max: out: the largest record
+ * @mmap_offset: out: where mmap() of /dev/kshm_edu finds it, laid out as
+ *	<linux/kshm_ring.h> says (libkshm's kshm_ring_map() maps it)
+ *
+ * One ring a file, write-back; streams with @ring_id 0 post to it, and
+ * poll() on the file reports EPOLLIN while it holds a record.
+ */
+struct kshm_edu_ring {
+	__u32 size;
+	__u32 __reserved;
+	__u64 data_size;
+	__u32 rec_max;
+	__u32 __pad;
+	__u64 mmap_offset;
+};
+
+#define KSHM_EDU_RING_OFFSET	(1ULL << 30)
+#define KSHM_EDU_IOC_RING	_IOWR(0xBE, 0x04, struct kshm_edu_ring)
 
 #endif /* _UAPI_KSHM_EDU_H */

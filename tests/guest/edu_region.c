@@ -7,8 +7,11 @@
  * what the driver wrote through the kernel address, cache modes and nodes,
  * read-only regions, every bad input's errno, a mapping that outlives the
  * driver's file and the device's binding, fork, and blocks the device
- * writes into a common buffer while the application reads them.
+ * writes into a common buffer while the application reads them.  And a
+ * kernel-to-user ring the driver makes for the file (KSHM_EDU_IOC_RING):
+ * mapped through the driver's file, its records and poll().
  */
+#include <poll.h>
 #include <pthread.h>
 #include <sys/mman.h>
 
@@ -219,7 +222,7 @@ static void bad_inputs(int kfd)
 		  "edu_region_map_past_the_end_einval");
 	tap_errno(map(fd, page, PROT_READ, MAP_SHARED, 2 * page, &p), EINVAL,
 		  "edu_region_map_from_past_the_end_einval");
-	tap_errno(map(fd, page, PROT_READ, MAP_SHARED, (off_t)1 << 40, &p), EINVAL,
+	tap_errno(map(fd, page, PROT_READ, MAP_SHARED, (off_t)512 << 20, &p), EINVAL,
 		  "edu_region_map_from_far_past_the_end_einval");
 	tap_errno(region_stream(fd, kfd, 0, k2u.id, 1, NULL), EINVAL,
 		  "edu_common_stream_into_a_plain_region_einval");
@@ -376,6 +379,101 @@ static void common_buffer_outlives_unbind(int kfd)
 	edu_fd = open_client();
 }
 
+static int ring_ioctl(int fd, uint64_t data_size, struct kshm_edu_ring *g)
+{
+	*g = (struct kshm_edu_ring){ .size = sizeof(*g), .data_size = data_size };
+	return ioctl(fd, KSHM_EDU_IOC_RING, g) ? -errno : 0;
+}
+
+/* Is @fd readable within @ms milliseconds?  The poll() events, or -errno. */
+static int poll_in(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int n = poll(&pfd, 1, ms);
+
+	return n < 0 ? -errno : n ? pfd.revents : 0;
+}
+
+static void own_ring_bad_inputs(int kfd)
+{
+	struct kshm_edu_ring g = { .size = sizeof(g) - 1, .data_size = 4096 };
+	int fd = open_client();
+	uint8_t *p;
+
+	tap_errno(ioctl(fd, KSHM_EDU_IOC_RING, &g) ? -errno : 0, EINVAL,
+		  "edu_ring_struct_size_wrong_einval");
+	g = (struct kshm_edu_ring){ .size = sizeof(g), .data_size = 4096, .__reserved = 1 };
+	tap_errno(ioctl(fd, KSHM_EDU_IOC_RING, &g) ? -errno : 0, EINVAL,
+		  "edu_ring_reserved_nonzero_einval");
+	tap_errno(ring_ioctl(fd, 1000, &g), EINVAL, "edu_ring_size_below_4k_einval");
+	tap_errno(ring_ioctl(fd, 3 << 20, &g), EINVAL, "edu_ring_size_not_a_power_of_two_einval");
+	tap_errno(ring_ioctl(fd, 32 << 20, &g), EINVAL, "edu_ring_size_above_16m_einval");
+	tap_ok(poll_in(fd, 0) == POLLERR, "edu_ring_poll_without_a_ring_pollerr");
+	tap_errno(map(fd, page, PROT_READ, MAP_SHARED, KSHM_EDU_RING_OFFSET, &p), ENXIO,
+		  "edu_ring_map_before_create_enxio");
+	tap_require(!region(fd, KSHM_EDU_REGION_COMMON, 0, KSHM_NODE_ANY, 2 * BLK), "common");
+	tap_errno(region_stream(fd, kfd, 0, 0, 1, NULL), ENXIO,
+		  "edu_ring_stream_to_the_own_ring_without_one_enxio");
+	tap_zero(ring_ioctl(fd, 4096, &g), "edu_ring_create_after_refusals");
+	tap_ok(g.rec_max == 1024 && g.mmap_offset == KSHM_EDU_RING_OFFSET,
+	       "edu_ring_reports_its_layout (rec_max %u)", g.rec_max);
+	tap_errno(ring_ioctl(fd, 4096, &g), EBUSY, "edu_ring_second_create_ebusy");
+	/* The kernel produces: the application may write only the consumer page. */
+	tap_errno(
+		map(fd, page, PROT_READ | PROT_WRITE, MAP_SHARED, KSHM_EDU_RING_OFFSET + page, &p),
+		EPERM, "edu_ring_producer_page_writable_map_eperm");
+	tap_errno(map(fd, page, PROT_READ, MAP_SHARED, KSHM_EDU_RING_OFFSET + 6 * page, &p), EINVAL,
+		  "edu_ring_map_past_its_end_einval");
+	close(fd);
+}
+
+/*
+ * A common buffer and the driver's own ring: no /dev/kshm object at all.
+ * poll() on the driver's file wakes for the records; each block is checked
+ * when its record comes; the mappings outlive the file.
+ */
+static void own_ring_streams(int kfd)
+{
+	struct kshm_info before = info_now(kfd);
+	struct streamer s = { .kfd = -1, .blocks = 8 };
+	size_t len = 8 * BLK;
+	struct kshm_edu_ring g;
+	struct kshm_ring r;
+	uint32_t count = 0, woken = 0;
+	int good = 1;
+	pthread_t t;
+	uint8_t *p;
+
+	s.fd = open_client();
+	tap_require(!region(s.fd, KSHM_EDU_REGION_COMMON, 0, KSHM_NODE_ANY, len) &&
+			    !map(s.fd, len, PROT_READ, MAP_SHARED, 0, &p) &&
+			    !ring_ioctl(s.fd, 4096, &g),
+		    "common buffer and ring");
+	tap_zero(kshm_ring_map(s.fd, g.mmap_offset, KSHM_RING_K2U, 4096, g.rec_max, KSHM_CACHE_WB,
+			       &r),
+		 "edu_ring_maps_through_the_client (kshm_ring_map)");
+	tap_ok(poll_in(s.fd, 0) == 0, "edu_ring_poll_empty_is_not_readable");
+	tap_require(!pthread_create(&t, NULL, streamer_main, &s), "thread");
+	while (!s.finished || count < s.done) {
+		if (poll_in(s.fd, 1000) & POLLIN)
+			woken++;
+		good &= drain(&r, p, 0, &count);
+	}
+	pthread_join(t, NULL);
+	good &= drain(&r, p, 0, &count);
+	tap_ok(!s.ret && s.done == 8, "edu_ring_stream_8_blocks (%d, %u done)", s.ret, s.done);
+	tap_ok(good && count == 8, "edu_ring_each_block_good_when_its_record_comes (%u)", count);
+	tap_ok(woken >= 1, "edu_ring_poll_wakes_for_records (%u wakeups)", woken);
+	tap_ok(poll_in(s.fd, 0) == 0, "edu_ring_poll_not_readable_once_drained");
+	close(s.fd);
+	tap_ok(info_now(kfd).regions_alive == before.regions_alive + 2,
+	       "edu_ring_and_region_alive_while_mapped");
+	kshm_ring_unmap(&r);
+	munmap(p, len);
+	tap_ok(info_now(kfd).regions_alive == before.regions_alive,
+	       "edu_ring_and_region_freed_with_the_last_mapping");
+}
+
 int main(void)
 {
 	int kfd;
@@ -392,6 +490,8 @@ int main(void)
 	bad_inputs(kfd);
 	fork_keeps_it(kfd);
 	common_buffer_streams(kfd);
+	own_ring_bad_inputs(kfd);
+	own_ring_streams(kfd);
 	common_buffer_outlives_unbind(kfd);
 	kshm_close(kfd);
 	return tap_done();
