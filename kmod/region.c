@@ -642,3 +642,48 @@ out_put_region:
 	kshm_region_put(r);
 	return ret;
 }
+
+/**
+ * kshm_region_map_vma - map part of a region into a vma of another file
+ * @r: the region
+ * @vma: a vma being mmapped (of a dma-buf's file, say)
+ * @first: the page of @r's mmap space that @vma starts at
+ *
+ * Every rule of a region's mapping holds: shared mappings only, in the
+ * region's cache mode, not growable, never writable where the application
+ * may not write (a writable @vma is EPERM, and mprotect() cannot make it
+ * writable later).  The vma takes a reference of its own on @r.
+ *
+ * Context: process (mmap), may sleep.
+ * Return: 0; -EINVAL for a private mapping or a range beyond @r, -EPERM,
+ * or vm_insert_pages()'s error.
+ */
+int kshm_region_map_vma(struct kshm_region *r, struct vm_area_struct *vma,
+			unsigned long first)
+{
+	unsigned long nr = vma_pages(vma);
+	int ret;
+
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	if (first >= kshm_region_map_pages(r) || nr > kshm_region_map_pages(r) - first)
+		return -EINVAL;
+	if (!kshm_region_user_writable(r, first, nr)) {
+		if (vma->vm_flags & VM_WRITE)
+			return -EPERM;
+		kshm_vm_flags_clear(vma, VM_MAYWRITE);
+	}
+	kshm_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	/* As in kshm_region_mmap(): no write-back mapping of WC/UC pages. */
+	if (r->cache_mode != KSHM_CACHE_WB)
+		kshm_vm_flags_set(vma, VM_IO);
+	vma->vm_page_prot = kshm_cache_pgprot(vma->vm_page_prot, r->cache_mode);
+	ret = kshm_region_insert(r, vma, first, nr);
+	if (ret)
+		return ret;
+	kref_get(&r->ref);
+	vma->vm_private_data = r;
+	vma->vm_ops = &kshm_vm_ops;
+	atomic_inc(&r->mappings);
+	return 0;
+}

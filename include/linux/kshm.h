@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kshm for other drivers: accept memory an application registered on
- * /dev/kshm, map it for a device's DMA, and post records to the
+ * /dev/kshm, or any dma-buf, map it for a device's DMA, and post records to the
  * application through a kshm ring from any context, hard IRQ included.
  *
  * Handles are reference counted and opaque; each function's kernel-doc (in
@@ -19,6 +19,7 @@
 struct device;
 struct sg_table;
 struct kshm_buf;
+struct kshm_dmabuf;
 struct kshm_ring;
 
 /* Buffers an application registered (KSHM_IOC_BUF_REGISTER). */
@@ -32,6 +33,13 @@ struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
 				  enum dma_data_direction dir);
 void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
 			struct sg_table *sgt, enum dma_data_direction dir);
+
+/* Any dma-buf (a kshm region exported, udmabuf, ...) mapped for a device. */
+struct kshm_dmabuf *kshm_dmabuf_import(int fd, struct device *dev,
+				       enum dma_data_direction dir);
+struct sg_table *kshm_dmabuf_sgt(const struct kshm_dmabuf *d);
+u64 kshm_dmabuf_length(const struct kshm_dmabuf *d);
+void kshm_dmabuf_release(struct kshm_dmabuf *d);
 
 /* Kernel-to-user rings an application created (KSHM_IOC_RING_CREATE). */
 struct kshm_ring *kshm_ring_from_fd(int fd, u32 id);
