@@ -9,7 +9,8 @@
  * window and from there, by DMA through the IOMMU if there is one, into the
  * next page of the application's buffer; the device's interrupt then posts
  * one record into the ring.  The application sees blocks land without a
- * system call per block.
+ * system call per block.  KSHM_EDU_IOC_STREAM_DMABUF streams the same way
+ * into any dma-buf (a kshm region exported, a udmabuf).
  *
  * Each kshm call is marked with its Windows counterpart where it has one.
  */
@@ -191,60 +192,56 @@ static u64 kshm_edu_fill(struct kshm_edu *edu, u64 seq)
 	return sum;
 }
 
-/*
- * Stream @s->blocks blocks.  Context: process, the application's, under
- * edu->lock.
+/**
+ * struct kshm_edu_job - one stream, whatever memory it goes to
+ * @sgt: the memory, mapped for the device
+ * @length: its bytes
+ * @ring: where the records go
+ * @buf: a registered buffer, whose cancel stops the stream, or NULL
+ * @blocks: how many
+ * @seq: the first block's sequence number
+ * @done: out, blocks written
  */
-static int kshm_edu_stream(struct kshm_edu *edu, struct kshm_edu_stream *s)
-{
-	struct device *dev = &edu->pdev->dev;
-	struct kshm_edu_cursor c;
+struct kshm_edu_job {
 	struct sg_table *sgt;
+	u64 length;
 	struct kshm_ring *ring;
-	struct kshm_buf *b;
-	u32 i;
-	int ret;
+	struct kshm_buf *buf;
+	u32 blocks;
+	u64 seq;
+	u32 done;
+};
 
-	/* MmProbeAndLockPages, done at registration: take the pinned buffer. */
-	b = kshm_buf_from_fd(s->kshm_fd, s->buf_id, KSHM_BUF_KERNEL_WRITE);
-	if (IS_ERR(b))
-		return PTR_ERR(b);
-	ring = kshm_ring_from_fd(s->kshm_fd, s->ring_id);
-	if (IS_ERR(ring)) {
-		ret = PTR_ERR(ring);
-		goto out_put_buf;
-	}
-	ret = -EINVAL;
-	if (!s->blocks || (u64)s->blocks * KSHM_EDU_BLOCK > kshm_buf_length(b))
-		goto out_put_ring;
-	/* The DMA adapter's MapTransfer, for the blocks this stream writes. */
-	sgt = kshm_buf_dma_map(b, dev, 0, (u64)s->blocks * KSHM_EDU_BLOCK,
-			       DMA_FROM_DEVICE);
-	if (IS_ERR(sgt)) {
-		ret = PTR_ERR(sgt);
-		goto out_put_ring;
-	}
+/*
+ * Stream @j->blocks blocks into @j->sgt.  Context: process, the
+ * application's, under edu->lock.
+ */
+static int kshm_edu_run(struct kshm_edu *edu, struct kshm_edu_job *j)
+{
+	struct kshm_edu_cursor c = { .sg = j->sgt->sgl };
+	int ret = 0;
+	u32 i;
+
 	/* Blocks from a block-aligned start never straddle a page. */
-	if (sgt->sgl->offset % KSHM_EDU_BLOCK)
-		goto out_unmap;
-	c = (struct kshm_edu_cursor){ .sg = sgt->sgl };
-	for (i = 0; i < s->blocks; i++)
+	if (!j->blocks || (u64)j->blocks * KSHM_EDU_BLOCK > j->length ||
+	    j->sgt->sgl->offset % KSHM_EDU_BLOCK)
+		return -EINVAL;
+	for (i = 0; i < j->blocks; i++)
 		if (!kshm_edu_next_block(&c))
-			goto out_unmap;
-	ret = 0;
-	edu->ring = ring;
-	c = (struct kshm_edu_cursor){ .sg = sgt->sgl };
-	for (s->done = 0; s->done < s->blocks; s->done++) {
+			return -EINVAL;
+	edu->ring = j->ring;
+	c = (struct kshm_edu_cursor){ .sg = j->sgt->sgl };
+	for (j->done = 0; j->done < j->blocks; j->done++) {
 		/*
 		 * The application unregistered (its IRP was cancelled), a
 		 * signal came, or the device is going: stop between blocks.
 		 */
-		if (kshm_buf_cancelled(b) || signal_pending(current) ||
-		    READ_ONCE(edu->stopping))
+		if ((j->buf && kshm_buf_cancelled(j->buf)) ||
+		    signal_pending(current) || READ_ONCE(edu->stopping))
 			break;
-		i = s->done;
-		edu->rec.seq = s->seq + i;
-		edu->rec.sum = kshm_edu_fill(edu, s->seq + i);
+		i = j->done;
+		edu->rec.seq = j->seq + i;
+		edu->rec.sum = kshm_edu_fill(edu, j->seq + i);
 		edu->rec.index = i;
 		ret = kshm_edu_dma(edu, edu->bounce_dma, EDU_WINDOW, false);
 		if (ret)
@@ -257,16 +254,80 @@ static int kshm_edu_stream(struct kshm_edu *edu, struct kshm_edu_stream *s)
 	}
 	edu->ring = NULL;
 	/* Nothing done and a signal: let the call be restarted. */
-	if (!ret && !s->done && signal_pending(current))
+	if (!ret && !j->done && signal_pending(current))
 		ret = -EINTR;
-out_unmap:
+	return ret;
+}
+
+/*
+ * Stream @s->blocks blocks into a registered buffer.  Context: process,
+ * the application's, under edu->lock.
+ */
+static int kshm_edu_stream(struct kshm_edu *edu, struct kshm_edu_stream *s)
+{
+	struct kshm_edu_job j = { .blocks = s->blocks, .seq = s->seq };
+	struct device *dev = &edu->pdev->dev;
+	int ret;
+
+	/* MmProbeAndLockPages, done at registration: take the pinned buffer. */
+	j.buf = kshm_buf_from_fd(s->kshm_fd, s->buf_id, KSHM_BUF_KERNEL_WRITE);
+	if (IS_ERR(j.buf))
+		return PTR_ERR(j.buf);
+	j.ring = kshm_ring_from_fd(s->kshm_fd, s->ring_id);
+	if (IS_ERR(j.ring)) {
+		ret = PTR_ERR(j.ring);
+		goto out_put_buf;
+	}
+	ret = -EINVAL;
+	j.length = (u64)s->blocks * KSHM_EDU_BLOCK;
+	if (!s->blocks || j.length > kshm_buf_length(j.buf))
+		goto out_put_ring;
+	/* The DMA adapter's MapTransfer, for the blocks this stream writes. */
+	j.sgt = kshm_buf_dma_map(j.buf, dev, 0, j.length, DMA_FROM_DEVICE);
+	if (IS_ERR(j.sgt)) {
+		ret = PTR_ERR(j.sgt);
+		goto out_put_ring;
+	}
+	ret = kshm_edu_run(edu, &j);
+	s->done = j.done;
 	/* The device touches the buffer no more: unmap, then let it go. */
-	kshm_buf_dma_unmap(b, dev, sgt, DMA_FROM_DEVICE);
+	kshm_buf_dma_unmap(j.buf, dev, j.sgt, DMA_FROM_DEVICE);
 out_put_ring:
-	kshm_ring_put(ring);
+	kshm_ring_put(j.ring);
 out_put_buf:
 	/* The last put sends the application its release event. */
-	kshm_buf_put(b);
+	kshm_buf_put(j.buf);
+	return ret;
+}
+
+/*
+ * Stream @s->blocks blocks into any dma-buf.  Context: process, the
+ * application's, under edu->lock.
+ */
+static int kshm_edu_stream_dmabuf(struct kshm_edu *edu,
+				  struct kshm_edu_stream_dmabuf *s)
+{
+	struct kshm_edu_job j = { .blocks = s->blocks, .seq = s->seq };
+	struct kshm_dmabuf *d;
+	int ret;
+
+	/* Another driver's memory, attached and mapped for this device. */
+	d = kshm_dmabuf_import(s->dmabuf_fd, &edu->pdev->dev, DMA_FROM_DEVICE);
+	if (IS_ERR(d))
+		return PTR_ERR(d);
+	j.ring = kshm_ring_from_fd(s->kshm_fd, s->ring_id);
+	if (IS_ERR(j.ring)) {
+		ret = PTR_ERR(j.ring);
+		goto out_release;
+	}
+	j.sgt = kshm_dmabuf_sgt(d);
+	j.length = kshm_dmabuf_length(d);
+	ret = kshm_edu_run(edu, &j);
+	s->done = j.done;
+	kshm_ring_put(j.ring);
+out_release:
+	/* The device touches it no more: unmap, detach, let it go. */
+	kshm_dmabuf_release(d);
 	return ret;
 }
 
@@ -287,25 +348,67 @@ static int kshm_edu_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static long kshm_edu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+/* Take the device for one stream: 0 (edu->lock held), or an errno. */
+static int kshm_edu_claim(struct kshm_edu *edu)
 {
-	struct kshm_edu *edu = file->private_data;
+	int ret;
+
+	if (mutex_lock_interruptible(&edu->lock))
+		return -EINTR;
+	ret = !edu->pdev ? -ENODEV : edu->dead ? -EIO : 0;
+	if (ret)
+		mutex_unlock(&edu->lock);
+	return ret;
+}
+
+static long kshm_edu_ioctl_stream(struct kshm_edu *edu, void __user *arg)
+{
 	struct kshm_edu_stream s;
 	int ret;
 
-	if (cmd != KSHM_EDU_IOC_STREAM)
-		return -ENOTTY;
-	if (copy_from_user(&s, (void __user *)arg, sizeof(s)))
+	if (copy_from_user(&s, arg, sizeof(s)))
 		return -EFAULT;
 	if (s.size != sizeof(s))
 		return -EINVAL;
-	if (mutex_lock_interruptible(&edu->lock))
-		return -EINTR;
-	ret = !edu->pdev ? -ENODEV : edu->dead ? -EIO : kshm_edu_stream(edu, &s);
+	ret = kshm_edu_claim(edu);
+	if (ret)
+		return ret;
+	ret = kshm_edu_stream(edu, &s);
 	mutex_unlock(&edu->lock);
-	if (!ret && copy_to_user((void __user *)arg, &s, sizeof(s)))
+	if (!ret && copy_to_user(arg, &s, sizeof(s)))
 		ret = -EFAULT;
 	return ret;
+}
+
+static long kshm_edu_ioctl_stream_dmabuf(struct kshm_edu *edu, void __user *arg)
+{
+	struct kshm_edu_stream_dmabuf s;
+	int ret;
+
+	if (copy_from_user(&s, arg, sizeof(s)))
+		return -EFAULT;
+	if (s.size != sizeof(s))
+		return -EINVAL;
+	ret = kshm_edu_claim(edu);
+	if (ret)
+		return ret;
+	ret = kshm_edu_stream_dmabuf(edu, &s);
+	mutex_unlock(&edu->lock);
+	if (!ret && copy_to_user(arg, &s, sizeof(s)))
+		ret = -EFAULT;
+	return ret;
+}
+
+static long kshm_edu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	switch (cmd) {
+	case KSHM_EDU_IOC_STREAM:
+		return kshm_edu_ioctl_stream(file->private_data, (void __user *)arg);
+	case KSHM_EDU_IOC_STREAM_DMABUF:
+		return kshm_edu_ioctl_stream_dmabuf(file->private_data,
+						    (void __user *)arg);
+	}
+	return -ENOTTY;
 }
 
 static const struct file_operations kshm_edu_fops = {
