@@ -592,13 +592,11 @@ static int kshm_vma_detach_device(struct vm_area_struct *vma)
 
 int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
 {
-	unsigned long first = vma->vm_pgoff & (KSHM_WINDOW_PAGES - 1);
-	unsigned long nr = vma_pages(vma);
 	u64 id = vma->vm_pgoff / KSHM_WINDOW_PAGES;
 	struct kshm_region *r;
 	int ret;
 
-	/* VM_MAYSHARE: a shared mapping of an O_RDONLY fd has no VM_SHARED. */
+	/* Before the lookup, as ever: MAP_PRIVATE is EINVAL for any offset. */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	if (id > KSHM_MAX_REGION_ID)
@@ -606,47 +604,19 @@ int kshm_region_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
 	r = kshm_region_get(kf, id);
 	if (IS_ERR(r))
 		return -ENXIO;
-	ret = -EINVAL;
-	if (first >= kshm_region_map_pages(r) || nr > kshm_region_map_pages(r) - first)
-		goto out_put_region;
-	/* A read-only region, or a part of a ring the other side writes. */
-	if (!kshm_region_user_writable(r, first, nr)) {
-		ret = -EPERM;
-		if (vma->vm_flags & VM_WRITE)
-			goto out_put_region;
-		/* mprotect(PROT_WRITE) must fail later too. */
-		kshm_vm_flags_clear(vma, VM_MAYWRITE);
-	}
-	kshm_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	/*
-	 * WC/UC pages must never get a write-back mapping: VM_IO keeps
-	 * get_user_pages() (and so a buffer registration, which would vmap
-	 * them write-back) away from them, as DRM/TTM do.
-	 */
-	if (r->cache_mode != KSHM_CACHE_WB)
-		kshm_vm_flags_set(vma, VM_IO);
-	vma->vm_page_prot = kshm_cache_pgprot(vma->vm_page_prot, r->cache_mode);
 	ret = kshm_vma_detach_device(vma);
-	if (ret)
-		goto out_put_region;
-	ret = kshm_region_insert(r, vma, first, nr);
-	if (ret)
-		goto out_put_region;
-	/* The reference taken above now belongs to the vma. */
-	vma->vm_private_data = r;
-	vma->vm_ops = &kshm_vm_ops;
-	atomic_inc(&r->mappings);
-	return 0;
-
-out_put_region:
+	if (!ret)
+		ret = kshm_region_map_vma(r, vma,
+					  vma->vm_pgoff & (KSHM_WINDOW_PAGES - 1));
+	/* On success the vma holds a reference of its own. */
 	kshm_region_put(r);
 	return ret;
 }
 
 /**
- * kshm_region_map_vma - map part of a region into a vma of another file
+ * kshm_region_map_vma - map part of a region into a vma
  * @r: the region
- * @vma: a vma being mmapped (of a dma-buf's file, say)
+ * @vma: a vma being mmapped (of the device file, or a dma-buf's)
  * @first: the page of @r's mmap space that @vma starts at
  *
  * Every rule of a region's mapping holds: shared mappings only, in the
@@ -664,17 +634,24 @@ int kshm_region_map_vma(struct kshm_region *r, struct vm_area_struct *vma,
 	unsigned long nr = vma_pages(vma);
 	int ret;
 
+	/* VM_MAYSHARE: a shared mapping of an O_RDONLY fd has no VM_SHARED. */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	if (first >= kshm_region_map_pages(r) || nr > kshm_region_map_pages(r) - first)
 		return -EINVAL;
+	/* A read-only region, or a part of a ring the other side writes. */
 	if (!kshm_region_user_writable(r, first, nr)) {
 		if (vma->vm_flags & VM_WRITE)
 			return -EPERM;
+		/* mprotect(PROT_WRITE) must fail later too. */
 		kshm_vm_flags_clear(vma, VM_MAYWRITE);
 	}
 	kshm_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	/* As in kshm_region_mmap(): no write-back mapping of WC/UC pages. */
+	/*
+	 * WC/UC pages must never get a write-back mapping: VM_IO keeps
+	 * get_user_pages() (and so a buffer registration, which would vmap
+	 * them write-back) away from them, as DRM/TTM do.
+	 */
 	if (r->cache_mode != KSHM_CACHE_WB)
 		kshm_vm_flags_set(vma, VM_IO);
 	vma->vm_page_prot = kshm_cache_pgprot(vma->vm_page_prot, r->cache_mode);
