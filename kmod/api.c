@@ -99,7 +99,7 @@ EXPORT_SYMBOL_NS_GPL(kshm_buf_cancelled, KSHM);
  * Then the IOMMU places the buffer below the device's mask itself.
  * Context: any.
  */
-static bool kshm_dma_translated(struct device *dev)
+bool kshm_dma_translated(struct device *dev)
 {
 	struct iommu_domain *d = iommu_get_domain_for_dev(dev);
 

@@ -20,6 +20,8 @@
 
 struct device;
 struct eventfd_ctx;
+struct device;
+struct file;
 
 /* Pages in one region's window of the mmap offset space. */
 #define KSHM_WINDOW_PAGES	(1UL << (KSHM_MMAP_WINDOW_SHIFT - PAGE_SHIFT))
@@ -180,6 +182,17 @@ struct kshm_region {
 	struct kshm_ring *ring;
 };
 
+/**
+ * struct kshm_new_fd - a descriptor a command makes for its caller
+ * @fd: reserved with get_unused_fd_flags(), not installed yet
+ * @file: what it will name; the caller's reference, which fd_install()
+ *	hands to the descriptor table, or NULL if the command made none
+ */
+struct kshm_new_fd {
+	int fd;
+	struct file *file;
+};
+
 /* Module parameters (main.c), read with READ_ONCE. */
 extern unsigned long kshm_max_region_size;
 extern unsigned long kshm_max_file_size;
@@ -276,6 +289,11 @@ int kshm_ioctl_ring_doorbell(struct kshm_file *kf, void *arg);
 int kshm_ioctl_ring_set_eventfd(struct kshm_file *kf, void *arg);
 int kshm_ioctl_ring_stats(struct kshm_file *kf, void *arg);
 int kshm_ioctl_ring_read(struct kshm_file *kf, void *arg);
+
+int kshm_region_map_vma(struct kshm_region *r, struct vm_area_struct *vma,
+			unsigned long first);
+int kshm_ioctl_region_export(struct kshm_file *kf, void *arg, struct kshm_new_fd *nfd);
+bool kshm_dma_translated(struct device *dev);
 
 void kshm_engine_release(struct kshm_file *kf);
 int kshm_ioctl_engine_start(struct kshm_file *kf, void *arg);

@@ -83,6 +83,10 @@ static int kshm_ioctl_info(struct kshm_file *kf, void *arg)
  * @undo: for a command that creates something (a region, a registration,
  *	a running engine): take back what @fn made, when its result cannot
  *	be written to the caller.  A call that fails leaves nothing behind.
+ * @fn_fd: instead of @fn, for a command whose result is a new descriptor:
+ *	it reserves the descriptor and makes the file (@nfd), which is
+ *	installed only once the result has reached the caller (an installed
+ *	descriptor cannot be taken back), else dropped
  */
 struct kshm_ioctl_op {
 	unsigned int cmd;
@@ -93,6 +97,7 @@ struct kshm_ioctl_op {
 	bool out;
 	int (*fn)(struct kshm_file *kf, void *arg);
 	void (*undo)(struct kshm_file *kf, void *arg);
+	int (*fn_fd)(struct kshm_file *kf, void *arg, struct kshm_new_fd *nfd);
 };
 
 #define KSHM_OP_INDEX(cmd)	(_IOC_NR(cmd) - KSHM_CMD_BASE)
@@ -256,6 +261,15 @@ static const struct kshm_ioctl_op kshm_ioctl_ops[] = {
 		.writes = true,
 		.fn = kshm_ioctl_ring_read,
 	},
+	[KSHM_OP_INDEX(KSHM_IOC_REGION_EXPORT)] = {
+		.cmd = KSHM_IOC_REGION_EXPORT,
+		.out = true,
+		.size = sizeof(struct kshm_region_export),
+		.min_size = offsetofend(struct kshm_region_export, fd),
+		.valid_flags = KSHM_REGION_EXPORT_CLOEXEC | KSHM_REGION_EXPORT_RDWR,
+		.writes = true,
+		.fn_fd = kshm_ioctl_region_export,
+	},
 };
 
 /*
@@ -287,6 +301,7 @@ union kshm_ioctl_buf {
 	struct kshm_ring_set_eventfd ring_set_eventfd;
 	struct kshm_ring_stats ring_stats;
 	struct kshm_ring_read ring_read;
+	struct kshm_region_export region_export;
 };
 
 static const struct kshm_ioctl_op *kshm_ioctl_op_find(unsigned int cmd)
@@ -306,25 +321,33 @@ static const struct kshm_ioctl_op *kshm_ioctl_op_find(unsigned int cmd)
  * Write the struct back to a caller that gets results.  First prove it
  * writable (it still holds the caller's own bytes), so the usual bad
  * pointer fails before anything happens; @undo covers a mapping made
- * read-only by another thread in between.
+ * read-only by another thread in between, and a new descriptor is
+ * installed only after the last write.
  */
 static int kshm_ioctl_run(struct kshm_file *kf, const struct kshm_ioctl_op *op,
 			  void __user *uarg, union kshm_ioctl_buf *buf, u32 usize)
 {
 	u32 len = min_t(u32, usize, op->size);
+	struct kshm_new_fd nfd = { .fd = -1 };
 	int ret;
 
 	if (op->out && copy_to_user(uarg, buf, len))
 		return -EFAULT;
-	ret = op->fn(kf, buf);
+	ret = op->fn_fd ? op->fn_fd(kf, buf, &nfd) : op->fn(kf, buf);
 	if (ret || !op->out)
 		return ret;
 	if (copy_to_user(uarg, buf, len) ||
-	    (op->undo && kshm_plant_result_fault())) {
+	    ((op->undo || op->fn_fd) && kshm_plant_result_fault())) {
 		if (op->undo)
 			op->undo(kf, buf);
+		if (nfd.file) {
+			put_unused_fd(nfd.fd);
+			fput(nfd.file);
+		}
 		return -EFAULT;
 	}
+	if (nfd.file)
+		fd_install(nfd.fd, nfd.file);
 	return 0;
 }
 

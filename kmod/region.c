@@ -628,14 +628,25 @@ static int kshm_vma_detach_device(struct vm_area_struct *vma)
 	return 0;
 }
 
-/*
- * Map [@first, @first + vma_pages(@vma)) of @r's mmap space into @vma; on
- * success the caller's reference on @r becomes the vma's.  @detach gives
- * the vma a file of its own instead of /dev/kshm.
+/**
+ * kshm_region_map_vma - map part of a region into a vma
+ * @r: the region
+ * @vma: a vma being mmapped (of the device file, a dma-buf's, or another
+ *	driver's file)
+ * @first: the page of @r's mmap space that @vma starts at
+ *
+ * Every rule of a region's mapping holds: shared mappings only, in the
+ * region's cache mode, not growable, never writable where the application
+ * may not write (a writable @vma is EPERM, and mprotect() cannot make it
+ * writable later).  The vma takes a reference of its own on @r.
+ *
  * Context: process (mmap), may sleep.
+ * Return: 0; -EINVAL for a private mapping or a range beyond @r, -EPERM,
+ * or the error of vm_insert_pages() or, for a common buffer,
+ * dma_mmap_coherent().
  */
-static int kshm_region_map_vma(struct kshm_region *r, struct vm_area_struct *vma,
-			       unsigned long first, bool detach)
+int kshm_region_map_vma(struct kshm_region *r, struct vm_area_struct *vma,
+			unsigned long first)
 {
 	unsigned long nr = vma_pages(vma);
 	int ret;
@@ -661,21 +672,19 @@ static int kshm_region_map_vma(struct kshm_region *r, struct vm_area_struct *vma
 	if (r->cache_mode != KSHM_CACHE_WB)
 		kshm_vm_flags_set(vma, VM_IO);
 	vma->vm_page_prot = kshm_cache_pgprot(vma->vm_page_prot, r->cache_mode);
-	if (detach) {
-		ret = kshm_vma_detach_device(vma);
-		if (ret)
-			return ret;
-	}
 	/*
 	 * A common buffer is the DMA layer's to map (by PFN, VM_IO: nothing
-	 * can pin it); it reads the first page from vm_pgoff.
+	 * can pin it), from the page @first.
 	 */
-	if (r->dev)
+	if (r->dev) {
+		vma->vm_pgoff = first;
 		ret = dma_mmap_coherent(r->dev, vma, r->vaddr, r->dma, r->length);
-	else
+	} else {
 		ret = kshm_region_insert(r, vma, first, nr);
+	}
 	if (ret)
 		return ret;
+	kref_get(&r->ref);
 	vma->vm_private_data = r;
 	vma->vm_ops = &kshm_vm_ops;
 	atomic_inc(&r->mappings);
@@ -688,6 +697,7 @@ int kshm_file_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
 	struct kshm_region *r;
 	int ret;
 
+	/* Before the lookup, as ever: MAP_PRIVATE is EINVAL for any offset. */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	if (id > KSHM_MAX_REGION_ID)
@@ -695,9 +705,11 @@ int kshm_file_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
 	r = kshm_region_get(kf, id);
 	if (IS_ERR(r))
 		return -ENXIO;
-	ret = kshm_region_map_vma(r, vma, vma->vm_pgoff & (KSHM_WINDOW_PAGES - 1), true);
-	if (ret)
-		kshm_region_put(r);
+	ret = kshm_vma_detach_device(vma);
+	if (!ret)
+		ret = kshm_region_map_vma(r, vma, vma->vm_pgoff & (KSHM_WINDOW_PAGES - 1));
+	/* On success the vma holds a reference of its own. */
+	kshm_region_put(r);
 	return ret;
 }
 
@@ -708,16 +720,10 @@ int kshm_file_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
  */
 int kshm_region_mmap_client(struct kshm_region *r, struct vm_area_struct *vma)
 {
-	int ret;
-
 	/* The fault handler finds a page from vm_pgoff within one window. */
 	if (vma->vm_pgoff >= KSHM_WINDOW_PAGES)
 		return -EINVAL;
-	kref_get(&r->ref);
-	ret = kshm_region_map_vma(r, vma, vma->vm_pgoff, false);
-	if (ret)
-		kshm_region_put(r);
-	return ret;
+	return kshm_region_map_vma(r, vma, vma->vm_pgoff);
 }
 
 /*

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kshm for other drivers: allocate regions (common buffers included) and
- * map them into an application through the driver's own file, accept
- * memory an application registered on /dev/kshm, map it for a device's
- * DMA, and post records to the application through a kshm ring from any
- * context, hard IRQ included.
+ * rings, and map them into an application through the driver's own file;
+ * accept memory an application registered on /dev/kshm, or any dma-buf,
+ * map it for a device's DMA, and post records to the application through
+ * a kshm ring from any context, hard IRQ included.
  *
  * Handles are reference counted and opaque; each function's kernel-doc (in
  * kmod/api.c) says which contexts may call it.  The symbols are in the KSHM
@@ -25,6 +25,7 @@ struct poll_table_struct;
 struct sg_table;
 struct vm_area_struct;
 struct kshm_buf;
+struct kshm_dmabuf;
 struct kshm_region;
 struct kshm_ring;
 
@@ -57,6 +58,13 @@ int kshm_ring_mmap(struct kshm_ring *ring, struct vm_area_struct *vma);
 u32 kshm_ring_rec_max(const struct kshm_ring *ring);
 __poll_t kshm_ring_poll(struct kshm_ring *ring, struct file *file,
 			struct poll_table_struct *wait);
+
+/* Any dma-buf (a kshm region exported, udmabuf, ...) mapped for a device. */
+struct kshm_dmabuf *kshm_dmabuf_import(int fd, struct device *dev,
+				       enum dma_data_direction dir);
+struct sg_table *kshm_dmabuf_sgt(const struct kshm_dmabuf *d);
+u64 kshm_dmabuf_length(const struct kshm_dmabuf *d);
+void kshm_dmabuf_release(struct kshm_dmabuf *d);
 
 /* Kernel-to-user rings an application created (KSHM_IOC_RING_CREATE). */
 struct kshm_ring *kshm_ring_from_fd(int fd, u32 id);

@@ -9,7 +9,10 @@
  * window and from there, by DMA through the IOMMU if there is one, into the
  * next page of the application's buffer; the device's interrupt then posts
  * one record into the ring.  The application sees blocks land without a
- * system call per block.
+ * system call per block.  KSHM_EDU_IOC_STREAM_DMABUF streams the same way
+ * into any dma-buf (a kshm region exported, a udmabuf).  Each open file may
+ * also have a region of its own (plain, or a common buffer the device DMAs
+ * into) and a ring of its own, mapped through /dev/kshm_edu.
  *
  * Each kshm call is marked with its Windows counterpart where it has one.
  */
@@ -196,36 +199,60 @@ static u64 kshm_edu_fill(struct kshm_edu *edu, u64 seq)
 	return sum;
 }
 
-/*
- * Stream @s->blocks blocks into the mapped table @sgl, posting a record to
- * @ring for each; stop early once @b (if any) is cancelled, on a signal or
- * an unbind.  Context: process, the application's, under edu->lock.
+/**
+ * struct kshm_edu_job - one stream, whatever memory it goes to
+ * @sgt: the memory, mapped for the device
+ * @length: its bytes
+ * @ring: where the records go
+ * @buf: a registered buffer, whose cancel stops the stream, or NULL
+ * @sync: the memory is a streaming mapping: each block is synced for the
+ *	CPU before its record is posted (a common buffer needs none)
+ * @blocks: how many
+ * @seq: the first block's sequence number
+ * @done: out, blocks written
  */
-static int kshm_edu_blocks(struct kshm_edu *edu, struct kshm_edu_stream *s,
-			   struct kshm_ring *ring, struct scatterlist *sgl,
-			   struct kshm_buf *b)
+struct kshm_edu_job {
+	struct sg_table *sgt;
+	u64 length;
+	struct kshm_ring *ring;
+	struct kshm_buf *buf;
+	bool sync;
+	u32 blocks;
+	u64 seq;
+	u32 done;
+};
+
+/*
+ * Stream @j->blocks blocks into @j->sgt.  Context: process, the
+ * application's, under edu->lock.
+ */
+static int kshm_edu_run(struct kshm_edu *edu, struct kshm_edu_job *j)
 {
-	struct kshm_edu_cursor c = { .sg = sgl };
+	struct kshm_edu_cursor c = { .sg = j->sgt->sgl };
 	int ret = 0;
 	u32 i;
 
-	for (i = 0; i < s->blocks; i++)
+	/* Blocks from a block-aligned start never straddle a page. */
+	if (!j->blocks || (u64)j->blocks * KSHM_EDU_BLOCK > j->length ||
+	    j->sgt->sgl->offset % KSHM_EDU_BLOCK)
+		return -EINVAL;
+	for (i = 0; i < j->blocks; i++)
 		if (!kshm_edu_next_block(&c))
 			return -EINVAL;
-	edu->ring = ring;
-	edu->rec_sync = !!b;
-	c = (struct kshm_edu_cursor){ .sg = sgl };
-	for (s->done = 0; s->done < s->blocks; s->done++) {
+	edu->ring = j->ring;
+	edu->rec_sync = j->sync;
+	c = (struct kshm_edu_cursor){ .sg = j->sgt->sgl };
+	for (j->done = 0; j->done < j->blocks; j->done++) {
 		/*
 		 * The application unregistered (its IRP was cancelled), a
 		 * signal came, or the device is going: stop between blocks.
 		 */
-		if ((b && kshm_buf_cancelled(b)) || signal_pending(current) ||
-		    READ_ONCE(edu->stopping))
+		if ((j->buf && kshm_buf_cancelled(j->buf)) ||
+		    signal_pending(current) || READ_ONCE(edu->stopping))
 			break;
-		i = s->done;
-		edu->rec.seq = s->seq + i;
-		edu->rec.sum = kshm_edu_fill(edu, s->seq + i);
+		i = j->done;
+		edu->rec.seq = j->seq + i;
+		edu->rec.sum = kshm_edu_fill(edu, j->seq + i);
 		edu->rec.index = i;
 		ret = kshm_edu_dma(edu, edu->bounce_dma, EDU_WINDOW, false);
 		if (ret)
@@ -238,7 +265,7 @@ static int kshm_edu_blocks(struct kshm_edu *edu, struct kshm_edu_stream *s,
 	}
 	edu->ring = NULL;
 	/* Nothing done and a signal: let the call be restarted. */
-	if (!ret && !s->done && signal_pending(current))
+	if (!ret && !j->done && signal_pending(current))
 		ret = -EINTR;
 	return ret;
 }
@@ -250,35 +277,60 @@ static int kshm_edu_blocks(struct kshm_edu *edu, struct kshm_edu_stream *s,
 static int kshm_edu_stream(struct kshm_edu *edu, struct kshm_edu_stream *s,
 			   struct kshm_ring *ring)
 {
+	struct kshm_edu_job j = {
+		.ring = ring, .sync = true, .blocks = s->blocks, .seq = s->seq,
+	};
 	struct device *dev = &edu->pdev->dev;
-	struct sg_table *sgt;
-	struct kshm_buf *b;
 	int ret;
 
 	/* MmProbeAndLockPages, done at registration: take the pinned buffer. */
-	b = kshm_buf_from_fd(s->kshm_fd, s->buf_id, KSHM_BUF_KERNEL_WRITE);
-	if (IS_ERR(b))
-		return PTR_ERR(b);
+	j.buf = kshm_buf_from_fd(s->kshm_fd, s->buf_id, KSHM_BUF_KERNEL_WRITE);
+	if (IS_ERR(j.buf))
+		return PTR_ERR(j.buf);
 	ret = -EINVAL;
-	if (!s->blocks || (u64)s->blocks * KSHM_EDU_BLOCK > kshm_buf_length(b))
+	j.length = (u64)s->blocks * KSHM_EDU_BLOCK;
+	if (!s->blocks || j.length > kshm_buf_length(j.buf))
 		goto out_put_buf;
 	/* The DMA adapter's MapTransfer, for the blocks this stream writes. */
-	sgt = kshm_buf_dma_map(b, dev, 0, (u64)s->blocks * KSHM_EDU_BLOCK,
-			       DMA_FROM_DEVICE);
-	if (IS_ERR(sgt)) {
-		ret = PTR_ERR(sgt);
+	j.sgt = kshm_buf_dma_map(j.buf, dev, 0, j.length, DMA_FROM_DEVICE);
+	if (IS_ERR(j.sgt)) {
+		ret = PTR_ERR(j.sgt);
 		goto out_put_buf;
 	}
-	/* Blocks from a block-aligned start never straddle a page. */
-	if (sgt->sgl->offset % KSHM_EDU_BLOCK)
-		goto out_unmap;
-	ret = kshm_edu_blocks(edu, s, ring, sgt->sgl, b);
-out_unmap:
+	ret = kshm_edu_run(edu, &j);
+	s->done = j.done;
 	/* The device touches the buffer no more: unmap, then let it go. */
-	kshm_buf_dma_unmap(b, dev, sgt, DMA_FROM_DEVICE);
+	kshm_buf_dma_unmap(j.buf, dev, j.sgt, DMA_FROM_DEVICE);
 out_put_buf:
 	/* The last put sends the application its release event. */
-	kshm_buf_put(b);
+	kshm_buf_put(j.buf);
+	return ret;
+}
+
+/*
+ * Stream into any dma-buf.  Context: process, the application's, under
+ * edu->lock.
+ */
+static int kshm_edu_stream_dmabuf(struct kshm_edu *edu,
+				  struct kshm_edu_stream_dmabuf *s,
+				  struct kshm_ring *ring)
+{
+	struct kshm_edu_job j = {
+		.ring = ring, .sync = true, .blocks = s->blocks, .seq = s->seq,
+	};
+	struct kshm_dmabuf *d;
+	int ret;
+
+	/* Another driver's memory, attached and mapped for this device. */
+	d = kshm_dmabuf_import(s->dmabuf_fd, &edu->pdev->dev, DMA_FROM_DEVICE);
+	if (IS_ERR(d))
+		return PTR_ERR(d);
+	j.sgt = kshm_dmabuf_sgt(d);
+	j.length = kshm_dmabuf_length(d);
+	ret = kshm_edu_run(edu, &j);
+	s->done = j.done;
+	/* The device touches it no more: unmap, detach, let it go. */
+	kshm_dmabuf_release(d);
 	return ret;
 }
 
@@ -290,15 +342,22 @@ static int kshm_edu_region_stream(struct kshm_edu *edu, struct kshm_region *regi
 				  struct kshm_edu_stream *s, struct kshm_ring *ring)
 {
 	struct scatterlist sg;
+	struct sg_table sgt = { .sgl = &sg, .nents = 1, .orig_nents = 1 };
+	struct kshm_edu_job j = {
+		.sgt = &sgt, .length = kshm_region_length(region), .ring = ring,
+		.blocks = s->blocks, .seq = s->seq,
+	};
+	int ret;
 
-	if (s->buf_id || !s->blocks ||
-	    (u64)s->blocks * KSHM_EDU_BLOCK > kshm_region_length(region))
+	if (s->buf_id)
 		return -EINVAL;
 	/* AllocateCommonBuffer's logical address: one segment for the device. */
 	sg_init_table(&sg, 1);
 	sg_dma_address(&sg) = kshm_region_dma_addr(region);
 	sg_dma_len(&sg) = kshm_region_length(region);
-	return kshm_edu_blocks(edu, s, ring, &sg, NULL);
+	ret = kshm_edu_run(edu, &j);
+	s->done = j.done;
+	return ret;
 }
 
 /**
@@ -460,47 +519,93 @@ static __poll_t kshm_edu_poll(struct file *file, struct poll_table_struct *wait)
 	return ring ? kshm_ring_poll(ring, file, wait) : EPOLLERR;
 }
 
-/* Run one ioctl's work on the device.  Context: process. */
-static int kshm_edu_do(struct kshm_edu_file *f, unsigned int cmd,
-		       struct kshm_edu_stream *s)
+/*
+ * The ring a stream posts to: the file's own for @ring_id 0 (no reference:
+ * it lives as long as the file), else the application's on /dev/kshm
+ * (a reference, which *@put says to drop).  Context: process.
+ */
+static struct kshm_ring *kshm_edu_stream_ring(struct kshm_edu_file *f, int kshm_fd,
+					      u32 ring_id, bool *put)
 {
-	struct kshm_edu *edu = f->edu;
+	struct kshm_ring *ring;
+
+	*put = ring_id;
+	if (ring_id)
+		return kshm_ring_from_fd(kshm_fd, ring_id);
+	mutex_lock(&f->lock);
+	ring = f->ring;
+	mutex_unlock(&f->lock);
+	return ring ? ring : ERR_PTR(-ENXIO);
+}
+
+/* Take the device for one stream: 0 (edu->lock held), or an errno. */
+static int kshm_edu_claim(struct kshm_edu *edu)
+{
+	int ret;
+
+	if (mutex_lock_interruptible(&edu->lock))
+		return -EINTR;
+	ret = !edu->pdev ? -ENODEV : edu->dead ? -EIO : 0;
+	if (ret)
+		mutex_unlock(&edu->lock);
+	return ret;
+}
+
+/*
+ * KSHM_EDU_IOC_STREAM and _REGION_STREAM: @s is the caller's request.
+ * Context: process.
+ */
+static int kshm_edu_do_stream(struct kshm_edu_file *f, unsigned int cmd,
+			      struct kshm_edu_stream *s)
+{
 	struct kshm_region *region;
 	struct kshm_ring *ring;
-	bool common;
+	bool common, put;
 	int ret;
 
 	mutex_lock(&f->lock);
 	region = f->region;
 	common = f->common;
-	ring = f->ring;
 	mutex_unlock(&f->lock);
-	/* The file's region and ring live as long as it: no reference needed. */
+	/* The file's region lives as long as it: no reference needed. */
 	if (cmd == KSHM_EDU_IOC_REGION_STREAM && !region)
 		return -ENXIO;
 	if (cmd == KSHM_EDU_IOC_REGION_STREAM && !common)
 		return -EINVAL;
-	if (!s->ring_id && !ring)
-		return -ENXIO;
-	if (s->ring_id) {
-		ring = kshm_ring_from_fd(s->kshm_fd, s->ring_id);
-		if (IS_ERR(ring))
-			return PTR_ERR(ring);
-	}
-	ret = -EINTR;
-	if (mutex_lock_interruptible(&edu->lock))
+	ring = kshm_edu_stream_ring(f, s->kshm_fd, s->ring_id, &put);
+	if (IS_ERR(ring))
+		return PTR_ERR(ring);
+	ret = kshm_edu_claim(f->edu);
+	if (ret)
 		goto out_put_ring;
-	if (!edu->pdev)
-		ret = -ENODEV;
-	else if (edu->dead)
-		ret = -EIO;
-	else if (cmd == KSHM_EDU_IOC_STREAM)
-		ret = kshm_edu_stream(edu, s, ring);
+	if (cmd == KSHM_EDU_IOC_STREAM)
+		ret = kshm_edu_stream(f->edu, s, ring);
 	else
-		ret = kshm_edu_region_stream(edu, region, s, ring);
-	mutex_unlock(&edu->lock);
+		ret = kshm_edu_region_stream(f->edu, region, s, ring);
+	mutex_unlock(&f->edu->lock);
 out_put_ring:
-	if (s->ring_id)
+	if (put)
+		kshm_ring_put(ring);
+	return ret;
+}
+
+/* KSHM_EDU_IOC_STREAM_DMABUF.  Context: process. */
+static int kshm_edu_do_stream_dmabuf(struct kshm_edu_file *f,
+				     struct kshm_edu_stream_dmabuf *s)
+{
+	struct kshm_ring *ring;
+	bool put;
+	int ret;
+
+	ring = kshm_edu_stream_ring(f, s->kshm_fd, s->ring_id, &put);
+	if (IS_ERR(ring))
+		return PTR_ERR(ring);
+	ret = kshm_edu_claim(f->edu);
+	if (!ret) {
+		ret = kshm_edu_stream_dmabuf(f->edu, s, ring);
+		mutex_unlock(&f->edu->lock);
+	}
+	if (put)
 		kshm_ring_put(ring);
 	return ret;
 }
@@ -508,33 +613,44 @@ out_put_ring:
 static long kshm_edu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct kshm_edu_file *f = file->private_data;
-	struct kshm_edu_region r;
-	struct kshm_edu_stream s;
-	struct kshm_edu_ring g;
+	void __user *uarg = (void __user *)arg;
+	union {
+		struct kshm_edu_stream stream;
+		struct kshm_edu_stream_dmabuf dmabuf;
+		struct kshm_edu_region region;
+		struct kshm_edu_ring ring;
+	} a;
 	int ret;
 
-	if (cmd == KSHM_EDU_IOC_REGION) {
-		if (copy_from_user(&r, (void __user *)arg, sizeof(r)))
-			return -EFAULT;
-		return r.size == sizeof(r) ? kshm_edu_region(f, &r) : -EINVAL;
-	}
-	if (cmd == KSHM_EDU_IOC_RING) {
-		if (copy_from_user(&g, (void __user *)arg, sizeof(g)))
-			return -EFAULT;
-		ret = g.size == sizeof(g) ? kshm_edu_ring(f, &g) : -EINVAL;
-		/* A ring the caller never learned of stays the file's: no undo. */
-		if (!ret && copy_to_user((void __user *)arg, &g, sizeof(g)))
-			ret = -EFAULT;
-		return ret;
-	}
-	if (cmd != KSHM_EDU_IOC_STREAM && cmd != KSHM_EDU_IOC_REGION_STREAM)
+	/* Every request leads with its size; the number says which it is. */
+	switch (cmd) {
+	case KSHM_EDU_IOC_STREAM:
+	case KSHM_EDU_IOC_REGION_STREAM:
+	case KSHM_EDU_IOC_STREAM_DMABUF:
+	case KSHM_EDU_IOC_REGION:
+	case KSHM_EDU_IOC_RING:
+		break;
+	default:
 		return -ENOTTY;
-	if (copy_from_user(&s, (void __user *)arg, sizeof(s)))
+	}
+	if (copy_from_user(&a, uarg, _IOC_SIZE(cmd)))
 		return -EFAULT;
-	if (s.size != sizeof(s))
+	if (a.stream.size != _IOC_SIZE(cmd))
 		return -EINVAL;
-	ret = kshm_edu_do(f, cmd, &s);
-	if (!ret && copy_to_user((void __user *)arg, &s, sizeof(s)))
+	switch (cmd) {
+	case KSHM_EDU_IOC_REGION:
+		return kshm_edu_region(f, &a.region);
+	case KSHM_EDU_IOC_RING:
+		/* A ring the caller never learned of stays the file's: no undo. */
+		ret = kshm_edu_ring(f, &a.ring);
+		break;
+	case KSHM_EDU_IOC_STREAM_DMABUF:
+		ret = kshm_edu_do_stream_dmabuf(f, &a.dmabuf);
+		break;
+	default:
+		ret = kshm_edu_do_stream(f, cmd, &a.stream);
+	}
+	if (!ret && copy_to_user(uarg, &a, _IOC_SIZE(cmd)))
 		ret = -EFAULT;
 	return ret;
 }

@@ -47,6 +47,29 @@ struct kshm_edu_stream {
 	__u64 seq;
 };
 
+/**
+ * struct kshm_edu_stream_dmabuf - stream blocks into a dma-buf
+ * @size: sizeof(struct kshm_edu_stream_dmabuf)
+ * @dmabuf_fd: any dma-buf: a kshm region exported with
+ *	KSHM_IOC_REGION_EXPORT, a udmabuf, another driver's; block i lands at
+ *	byte i * KSHM_EDU_BLOCK of it
+ * @kshm_fd: the caller's descriptor of /dev/kshm, for the ring
+ * @ring_id: a kernel-to-user ring there, as for KSHM_EDU_IOC_STREAM
+ * @blocks: how many; 1 at least, and no more than fit in the dma-buf
+ * @done: out, as for KSHM_EDU_IOC_STREAM; the driver holds the dma-buf
+ *	until it returns, so closing its descriptor does not stop it
+ * @seq: the first block's sequence number
+ */
+struct kshm_edu_stream_dmabuf {
+	__u32 size;
+	__s32 dmabuf_fd;
+	__s32 kshm_fd;
+	__u32 ring_id;
+	__u32 blocks;
+	__u32 done;
+	__u64 seq;
+};
+
 #define KSHM_EDU_MUL		0x9e3779b97f4a7c15ULL
 #define KSHM_EDU_REC_BLOCK	1
 
@@ -65,6 +88,7 @@ struct kshm_edu_block {
 };
 
 #define KSHM_EDU_IOC_STREAM	_IOWR(0xBE, 0x01, struct kshm_edu_stream)
+#define KSHM_EDU_IOC_STREAM_DMABUF	_IOWR(0xBE, 0x02, struct kshm_edu_stream_dmabuf)
 
 /**
  * struct kshm_edu_region - give this open file its region
@@ -91,13 +115,13 @@ struct kshm_edu_region {
 #define KSHM_EDU_REGION_COMMON	(1U << 0)
 #define KSHM_EDU_REGION_RDONLY	(1U << 1)
 
-#define KSHM_EDU_IOC_REGION		_IOW(0xBE, 0x02, struct kshm_edu_region)
+#define KSHM_EDU_IOC_REGION		_IOW(0xBE, 0x03, struct kshm_edu_region)
 /*
  * Stream blocks into the file's common buffer, as KSHM_EDU_IOC_STREAM does
  * into a registered buffer: block i lands at byte i * KSHM_EDU_BLOCK;
  * @buf_id is ignored and must be 0.
  */
-#define KSHM_EDU_IOC_REGION_STREAM	_IOWR(0xBE, 0x03, struct kshm_edu_stream)
+#define KSHM_EDU_IOC_REGION_STREAM	_IOWR(0xBE, 0x04, struct kshm_edu_stream)
 
 /**
  * struct kshm_edu_ring - give this open file a kernel-to-user ring
@@ -121,6 +145,6 @@ struct kshm_edu_ring {
 };
 
 #define KSHM_EDU_RING_OFFSET	(1ULL << 30)
-#define KSHM_EDU_IOC_RING	_IOWR(0xBE, 0x04, struct kshm_edu_ring)
+#define KSHM_EDU_IOC_RING	_IOWR(0xBE, 0x05, struct kshm_edu_ring)
 
 #endif /* _UAPI_KSHM_EDU_H */

@@ -60,6 +60,9 @@ static const struct cmd cmds[] = {
 	  RSV(kshm_ring_stats) },
 	{ "ring_read", KSHM_IOC_RING_READ, sizeof(struct kshm_ring_read), 0, 0,
 	  RSV(kshm_ring_read) },
+	{ "region_export", KSHM_IOC_REGION_EXPORT, sizeof(struct kshm_region_export),
+	  KSHM_REGION_EXPORT_CLOEXEC | KSHM_REGION_EXPORT_RDWR, KSHM_REGION_EXPORT_CLOEXEC,
+	  RSV(kshm_region_export) },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -92,6 +95,7 @@ union body {
 	struct kshm_ring_set_eventfd re;
 	struct kshm_ring_stats rs;
 	struct kshm_ring_read rr;
+	struct kshm_region_export ex;
 };
 
 /* Everything but the header of a valid body for command @req. */
@@ -166,6 +170,9 @@ static void valid_body(unsigned long req, union body *u)
 		u->rr.buf = (uintptr_t)user_mem;
 		u->rr.len = 4096;
 		break;
+	case KSHM_IOC_REGION_EXPORT:
+		u->ex.id = region_id;
+		break;
 	}
 }
 
@@ -227,6 +234,8 @@ static void undo(unsigned long req, int ret, union body *u)
 		kshm_engine_stop(fd, NULL);
 	if (req == KSHM_IOC_RING_CREATE && !ret)
 		kshm_region_destroy(fd, u->rc.id);
+	if (req == KSHM_IOC_REGION_EXPORT && !ret)
+		close(u->ex.fd);
 }
 
 /*
@@ -423,6 +432,7 @@ static void read_only_fd(void)
 		KSHM_IOC_RING_DOORBELL,
 		KSHM_IOC_RING_SET_EVENTFD,
 		KSHM_IOC_RING_READ,
+		KSHM_IOC_REGION_EXPORT,
 	};
 	struct kshm_info info;
 	struct kshm_region_info ri;

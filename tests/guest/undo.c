@@ -435,6 +435,31 @@ static void first_use_injected(int fd)
 	free(mem);
 }
 
+/*
+ * An export whose result cannot reach the caller installs no descriptor,
+ * and its dma-buf is gone: the region goes with its handle.
+ */
+static void export_result_lost(int fd)
+{
+	struct kshm_info before = info_of(fd), after;
+	struct kshm_region_desc rd;
+	struct kshm_region_export e = { .size = sizeof(e) };
+	int next = dup(0);
+
+	/* The descriptor the export would have had: the lowest free one. */
+	tap_require(next >= 0 && !close(next) && !kshm_region_create(fd, page, 0, &rd), "create");
+	e.id = rd.id;
+	arm_fault();
+	tap_errno(raw_ioctl(fd, KSHM_IOC_REGION_EXPORT, &e), EFAULT,
+		  "injected_region_export_result_lost_efault");
+	tap_ok(fcntl(next, F_GETFD) < 0 && errno == EBADF, "injected_region_export_installs_no_fd");
+	kshm_region_destroy(fd, rd.id);
+	after = info_of(fd);
+	tap_ok(after.regions_alive == before.regions_alive &&
+		       after.pages_alive == before.pages_alive,
+	       "injected_region_export_undone_region_freed");
+}
+
 int main(void)
 {
 	int fd;
@@ -447,6 +472,7 @@ int main(void)
 	engine_start_result_unwritable(fd);
 	if (!access(faults, W_OK)) {
 		undo_paths_injected(fd);
+		export_result_lost(fd);
 		destroy_during_publish(fd);
 		wb_failure_keeps_pages(fd);
 		first_use_injected(fd);

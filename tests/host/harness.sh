@@ -262,9 +262,9 @@ msg=$(KSHM_KMOD_OUT=$d "$top/vm/build-module.sh" $pk KSHM_TEST_PLANT=4 2>&1) &&
 	msg=$(KSHM_LOG_EXPECTED=$leak "$top/vm/run.sh" --kernel $pk --ko "$d/kshm.ko" \
 		--tests "$top/build/guest-tests" --out "$d/vm" cmd '/tests/undo' 2>&1)
 rc=$?
-[ $rc = 0 ] && [ "$(printf '%s\n' "$msg" | grep -c '^ok [0-9]* - injected_')" = 33 ] &&
+[ $rc = 0 ] && [ "$(printf '%s\n' "$msg" | grep -c '^ok [0-9]* - injected_')" = 36 ] &&
 	grep -Eq "$leak" "$d/vm/dmesg.log"
-result $? "a creating command whose result copy or publication fails, or whose id is destroyed while it returns, leaves nothing; region pages that cannot return to write-back never reach the allocator; a buffer's first kernel mapping is made once, killably, and its failure leaves the buffer usable (plant 4 on $pk)" "$msg"
+result $? "a creating command (an export too) whose result copy or publication fails, or whose id is destroyed while it returns, leaves nothing; region pages that cannot return to write-back never reach the allocator; a buffer's first kernel mapping is made once, killably, and its failure leaves the buffer usable (plant 4 on $pk)" "$msg"
 
 # --- the sanitizer kernel sees planted bugs -------------------------------------------
 # Each planted bug (kmod/plant.c) fails a run that does nothing else, and the

@@ -61,6 +61,7 @@ enum {
 	KSHM_CMD_RING_SET_EVENTFD,
 	KSHM_CMD_RING_STATS,
 	KSHM_CMD_RING_READ,
+	KSHM_CMD_REGION_EXPORT,
 };
 
 /*
@@ -442,6 +443,34 @@ struct kshm_engine_stop {
 	__u64 ticks;
 };
 
+/* kshm_region_export.flags, like DRM PRIME's DRM_CLOEXEC and DRM_RDWR */
+#define KSHM_REGION_EXPORT_CLOEXEC	(1U << 0) /* the fd is close-on-exec */
+#define KSHM_REGION_EXPORT_RDWR		(1U << 1) /* the fd may map it writable */
+
+/**
+ * struct kshm_region_export - a region as a dma-buf, for any other driver
+ * @size: sizeof(struct kshm_region_export)
+ * @flags: KSHM_REGION_EXPORT_CLOEXEC, KSHM_REGION_EXPORT_RDWR
+ * @id: the region; unknown is ENOENT, a ring's region EINVAL
+ * @__reserved: must be 0
+ * @fd: out, a new descriptor of the dma-buf, opened read-write with
+ *	KSHM_REGION_EXPORT_RDWR (EACCES for a KSHM_REGION_USER_RDONLY
+ *	region), else read-only: a writable mmap of it is EACCES
+ *
+ * The dma-buf holds the region: destroying the region or closing the file
+ * leaves it valid, and the pages are freed only once it and every mapping
+ * are gone.  Its size is the region's length; mmap() of it maps the
+ * region's pages with the region's cache mode (shared mappings only);
+ * importing drivers map the same pages for their devices.
+ */
+struct kshm_region_export {
+	__u32 size;
+	__u32 flags;
+	__u32 id;
+	__u32 __reserved;
+	__s32 fd;
+};
+
 #define KSHM_IOC_INFO		_IO(KSHM_IOCTL_TYPE, KSHM_CMD_INFO)
 #define KSHM_IOC_REGION_CREATE	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_CREATE)
 #define KSHM_IOC_REGION_DESTROY	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_DESTROY)
@@ -455,5 +484,6 @@ struct kshm_engine_stop {
 #define KSHM_IOC_CHECKSUM	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_CHECKSUM)
 #define KSHM_IOC_ENGINE_START	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_ENGINE_START)
 #define KSHM_IOC_ENGINE_STOP	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_ENGINE_STOP)
+#define KSHM_IOC_REGION_EXPORT	_IO(KSHM_IOCTL_TYPE, KSHM_CMD_REGION_EXPORT)
 
 #endif /* _UAPI_LINUX_KSHM_H */
