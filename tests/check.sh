@@ -56,7 +56,7 @@ if [[ " $kernels " == *" 6.12 "* ]]; then
 	echo "== the kernel API's sample client behind an IOMMU, Debian 6.12 (QEMU, TCG) =="
 	start=$(date +%s)
 	d="$out/iommu-tests"
-	iommu_tests=(edu edu-m32 edu_region edu_region-m32)
+	iommu_tests=(edu edu-m32 edu_region edu_region-m32 dmabuf dmabuf-m32)
 	mkdir -p "$d"
 	for t in "${iommu_tests[@]}"; do cp "$B/guest-tests/$t" "$d/" 2>/dev/null; done
 	printf '%s\n' "${iommu_tests[@]}" > "$out/iommu-manifest"
