@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * kshm for other drivers: accept memory an application registered on
- * /dev/kshm, map it for a device's DMA, and post records to the
- * application through a kshm ring from any context, hard IRQ included.
+ * /dev/kshm, map it for a device's DMA, post records to the application
+ * through a kshm ring from any context, hard IRQ included, and consume
+ * the records it submits on another ring.
  *
  * Handles are reference counted and opaque; each function's kernel-doc (in
  * kmod/api.c) says which contexts may call it.  The symbols are in the KSHM
@@ -17,6 +18,9 @@
 #include <uapi/linux/kshm.h>
 
 struct device;
+struct file;
+struct poll_table_struct;
+struct wait_queue_head;
 struct sg_table;
 struct kshm_buf;
 struct kshm_ring;
@@ -38,5 +42,19 @@ struct kshm_ring *kshm_ring_from_fd(int fd, u32 id);
 void kshm_ring_put(struct kshm_ring *ring);
 int kshm_ring_produce(struct kshm_ring *ring, u16 type, const void *data,
 		      u32 len);
+
+/*
+ * User-to-kernel rings: a driver takes one and is its only consumer;
+ * @wq is woken when the application rings the doorbell.
+ */
+struct kshm_ring *kshm_ring_from_fd_u2k(int fd, u32 id,
+					struct wait_queue_head *wq);
+void kshm_ring_put_u2k(struct kshm_ring *ring);
+int kshm_ring_consume(struct kshm_ring *ring, u16 *type, void *buf, u32 len);
+bool kshm_ring_consumable(struct kshm_ring *ring);
+
+/* Readiness of either kind, as the application sees it, for a client's poll(). */
+__poll_t kshm_ring_poll(struct kshm_ring *ring, struct file *file,
+			struct poll_table_struct *wait);
 
 #endif /* _LINUX_KSHM_H */
