@@ -169,6 +169,26 @@ static void start_server(struct server *s, int kfd, struct kshm_ring *req, struc
 	start_pinned_server(s, kfd, req, comp, max, -1);
 }
 
+/*
+ * Wait up to @ms for a server to return, then end it with signals (a
+ * server that never returns fails its check rather than hanging the run).
+ */
+static void finish_server(struct server *s, int ms)
+{
+	double end = now_ms() + ms;
+
+	while (!s->finished && now_ms() < end)
+		usleep(1000);
+	for (end = now_ms() + 10000; !s->finished && now_ms() < end; usleep(10000))
+		pthread_kill(s->t, SIGUSR1);
+	pthread_join(s->t, NULL);
+}
+
+static void stop_server(struct server *s)
+{
+	finish_server(s, 0);
+}
+
 static void make_rings(int kfd, struct kshm_ring *req, uint64_t req_size, struct kshm_ring *comp)
 {
 	tap_require(!kshm_ring_create(kfd, KSHM_RING_U2K, req_size, KSHM_CACHE_WB, 0, 0, req) &&
@@ -242,7 +262,7 @@ static void serves_requests(int kfd)
 	/* One more: the last of max_requests. */
 	put_req(&req, KSHM_EDU_REC_FACT, sizeof(struct kshm_edu_fact_req), 1, 12, 0);
 	kshm_ring_submit(&req);
-	pthread_join(s.t, NULL);
+	finish_server(&s, 10000);
 	tap_ok(!s.ret && s.done == N + 2, "edu_serve_returns_after_max_requests (%d, %u)", s.ret,
 	       s.done);
 	tap_ok(stats_of(&req).records == N + 2 && !stats_of(&req).invalid && !stats_of(&req).broken,
@@ -277,7 +297,7 @@ static void malformed_records(int kfd)
 	h->flags = 1;
 	put_req(&req, KSHM_EDU_REC_FACT, sz, 8, 5, 0);
 	kshm_ring_submit(&req);
-	pthread_join(s.t, NULL);
+	finish_server(&s, 10000);
 	while (n < 8 && next_done(&comp, &d[n], 0) == 1)
 		n++;
 	tap_ok(!s.ret && s.done == 7 && n == 6, "edu_serve_malformed_records_each_completed (%d)",
@@ -320,7 +340,7 @@ static struct kshm_ring_stats broken_by(int kfd, uint32_t len, int64_t delta, in
 	h->flags = 0;
 	__atomic_store_n(&req.prod->pos, req.pos + 64 + delta, __ATOMIC_RELEASE);
 	kshm_ring_doorbell(&req);
-	pthread_join(s.t, NULL);
+	finish_server(&s, 10000);
 	*ret = s.ret;
 	st = stats_of(&req);
 	st.flags = req.cons->flags;
@@ -388,18 +408,6 @@ static void *scribble_main(void *arg)
 		w[rand_r(&st) % nwords] = v;
 	}
 	return NULL;
-}
-
-/* Stop a server still running after a hostile test: a signal ends it. */
-static void stop_server(struct server *s)
-{
-	double end = now_ms() + 10000;
-
-	while (!s->finished && now_ms() < end) {
-		pthread_kill(s->t, SIGUSR1);
-		usleep(10000);
-	}
-	pthread_join(s->t, NULL);
 }
 
 /* Two seconds of random values over the producer page and the data. */
@@ -504,8 +512,10 @@ static void ownership_and_errors(int kfd)
 	tap_require(!kshm_ring_create(kfd, KSHM_RING_U2K, 4096, KSHM_CACHE_WB, 0, 0, &other),
 		    "ring");
 	start_server(&s, kfd, &req, &comp, 10);
+	alarm(10); /* a second taker would wait for the device: bounded */
 	tap_errno(serve(kfd, req.id, comp.id, 1, NULL), EBUSY,
 		  "edu_serve_request_ring_taken_twice_ebusy");
+	alarm(0);
 	tap_errno(serve(kfd, comp.id, comp.id, 1, NULL), EINVAL,
 		  "edu_serve_kernel_to_user_ring_as_requests_einval");
 	tap_errno(serve(kfd, other.id, other.id, 1, NULL), EINVAL,
@@ -517,7 +527,7 @@ static void ownership_and_errors(int kfd)
 		  "edu_serve_struct_size_wrong_einval");
 	/* A signal while the server sleeps ends it. */
 	pthread_kill(s.t, SIGUSR1);
-	pthread_join(s.t, NULL);
+	finish_server(&s, 10000);
 	tap_ok(s.ret == -EINTR && s.done == 1, "edu_serve_signal_while_idle_eintr (%d, %u)", s.ret,
 	       s.done);
 	/* Given back, the ring is not kshm's again: a doorbell consumes nothing. */
@@ -588,7 +598,8 @@ int main(void)
 	page = sysconf(_SC_PAGESIZE);
 	seed = env ? (unsigned int)strtoul(env, NULL, 0) : (unsigned int)time(NULL);
 	tap_diag("seed %u (KSHM_RING_SEED=%u replays it)", seed, seed);
-	tap_require(!sigaction(SIGUSR1, &sa, NULL), "SIGUSR1 without SA_RESTART");
+	tap_require(!sigaction(SIGUSR1, &sa, NULL) && !sigaction(SIGALRM, &sa, NULL),
+		    "SIGUSR1 and SIGALRM without SA_RESTART");
 	load_client();
 	kfd = kshm_open(NULL);
 	tap_require(kfd >= 0, "open /dev/kshm");
