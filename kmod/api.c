@@ -398,3 +398,42 @@ int kshm_region_mmap(struct kshm_region *r, struct vm_area_struct *vma)
 	return kshm_region_mmap_client(r, vma);
 }
 EXPORT_SYMBOL_NS_GPL(kshm_region_mmap, KSHM);
+
+/**
+ * kshm_ring_from_fd_u2k - take a user-to-kernel ring to consume
+ * @fd: the application's descriptor of /dev/kshm, in the calling process
+ * @id: the ring's id (KSHM_IOC_RING_CREATE with KSHM_RING_U2K)
+ * @wq: woken when the application rings the ring's doorbell (its submit
+ *	found KSHM_RING_WANT_WAKEUP up, or it called KSHM_IOC_RING_WAIT), and
+ *	when it destroys the ring; may be NULL.  It must live until
+ *	kshm_ring_put_u2k().
+ *
+ * The caller becomes the ring's one consumer (kshm_ring_consume()): from
+ * now on kshm's own consumer never drains it, even after the driver gives
+ * it back with kshm_ring_put_u2k(), when another driver may take it.
+ *
+ * Context: process, the application's; may sleep.
+ * Return: the ring; ERR_PTR(-EBADF), -EINVAL for a descriptor that is not
+ * /dev/kshm or a region that is not a user-to-kernel ring, -ENOENT,
+ * -EBUSY while another taker holds the ring.
+ */
+struct kshm_ring *kshm_ring_from_fd_u2k(int fd, u32 id, struct wait_queue_head *wq)
+{
+	struct kshm_file *kf = kshm_file_from_fd(fd);
+	struct kshm_ring *ring;
+	int ret;
+
+	if (IS_ERR(kf))
+		return ERR_CAST(kf);
+	ring = kshm_ring_get(kf, id);
+	kshm_file_put(kf);
+	if (IS_ERR(ring))
+		return ring;
+	ret = kshm_ring_take_u2k(ring, wq);
+	if (ret) {
+		kshm_ring_put(ring);
+		return ERR_PTR(ret);
+	}
+	return ring;
+}
+EXPORT_SYMBOL_NS_GPL(kshm_ring_from_fd_u2k, KSHM);

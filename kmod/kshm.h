@@ -275,6 +275,7 @@ bool kshm_file_rings_ready(struct kshm_file *kf);
 struct kshm_ring *kshm_ring_get(struct kshm_file *kf, u32 id);
 void kshm_ring_put(struct kshm_ring *ring);
 bool kshm_ring_is_k2u(const struct kshm_ring *ring);
+int kshm_ring_take_u2k(struct kshm_ring *ring, struct wait_queue_head *wq);
 struct page *kshm_ring_page(struct kshm_region *r, unsigned long index);
 unsigned long kshm_ring_map_pages(struct kshm_region *r);
 bool kshm_ring_page_writable(struct kshm_region *r, unsigned long index);

@@ -81,6 +81,16 @@
  * @doorbells: doorbell calls
  * @hash: FNV-1a of the payloads consumed
  * @seq_errors: KSHM_REC_SEQ records consumed that were not their pattern
+ * @driver: user-to-kernel: a driver took the ring once
+ *	(kshm_ring_from_fd_u2k()); the module's own consumer never runs on it
+ *	again.  Set under @consume_lock, never cleared.
+ * @taken: user-to-kernel: a driver holds the consumer role now; under
+ *	@consume_lock
+ * @notify_lock: protects @driver_wq
+ * @driver_wq: the taker's wait queue, woken on a doorbell, a RING_WAIT
+ *	and the ring's end, or NULL
+ * @poll_wait: a client driver's poll() (kshm_ring_poll()), woken like the
+ *	eventfd: only when the sleeping side raised KSHM_RING_WANT_WAKEUP
  */
 struct kshm_ring {
 	struct kshm_region *region;
@@ -116,6 +126,11 @@ struct kshm_ring {
 	atomic64_t doorbells;
 	u64 hash;
 	atomic64_t seq_errors;
+	bool driver;
+	bool taken;
+	spinlock_t notify_lock;		/* protects driver_wq */
+	wait_queue_head_t *driver_wq;
+	wait_queue_head_t poll_wait;
 };
 
 static inline u8 *kshm_ring_at(struct kshm_ring *ring, u64 pos)
@@ -174,9 +189,10 @@ static void kshm_ring_wake_fn(struct irq_work *work)
 	sleeper = ring->kind == KSHM_RING_K2U ? &ring->cons->flags : &ring->prod->flags;
 	if (!(READ_ONCE(*sleeper) & KSHM_RING_WANT_WAKEUP))
 		return;
-	/* A driver's ring has no /dev/kshm file: its poll sleeps on @wait. */
+	/* A driver's ring has no /dev/kshm file. */
 	if (ring->kf)
 		wake_up_all(&ring->kf->event_wait);
+	wake_up_all(&ring->poll_wait);
 	spin_lock_irqsave(&ring->efd_lock, irqflags);
 	if (ring->efd)
 		kshm_eventfd_signal(ring->efd);
@@ -465,6 +481,60 @@ static void kshm_ring_handle(struct kshm_ring *ring, u16 type, u64 pos, u32 len)
 }
 
 /*
+ * Bytes the application produced past our position, from one acquire load
+ * of its position; false, with the position counted and the ring broken,
+ * when that cannot be (ahead by more than the ring, or behind us).
+ * Context: process, @ring->consume_lock held.
+ */
+static bool kshm_ring_u2k_avail(struct kshm_ring *ring, u64 *avail)
+{
+	/* Pair P: the application's release store of its position. */
+	u64 prod = smp_load_acquire(&ring->prod->pos);
+
+	*avail = prod - ring->cons_pos;
+	if (*avail <= ring->size)
+		return true;
+	atomic64_inc(&ring->bad_pos);
+	kshm_ring_break(ring);
+	return false;
+}
+
+/*
+ * Copy the header at our position into @hdr, each field read once, and
+ * check the copy against the @avail bytes produced.  Returns the record's
+ * space; or 0 with the ring broken, for a position inside a header, a busy
+ * bit, a length above rec_max or one crossing the producer's position:
+ * nothing after such a record can be framed.
+ * Context: process, @ring->consume_lock held.
+ */
+static u64 kshm_ring_u2k_hdr(struct kshm_ring *ring, struct kshm_ring_rec *hdr, u64 avail)
+{
+	const struct kshm_ring_rec *shared;
+	u64 need;
+
+	if (avail < sizeof(*hdr)) {
+		kshm_ring_break(ring);
+		return 0;
+	}
+	shared = (const struct kshm_ring_rec *)kshm_ring_at(ring, ring->cons_pos);
+	hdr->len = READ_ONCE(shared->len);
+	hdr->type = READ_ONCE(shared->type);
+	hdr->flags = READ_ONCE(shared->flags);
+	need = KSHM_RING_REC_SPACE(hdr->len & KSHM_RING_REC_LEN_MASK);
+	if ((hdr->len & KSHM_RING_REC_BUSY) || hdr->len > ring->rec_max || need > avail) {
+		kshm_ring_break(ring);
+		return 0;
+	}
+	return need;
+}
+
+/* Type 0 and set flags are refused, whoever consumes.  Context: any. */
+static bool kshm_ring_u2k_refused(const struct kshm_ring_rec *hdr)
+{
+	return hdr->flags || !hdr->type;
+}
+
+/*
  * Consume what the application produced, up to *@budget bytes.  Each
  * header is copied once into kernel memory and only the copy is looked at.
  * Returns true when it stopped for the budget with records left.
@@ -473,37 +543,23 @@ static void kshm_ring_handle(struct kshm_ring *ring, u16 type, u64 pos, u32 len)
 static bool kshm_ring_drain(struct kshm_ring *ring, u64 *budget)
 {
 	struct kshm_ring_rec hdr;
-	u64 prod, avail, need, done = 0;
-	u32 len;
+	u64 avail, need, done = 0;
 
-	/* Pair P: the application's release store of its position. */
-	prod = smp_load_acquire(&ring->prod->pos);
-	avail = prod - ring->cons_pos;
-	if (avail > ring->size) {
-		atomic64_inc(&ring->bad_pos);
-		kshm_ring_break(ring);
+	if (!kshm_ring_u2k_avail(ring, &avail))
 		return false;
-	}
 	while (avail) {
 		if (!*budget)
 			break;
-		if (avail < sizeof(hdr)) {
-			kshm_ring_break(ring);	/* a position inside a header */
-			break;
-		}
-		memcpy(&hdr, kshm_ring_at(ring, ring->cons_pos), sizeof(hdr));
-		len = hdr.len;
-		need = KSHM_RING_REC_SPACE(len & KSHM_RING_REC_LEN_MASK);
-		if ((len & KSHM_RING_REC_BUSY) || len > ring->rec_max || need > avail) {
-			kshm_ring_break(ring);	/* nothing after it can be framed */
-			break;
-		}
-		if (hdr.flags || (hdr.type != KSHM_REC_SEQ && hdr.type != KSHM_REC_ECHO)) {
+		need = kshm_ring_u2k_hdr(ring, &hdr, avail);
+		if (!need)
+			break;	/* broken: nothing after it can be framed */
+		if (kshm_ring_u2k_refused(&hdr) ||
+		    (hdr.type != KSHM_REC_SEQ && hdr.type != KSHM_REC_ECHO)) {
 			atomic64_inc(&ring->invalid);
 		} else {
-			kshm_ring_handle(ring, hdr.type, ring->cons_pos + sizeof(hdr), len);
+			kshm_ring_handle(ring, hdr.type, ring->cons_pos + sizeof(hdr), hdr.len);
 			atomic64_inc(&ring->records);
-			atomic64_add(len, &ring->bytes);
+			atomic64_add(hdr.len, &ring->bytes);
 		}
 		ring->cons_pos += need;
 		avail -= need;
@@ -535,6 +591,12 @@ static void kshm_ring_consume_fn(struct work_struct *work)
 	u64 budget = 2 * ring->size;
 
 	mutex_lock(&ring->consume_lock);
+	/* A driver took the ring: it consumes, this worker never again. */
+	if (ring->driver) {
+		mutex_unlock(&ring->consume_lock);
+		kshm_region_put(region);
+		return;
+	}
 	WRITE_ONCE(ring->cons->flags, READ_ONCE(ring->cons->flags) & ~KSHM_RING_WANT_WAKEUP);
 	while (!READ_ONCE(ring->broken)) {
 		if (kshm_ring_drain(ring, &budget) || READ_ONCE(ring->broken))
@@ -572,6 +634,31 @@ static void kshm_ring_consume_later(struct kshm_ring *ring)
 	kref_get(&ring->region->ref);
 	if (!queue_work(kshm_wq, &ring->consume_work))
 		kshm_region_put(ring->region);
+}
+
+/* Wake the driver consuming @ring, if one does.  Context: any. */
+static void kshm_ring_notify_driver(struct kshm_ring *ring)
+{
+	unsigned long irqflags;
+
+	spin_lock_irqsave(&ring->notify_lock, irqflags);
+	if (ring->driver_wq)
+		wake_up_all(ring->driver_wq);
+	spin_unlock_irqrestore(&ring->notify_lock, irqflags);
+}
+
+/*
+ * The application asks a user-to-kernel ring's consumer to run: the
+ * driver that took the ring, or else the module's own worker.  A doorbell
+ * that races with a driver's take may still queue the worker, which then
+ * finds the ring taken and does nothing.  Context: process.
+ */
+static void kshm_ring_u2k_doorbell(struct kshm_ring *ring)
+{
+	if (READ_ONCE(ring->driver))
+		kshm_ring_notify_driver(ring);
+	else
+		kshm_ring_consume_later(ring);
 }
 
 /* --- creation and the ring's end --------------------------------------------- */
@@ -620,7 +707,9 @@ static int kshm_ring_init(struct kshm_ring *ring, struct kshm_region *r)
 	INIT_WORK(&ring->consume_work, kshm_ring_consume_fn);
 	init_irq_work(&ring->wake_work, kshm_ring_wake_fn);
 	init_waitqueue_head(&ring->wait);
+	init_waitqueue_head(&ring->poll_wait);
 	spin_lock_init(&ring->efd_lock);
+	spin_lock_init(&ring->notify_lock);
 	ring->hash = 0xcbf29ce484222325ULL;
 	/* The kernel consumer starts idle: the first records need a doorbell. */
 	if (ring->kind == KSHM_RING_U2K)
@@ -639,6 +728,8 @@ void kshm_ring_orphan(struct kshm_ring *ring)
 {
 	WRITE_ONCE(ring->orphan, true);
 	wake_up_all(&ring->wait);
+	wake_up_all(&ring->poll_wait);
+	kshm_ring_notify_driver(ring);
 }
 
 /*
@@ -758,8 +849,10 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
 }
 
 /**
- * kshm_ring_create - a ring for a driver and its application
- * @kind: KSHM_RING_K2U (the driver produces) or KSHM_RING_U2K
+ * kshm_ring_create - a kernel-to-user ring for a driver and its application
+ * @kind: KSHM_RING_K2U (the driver produces; the only kind for now: a
+ *	driver consumes user-to-kernel rings the application made on
+ *	/dev/kshm, kshm_ring_from_fd_u2k())
  * @data_size: bytes of record space: a power of two, 4 KiB to 16 MiB
  * @cache_mode: KSHM_CACHE_WB or _WC
  *
@@ -771,8 +864,8 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
  *
  * Context: process, the application's (its RLIMIT_MEMLOCK is charged).
  * Return: the ring, with one reference for the caller (kshm_ring_put());
- * ERR_PTR(-EINVAL) for another kind, size or cache mode, -ENOSPC,
- * -ENOMEM.
+ * ERR_PTR(-EINVAL) for another kind, size or cache mode, -EFBIG beyond
+ * max_region_size, -ENOSPC, -ENOMEM, -EINTR on a fatal signal.
  */
 struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode)
 {
@@ -788,7 +881,8 @@ struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode)
 	ret = kshm_ring_create_check(&c);
 	if (ret)
 		return ERR_PTR(ret);
-	if (cache_mode != KSHM_CACHE_WB && cache_mode != KSHM_CACHE_WC)
+	if (kind != KSHM_RING_K2U ||
+	    (cache_mode != KSHM_CACHE_WB && cache_mode != KSHM_CACHE_WC))
 		return ERR_PTR(-EINVAL);
 	r = kshm_ring_new(NULL, &c, NULL);
 	return IS_ERR(r) ? ERR_CAST(r) : r->ring;
@@ -812,28 +906,6 @@ int kshm_ring_mmap(struct kshm_ring *ring, struct vm_area_struct *vma)
 	return kshm_region_mmap_client(ring->region, vma);
 }
 EXPORT_SYMBOL_NS_GPL(kshm_ring_mmap, KSHM);
-
-/**
- * kshm_ring_poll - a ring's readiness, for a driver's poll
- * @ring: a ring
- * @file: the driver's file being polled
- * @wait: the poll table
- *
- * Kernel-to-user: EPOLLIN once a committed record waits for the
- * application.  User-to-kernel: EPOLLOUT once the kernel has consumed all
- * the application produced (or broke the ring).  The ring wakes its
- * pollers whenever the kernel produces or consumes.
- * Context: process (poll).
- */
-__poll_t kshm_ring_poll(struct kshm_ring *ring, struct file *file,
-			struct poll_table_struct *wait)
-{
-	poll_wait(file, &ring->wait, wait);
-	if (!kshm_ring_ready(ring))
-		return 0;
-	return ring->kind == KSHM_RING_K2U ? EPOLLIN | EPOLLRDNORM : EPOLLOUT | EPOLLWRNORM;
-}
-EXPORT_SYMBOL_NS_GPL(kshm_ring_poll, KSHM);
 
 /**
  * kshm_ring_rec_max - the largest record payload a ring takes
@@ -975,7 +1047,7 @@ int kshm_ioctl_ring_wait(struct kshm_file *kf, void *arg)
 	 * stops after a budget of work per doorbell.
 	 */
 	if (ring->kind == KSHM_RING_U2K)
-		kshm_ring_consume_later(ring);
+		kshm_ring_u2k_doorbell(ring);
 	if (w->timeout_ns > (1ULL << 62))
 		ret = wait_event_interruptible(ring->wait, kshm_ring_ready(ring));
 	else
@@ -1007,7 +1079,7 @@ int kshm_ioctl_ring_doorbell(struct kshm_file *kf, void *arg)
 	if (READ_ONCE(ring->broken))
 		ret = -EPIPE;
 	else if (ring->kind == KSHM_RING_U2K)
-		kshm_ring_consume_later(ring);
+		kshm_ring_u2k_doorbell(ring);
 	else
 		wake_up_all(&ring->wait);	/* producers waiting for space */
 	kshm_ring_put(ring);
@@ -1194,3 +1266,232 @@ bool kshm_ring_page_writable(struct kshm_region *r, unsigned long index)
 		return index == 0;
 	return index != 0;
 }
+
+/* --- a driver's consumer, and a client's poll() --------------------------------- */
+
+/*
+ * Make a driver the consumer of a user-to-kernel ring, for
+ * kshm_ring_from_fd_u2k(): from here on the module's own worker never
+ * consumes it.  @wq is woken on each doorbell, RING_WAIT and at the ring's
+ * end.  Context: process.
+ * Return: 0; -EINVAL for a kernel-to-user ring; -EBUSY while another
+ * driver holds it.
+ */
+int kshm_ring_take_u2k(struct kshm_ring *ring, struct wait_queue_head *wq)
+{
+	int ret = 0;
+
+	if (ring->kind != KSHM_RING_U2K)
+		return -EINVAL;
+	/* Waits for the worker if it is consuming now: never two consumers. */
+	mutex_lock(&ring->consume_lock);
+	if (ring->taken) {
+		ret = -EBUSY;
+	} else {
+		ring->taken = true;
+		WRITE_ONCE(ring->driver, true);
+		spin_lock_irq(&ring->notify_lock);
+		ring->driver_wq = wq;
+		spin_unlock_irq(&ring->notify_lock);
+	}
+	mutex_unlock(&ring->consume_lock);
+	return ret;
+}
+
+/**
+ * kshm_ring_put_u2k - give back a ring from kshm_ring_from_fd_u2k()
+ * @ring: the ring
+ *
+ * Ends the caller's consumer role (another driver may take the ring; the
+ * module's own consumer does not come back) and drops the reference.  Its
+ * wait queue is never woken through the ring after this returns.
+ *
+ * Context: process (the last reference frees the ring's pages).
+ */
+void kshm_ring_put_u2k(struct kshm_ring *ring)
+{
+	mutex_lock(&ring->consume_lock);
+	ring->taken = false;
+	spin_lock_irq(&ring->notify_lock);
+	ring->driver_wq = NULL;
+	spin_unlock_irq(&ring->notify_lock);
+	mutex_unlock(&ring->consume_lock);
+	kshm_ring_put(ring);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_ring_put_u2k, KSHM);
+
+/* Raise (@on) or drop the kernel consumer's KSHM_RING_WANT_WAKEUP.  Context: process. */
+static void kshm_ring_u2k_want_wakeup(struct kshm_ring *ring, bool on)
+{
+	u32 flags = READ_ONCE(ring->cons->flags);
+
+	if (!!(flags & KSHM_RING_WANT_WAKEUP) != on)
+		WRITE_ONCE(ring->cons->flags, flags ^ KSHM_RING_WANT_WAKEUP);
+}
+
+/*
+ * The header of the next record for a driver, in @hdr: its space, or 0
+ * with *@err -EAGAIN (nothing produced: KSHM_RING_WANT_WAKEUP is up, so
+ * the next submit rings the doorbell) or -EPIPE (broken, or orphaned).
+ * Context: process, @ring->consume_lock held.
+ */
+static u64 kshm_ring_u2k_next(struct kshm_ring *ring, struct kshm_ring_rec *hdr, int *err)
+{
+	u64 avail;
+
+	*err = -EPIPE;
+	if (READ_ONCE(ring->broken) || READ_ONCE(ring->orphan) ||
+	    !kshm_ring_u2k_avail(ring, &avail))
+		return 0;
+	if (!avail) {
+		/* Idle: ask for a doorbell, then look once more. */
+		kshm_ring_u2k_want_wakeup(ring, true);
+		smp_mb();	/* pair W: the flag before the position */
+		if (!kshm_ring_u2k_avail(ring, &avail))
+			return 0;
+		*err = -EAGAIN;
+		if (!avail)
+			return 0;
+	}
+	/* Busy: the producer's submits need no doorbell. */
+	kshm_ring_u2k_want_wakeup(ring, false);
+	*err = -EPIPE;
+	return kshm_ring_u2k_hdr(ring, hdr, avail);
+}
+
+/**
+ * kshm_ring_consume - take one record from a user-to-kernel ring
+ * @ring: a ring from kshm_ring_from_fd_u2k()
+ * @type: out: the record's type, nonzero
+ * @buf: where its payload goes
+ * @len: bytes at @buf
+ *
+ * Copies the next record's payload (its first @len bytes, if it is longer)
+ * out of the shared memory once, then hands its space back to the
+ * application.  The payload is the application's: validate the copy in
+ * @buf, never the ring.  The header is checked here, as the module's own
+ * consumer checks it: a record of type 0 or with flags set is counted
+ * (KSHM_IOC_RING_STATS @invalid) and skipped; a length or position that
+ * cannot be framed breaks the ring for good (KSHM_RING_BROKEN, @broken;
+ * a position is counted in @bad_pos too).  Records consumed count in
+ * @records and @bytes.
+ *
+ * With nothing left, KSHM_RING_WANT_WAKEUP goes up, so the application's
+ * next kshm_ring_submit() rings the doorbell, which wakes the wait queue
+ * given to kshm_ring_from_fd_u2k(); while the driver finds records, the
+ * flag stays down and the application makes no system call.
+ *
+ * Context: process; may sleep (one consumer of a ring at a time).
+ * Return: the record's payload length (above @len: the record was
+ * truncated); -EAGAIN when there is none (or after skipping a ring's worth
+ * of refused records: call again); -EPIPE once the ring is broken,
+ * or the application destroyed it or closed its file; -EINVAL for a
+ * kernel-to-user ring.
+ */
+int kshm_ring_consume(struct kshm_ring *ring, u16 *type, void *buf, u32 len)
+{
+	struct kshm_ring_rec hdr;
+	u64 need, moved = 0;
+	int ret;
+
+	if (ring->kind != KSHM_RING_U2K)
+		return -EINVAL;
+	mutex_lock(&ring->consume_lock);
+	while ((need = kshm_ring_u2k_next(ring, &hdr, &ret))) {
+		moved += need;
+		if (kshm_ring_u2k_refused(&hdr)) {
+			atomic64_inc(&ring->invalid);
+			/* Refused records skipped: a ring's worth per call at most. */
+			if (moved >= ring->size)
+				ret = -EAGAIN;
+		} else {
+			/* The payload, once; the driver looks at its copy only. */
+			memcpy(buf, kshm_ring_at(ring, ring->cons_pos + sizeof(hdr)),
+			       min(len, hdr.len));
+			*type = hdr.type;
+			atomic64_inc(&ring->records);
+			atomic64_add(hdr.len, &ring->bytes);
+			ret = hdr.len;
+		}
+		ring->cons_pos += need;
+		/* Pair C: our reads of the space before handing it back. */
+		smp_store_release(&ring->cons->pos, ring->cons_pos);
+		if (ret != -EPIPE)
+			break;
+	}
+	mutex_unlock(&ring->consume_lock);
+	/* A producer waiting for space, or for everything consumed. */
+	if (moved)
+		kshm_ring_kick(ring, &ring->prod->flags);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(kshm_ring_consume, KSHM);
+
+/**
+ * kshm_ring_consumable - has a user-to-kernel ring work for its driver?
+ * @ring: a ring from kshm_ring_from_fd_u2k()
+ *
+ * For the condition a driver sleeps on (wait_event() on the wait queue it
+ * gave kshm_ring_from_fd_u2k()): true when kshm_ring_consume() would not
+ * return -EAGAIN.
+ *
+ * Context: any.
+ * Return: true when the application's position is not the consumer's (a
+ * record, or a position the consumer will refuse), or the ring is broken
+ * or orphaned; false for a kernel-to-user ring.
+ */
+bool kshm_ring_consumable(struct kshm_ring *ring)
+{
+	if (ring->kind != KSHM_RING_U2K)
+		return false;
+	return READ_ONCE(ring->broken) || READ_ONCE(ring->orphan) ||
+	       smp_load_acquire(&ring->prod->pos) !=	/* pair P */
+	       READ_ONCE(ring->cons->pos);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_ring_consumable, KSHM);
+
+/**
+ * kshm_ring_poll - a ring's readiness, for a client driver's poll()
+ * @ring: a ring from kshm_ring_from_fd() or kshm_ring_from_fd_u2k()
+ * @file: the client's file being polled
+ * @wait: the poll table
+ *
+ * The events are the application's: EPOLLIN | EPOLLRDNORM while a
+ * kernel-to-user ring has a committed record at its consumer's position;
+ * EPOLLOUT | EPOLLWRNORM while a user-to-kernel ring has room for a record
+ * of the largest size (rec_max); EPOLLERR for a broken user-to-kernel
+ * ring; EPOLLHUP once the application destroyed the ring.  As with poll()
+ * on /dev/kshm, a ring wakes its pollers only when the application side
+ * raised KSHM_RING_WANT_WAKEUP (kshm_ring_want_wakeup() in libkshm) before
+ * it slept, so an idle epoll costs no wakeup per record.
+ *
+ * The poll table holds on to the ring's wait queue: keep the reference
+ * until the client's file is released, not only until an ioctl returns.
+ *
+ * Context: process.
+ * Return: the events.
+ */
+__poll_t kshm_ring_poll(struct kshm_ring *ring, struct file *file, poll_table *wait)
+{
+	__poll_t mask = 0;
+	u64 prod, cons;
+
+	poll_wait(file, &ring->poll_wait, wait);
+	if (READ_ONCE(ring->orphan))
+		mask |= EPOLLHUP;
+	if (ring->kind == KSHM_RING_K2U) {
+		if (kshm_ring_k2u_ready(ring))
+			mask |= EPOLLIN | EPOLLRDNORM;
+		return mask;
+	}
+	if (READ_ONCE(ring->broken))
+		return mask | EPOLLERR;
+	/* The application's position: only compared, never used. */
+	prod = READ_ONCE(ring->prod->pos);
+	cons = READ_ONCE(ring->cons->pos);
+	if (prod - cons <= ring->size &&
+	    ring->size - (prod - cons) >= KSHM_RING_REC_SPACE(ring->rec_max))
+		mask |= EPOLLOUT | EPOLLWRNORM;
+	return mask;
+}
+EXPORT_SYMBOL_NS_GPL(kshm_ring_poll, KSHM);

@@ -3,8 +3,9 @@
  * kshm for other drivers: allocate regions (common buffers included) and
  * rings, and map them into an application through the driver's own file;
  * accept memory an application registered on /dev/kshm, or any dma-buf,
- * map it for a device's DMA, and post records to the application through
- * a kshm ring from any context, hard IRQ included.
+ * map it for a device's DMA, post records to the application through a
+ * kshm ring from any context, hard IRQ included, and consume the records
+ * it submits on another ring.
  *
  * Handles are reference counted and opaque; each function's kernel-doc (in
  * kmod/api.c) says which contexts may call it.  The symbols are in the KSHM
@@ -22,6 +23,7 @@
 struct device;
 struct file;
 struct poll_table_struct;
+struct wait_queue_head;
 struct sg_table;
 struct vm_area_struct;
 struct kshm_buf;
@@ -56,8 +58,6 @@ void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
 struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode);
 int kshm_ring_mmap(struct kshm_ring *ring, struct vm_area_struct *vma);
 u32 kshm_ring_rec_max(const struct kshm_ring *ring);
-__poll_t kshm_ring_poll(struct kshm_ring *ring, struct file *file,
-			struct poll_table_struct *wait);
 
 /* Any dma-buf (a kshm region exported, udmabuf, ...) mapped for a device. */
 struct kshm_dmabuf *kshm_dmabuf_import(int fd, struct device *dev,
@@ -71,5 +71,19 @@ struct kshm_ring *kshm_ring_from_fd(int fd, u32 id);
 void kshm_ring_put(struct kshm_ring *ring);
 int kshm_ring_produce(struct kshm_ring *ring, u16 type, const void *data,
 		      u32 len);
+
+/*
+ * User-to-kernel rings: a driver takes one and is its only consumer;
+ * @wq is woken when the application rings the doorbell.
+ */
+struct kshm_ring *kshm_ring_from_fd_u2k(int fd, u32 id,
+					struct wait_queue_head *wq);
+void kshm_ring_put_u2k(struct kshm_ring *ring);
+int kshm_ring_consume(struct kshm_ring *ring, u16 *type, void *buf, u32 len);
+bool kshm_ring_consumable(struct kshm_ring *ring);
+
+/* Readiness of either kind, as the application sees it, for a client's poll(). */
+__poll_t kshm_ring_poll(struct kshm_ring *ring, struct file *file,
+			struct poll_table_struct *wait);
 
 #endif /* _LINUX_KSHM_H */

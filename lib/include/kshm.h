@@ -126,8 +126,9 @@ int kshm_ring_destroy(struct kshm_ring *ring);
  * Map a ring another driver made (kshm_ring_create() of the kernel API) at
  * @offset of that driver's @fd, with the kind, size, record limit and cache
  * mode the driver reports; each part writable only where this side writes.
- * Its doorbell is a KSHM_IOC_RING_DOORBELL (id 0) on @fd, if the driver
- * answers one.  kshm_ring_unmap() undoes it.
+ * Such a ring has no kshm id: kshm_ring_wait(), _doorbell() and
+ * _set_eventfd() are the driver's business (poll() its file instead).
+ * kshm_ring_unmap() undoes it.
  */
 int kshm_ring_map(int fd, uint64_t offset, uint32_t kind, uint64_t data_size, uint32_t rec_max,
 		  uint32_t cache_mode, struct kshm_ring *ring);

@@ -14,6 +14,11 @@
  * also have a region of its own (plain, or a common buffer the device DMAs
  * into) and a ring of its own, mapped through /dev/kshm_edu.
  *
+ * The device's factorial unit serves requests (KSHM_EDU_IOC_SERVE): the
+ * application submits them on a user-to-kernel ring, which this driver
+ * consumes, and each completion, signalled by the unit's own interrupt,
+ * goes back on a kernel-to-user ring.
+ *
  * Each kshm call is marked with its Windows counterpart where it has one.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -39,6 +44,10 @@
 /* The edu device (QEMU docs/specs/edu.rst). */
 #define EDU_VENDOR		0x1234
 #define EDU_DEVICE		0x11e8
+#define EDU_FACT		0x08	/* write n; read n! (32 bits) when done */
+#define EDU_STATUS		0x20
+#define EDU_STATUS_COMPUTING	0x01
+#define EDU_STATUS_IRQFACT	0x80	/* interrupt when a factorial is done */
 #define EDU_IRQ_STATUS		0x24
 #define EDU_IRQ_ACK		0x64
 #define EDU_DMA_SRC		0x80
@@ -48,6 +57,7 @@
 #define EDU_DMA_RUN		0x1
 #define EDU_DMA_TO_RAM		0x2
 #define EDU_DMA_IRQ		0x4
+#define EDU_IRQ_FACT		0x001
 #define EDU_IRQ_DMA		0x100
 #define EDU_WINDOW		0x40000	/* the device's 4 KiB DMA buffer */
 
@@ -55,8 +65,9 @@ static unsigned int dma_bits = 28;
 module_param(dma_bits, uint, 0444);
 MODULE_PARM_DESC(dma_bits, "DMA address bits the device decodes, 24..64 (QEMU's edu dma_mask; 28 by default)");
 
-/* How long a DMA may take before the device counts as dead. */
+/* How long a DMA or a factorial may take before the device counts as dead. */
 #define EDU_DMA_TIMEOUT		(5 * HZ)
+#define EDU_FACT_TIMEOUT	(5 * HZ)
 
 /* This sample drives one device: its node has one name. */
 static atomic_t kshm_edu_bound = ATOMIC_INIT(0);
@@ -81,6 +92,12 @@ static atomic_t kshm_edu_bound = ATOMIC_INIT(0);
  * @rec_sync: it lies in a streaming mapping, to sync for the CPU before
  *	@rec is posted (a common buffer needs none)
  * @post: the next DMA completion posts @rec
+ * @fact_lock: one request server at a time: protects the factorial unit
+ *	and @fact_dead
+ * @fact_dead: a factorial never completed; the unit is not used again
+ * @fact_done: completed by the interrupt when a factorial is done
+ * @serve_wait: a server sleeps here for requests; kshm wakes it when the
+ *	application rings the request ring's doorbell, unbind wakes it too
  */
 struct kshm_edu {
 	struct kref ref;
@@ -98,17 +115,25 @@ struct kshm_edu {
 	dma_addr_t rec_addr;
 	bool rec_sync;
 	bool post;
+	struct mutex fact_lock;		/* one server; the factorial unit */
+	bool fact_dead;
+	struct completion fact_done;
+	wait_queue_head_t serve_wait;
 };
 
 static void kshm_edu_free(struct kref *ref)
 {
 	struct kshm_edu *edu = container_of(ref, struct kshm_edu, ref);
 
+	mutex_destroy(&edu->fact_lock);
 	mutex_destroy(&edu->lock);
 	kfree(edu);
 }
 
-/* Context: hard IRQ. */
+/*
+ * The device's one MSI vector serves both units: the status bits say which
+ * finished (both may have).  Context: hard IRQ.
+ */
 static irqreturn_t kshm_edu_irq(int irq, void *data)
 {
 	struct kshm_edu *edu = data;
@@ -130,6 +155,8 @@ static irqreturn_t kshm_edu_irq(int irq, void *data)
 		}
 		complete(&edu->dma_done);
 	}
+	if (status & EDU_IRQ_FACT)
+		complete(&edu->fact_done);
 	return IRQ_HANDLED;
 }
 
@@ -453,6 +480,151 @@ out_unlock:
 	return ret;
 }
 
+/* --- the request path: factorials ---------------------------------------------- */
+
+/*
+ * n! on the device's factorial unit, which computes in 32 bits: write n,
+ * its interrupt says it is done, read the result.  A unit that does not
+ * answer in EDU_FACT_TIMEOUT is not used again.
+ * Context: process, under edu->fact_lock.
+ * Return: 0, or -EIO.
+ */
+static int kshm_edu_fact(struct kshm_edu *edu, u32 n, u32 *result)
+{
+	reinit_completion(&edu->fact_done);
+	iowrite32(EDU_STATUS_IRQFACT, edu->bar + EDU_STATUS);
+	iowrite32(n, edu->bar + EDU_FACT);
+	if (!wait_for_completion_timeout(&edu->fact_done, EDU_FACT_TIMEOUT)) {
+		edu->fact_dead = true;
+		return -EIO;
+	}
+	*result = ioread32(edu->bar + EDU_FACT);
+	return 0;
+}
+
+/*
+ * One request, @len payload bytes of @type copied into @rq (zeroed before
+ * the copy): check the copy, run it, post its completion.
+ * Context: process, under edu->fact_lock.
+ * Return: 0, or -EIO for a device that did not answer.
+ */
+static int kshm_edu_serve_one(struct kshm_edu *edu, struct kshm_ring *comp,
+			      u16 type, int len, const struct kshm_edu_fact_req *rq)
+{
+	struct kshm_edu_fact_done c = { .cookie = rq->cookie, .n = rq->n };
+
+	if (type != KSHM_EDU_REC_FACT)
+		c.status = -EBADMSG;
+	else if (len != sizeof(*rq))
+		c.status = -EMSGSIZE;
+	else if (rq->n > KSHM_EDU_FACT_MAX || rq->__reserved)
+		c.status = -EINVAL;
+	else
+		c.status = kshm_edu_fact(edu, rq->n, &c.result);
+	/* The completion, as the stream's blocks: no system call per record. */
+	kshm_ring_produce(comp, KSHM_EDU_REC_FACT_DONE, &c, sizeof(c));
+	return c.status == -EIO ? -EIO : 0;
+}
+
+/*
+ * Serve until @s->max_requests are done, sleeping while none is queued.
+ * Context: process, the application's, under edu->fact_lock.
+ */
+static int kshm_edu_serve_loop(struct kshm_edu *edu, struct kshm_ring *req,
+			       struct kshm_ring *comp, struct kshm_edu_serve *s)
+{
+	struct kshm_edu_fact_req rq;
+	u16 type = 0;
+	int len, ret;
+
+	while (s->done < s->max_requests) {
+		if (signal_pending(current))
+			return -EINTR;
+		if (READ_ONCE(edu->stopping))
+			return -ENODEV;
+		memset(&rq, 0, sizeof(rq));
+		/* The next request, copied out of the shared ring once. */
+		len = kshm_ring_consume(req, &type, &rq, sizeof(rq));
+		if (len == -EAGAIN) {
+			/* KeWaitForSingleObject on the request event: a doorbell ends it. */
+			if (wait_event_interruptible(edu->serve_wait,
+						     kshm_ring_consumable(req) ||
+						     READ_ONCE(edu->stopping)))
+				return -EINTR;
+			continue;
+		}
+		if (len < 0)
+			return len;	/* -EPIPE: destroyed, or broken */
+		ret = kshm_edu_serve_one(edu, comp, type, len, &rq);
+		s->done++;
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Context: process, the application's. */
+static int kshm_edu_serve(struct kshm_edu *edu, struct kshm_edu_serve *s)
+{
+	struct kshm_ring *req, *comp;
+	int ret;
+
+	/*
+	 * The request ring: this driver becomes its only consumer, and
+	 * kshm wakes serve_wait when the application rings its doorbell.
+	 */
+	req = kshm_ring_from_fd_u2k(s->kshm_fd, s->req_ring_id, &edu->serve_wait);
+	if (IS_ERR(req))
+		return PTR_ERR(req);
+	comp = kshm_ring_from_fd(s->kshm_fd, s->comp_ring_id);
+	if (IS_ERR(comp)) {
+		ret = PTR_ERR(comp);
+		goto out_put_req;
+	}
+	if (mutex_lock_interruptible(&edu->fact_lock)) {
+		ret = -EINTR;
+		goto out_put_comp;
+	}
+	/* Unbind sets stopping before it waits for fact_lock. */
+	ret = READ_ONCE(edu->stopping) ? -ENODEV : edu->fact_dead ? -EIO :
+	      kshm_edu_serve_loop(edu, req, comp, s);
+	mutex_unlock(&edu->fact_lock);
+out_put_comp:
+	kshm_ring_put(comp);
+out_put_req:
+	/* Give the request ring back: another call may consume it. */
+	kshm_ring_put_u2k(req);
+	return ret;
+}
+
+/* Context: process, from the ioctl system call. */
+static long kshm_edu_ioctl_serve(struct kshm_edu *edu, struct kshm_edu_serve __user *arg)
+{
+	struct kshm_edu_serve s;
+	int ret;
+
+	if (copy_from_user(&s, arg, sizeof(s)))
+		return -EFAULT;
+	if (s.size != sizeof(s) || !s.max_requests || s.done)
+		return -EINVAL;
+	ret = kshm_edu_serve(edu, &s);
+	/* What was served counts whatever ended the call. */
+	if (copy_to_user(arg, &s, sizeof(s)) && !ret)
+		ret = -EFAULT;
+	return ret;
+}
+
+/*
+ * Unbind: a server returns ENODEV at its next request (one the device is
+ * computing finishes first); wait for it.  Context: process.
+ */
+static void kshm_edu_serve_stop(struct kshm_edu *edu)
+{
+	wake_up_all(&edu->serve_wait);
+	mutex_lock(&edu->fact_lock);
+	mutex_unlock(&edu->fact_lock);
+}
+
 static int kshm_edu_open(struct inode *inode, struct file *file)
 {
 	struct kshm_edu *edu = container_of(file->private_data, struct kshm_edu, misc);
@@ -622,6 +794,9 @@ static long kshm_edu_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 	} a;
 	int ret;
 
+	/* Its answer counts what was served, whatever ended the call. */
+	if (cmd == KSHM_EDU_IOC_SERVE)
+		return kshm_edu_ioctl_serve(f->edu, uarg);
 	/* Every request leads with its size; the number says which it is. */
 	switch (cmd) {
 	case KSHM_EDU_IOC_STREAM:
@@ -687,6 +862,9 @@ static int kshm_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	kref_init(&edu->ref);
 	mutex_init(&edu->lock);
 	init_completion(&edu->dma_done);
+	mutex_init(&edu->fact_lock);
+	init_completion(&edu->fact_done);
+	init_waitqueue_head(&edu->serve_wait);
 	edu->pdev = pdev;
 	ret = pci_enable_device(pdev);
 	if (ret)
@@ -762,6 +940,7 @@ static void kshm_edu_remove(struct pci_dev *pdev)
 	mutex_lock(&edu->lock);
 	edu->pdev = NULL;
 	mutex_unlock(&edu->lock);
+	kshm_edu_serve_stop(edu);
 	free_irq(pci_irq_vector(pdev, 0), edu);
 	pci_free_irq_vectors(pdev);
 	pci_clear_master(pdev);

@@ -147,4 +147,76 @@ struct kshm_edu_ring {
 #define KSHM_EDU_RING_OFFSET	(1ULL << 30)
 #define KSHM_EDU_IOC_RING	_IOWR(0xBE, 0x05, struct kshm_edu_ring)
 
+/*
+ * The request path: the application submits factorial requests on a
+ * user-to-kernel kshm ring, the device's factorial unit computes each (in
+ * 32 bits: the result is n! modulo 2^32), and its interrupt's completion
+ * comes back as a record on a kernel-to-user ring.
+ */
+#define KSHM_EDU_REC_FACT	2	/* request: struct kshm_edu_fact_req */
+#define KSHM_EDU_REC_FACT_DONE	3	/* completion: struct kshm_edu_fact_done */
+#define KSHM_EDU_FACT_MAX	1000	/* the largest n the device is given */
+
+/**
+ * struct kshm_edu_fact_req - a request record's payload
+ * @cookie: the application's, returned in the completion
+ * @n: compute n!, 0..KSHM_EDU_FACT_MAX
+ * @__reserved: 0
+ */
+struct kshm_edu_fact_req {
+	__u64 cookie;
+	__u32 n;
+	__u32 __reserved;
+};
+
+/**
+ * struct kshm_edu_fact_done - a completion record's payload
+ * @cookie: the request's (as much of it as the record held)
+ * @n: the request's
+ * @result: n! modulo 2^32, when @status is 0
+ * @status: 0; -EBADMSG for a record of another type; -EMSGSIZE for a
+ *	payload that is not a struct kshm_edu_fact_req; -EINVAL for @n
+ *	beyond KSHM_EDU_FACT_MAX or a nonzero reserved field; -EIO for a
+ *	device that did not answer
+ * @__reserved: 0
+ */
+struct kshm_edu_fact_done {
+	__u64 cookie;
+	__u32 n;
+	__u32 result;
+	__s32 status;
+	__u32 __reserved;
+};
+
+/**
+ * struct kshm_edu_serve - run the requests of a ring on the device
+ * @size: sizeof(struct kshm_edu_serve)
+ * @kshm_fd: the caller's descriptor of /dev/kshm
+ * @req_ring_id: a user-to-kernel ring there (EINVAL otherwise): the
+ *	driver becomes its consumer, EBUSY while another call holds it
+ * @comp_ring_id: a kernel-to-user ring: one KSHM_EDU_REC_FACT_DONE
+ *	record per request (a full ring drops it, counted in prod.dropped)
+ * @max_requests: return once this many were served; 1 at least
+ * @done: out, written back whatever the return: requests served, each
+ *	with its completion (error completions included)
+ *
+ * Sleeps while no request is queued.  0 once @max_requests were served;
+ * EINTR on a signal; EPIPE when the application destroyed the request
+ * ring or broke it (see the rings' KSHM_RING_BROKEN); ENODEV when the
+ * device is unbound; EIO when it did not answer.  One call runs at a time
+ * on the device; another waits (interruptibly).  Records of type 0 or with
+ * flags set are skipped by kshm (counted in the ring's stats), with no
+ * completion.
+ */
+struct kshm_edu_serve {
+	__u32 size;
+	__s32 kshm_fd;
+	__u32 req_ring_id;
+	__u32 comp_ring_id;
+	__u32 max_requests;
+	__u32 done;
+};
+
+#define KSHM_EDU_IOC_SERVE	_IOWR(0xBE, 0x06, struct kshm_edu_serve)
+
 #endif /* _UAPI_KSHM_EDU_H */

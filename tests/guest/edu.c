@@ -284,21 +284,6 @@ static void killed_mid_stream(int kfd)
 	close(ready[1]);
 }
 
-/* The PCI address the sample client is bound to, in @addr. */
-static int bound_device(char *addr, size_t len)
-{
-	DIR *d = opendir("/sys/bus/pci/drivers/kshm_edu");
-	struct dirent *e;
-
-	addr[0] = 0;
-	while (d && (e = readdir(d)))
-		if (!strncmp(e->d_name, "0000:", 5))
-			snprintf(addr, len, "%s", e->d_name);
-	if (d)
-		closedir(d);
-	return addr[0] != 0;
-}
-
 /* Unbind the device while a stream runs; bind it again. */
 static void unbind_mid_stream(int kfd)
 {
@@ -384,13 +369,7 @@ int main(void)
 	kshm_close(kfd);
 	close(edu_fd);
 	edu_fd = -1;
-	/* kshm stays while its client is loaded; the client goes first. */
-	tap_ok(!access("/sys/module/kshm/holders/kshm_edu", F_OK),
-	       "edu_client_holds_kshm (sysfs holders)");
-	tap_errno(syscall(SYS_delete_module, "kshm", O_NONBLOCK) ? -errno : 0, EWOULDBLOCK,
-		  "edu_kshm_cannot_unload_under_its_client");
-	tap_zero(syscall(SYS_delete_module, "kshm_edu", O_NONBLOCK) ? -errno : 0,
-		 "edu_client_unloads_first");
+	unload_order();
 	beyond_the_mask();
 	return tap_done();
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the guest programs of the sample client (samples/kshm_edu) share:
- * loading and unloading the client, streaming blocks and checking them.
+ * loading and unloading the client, streaming blocks and checking them,
+ * finding the bound device and the unload order.
  * Each program includes it once; it holds static definitions.
  */
 #ifndef KSHM_TESTS_EDU_H
@@ -109,6 +110,32 @@ static inline void load_client(void)
 	close(fd);
 	edu_fd = open("/dev/" KSHM_EDU_DEVICE_NAME, O_RDWR | O_CLOEXEC);
 	tap_require(edu_fd >= 0, "open /dev/kshm_edu (the edu device is bound)");
+}
+
+/* The PCI address the sample client is bound to, in @addr. */
+static inline int bound_device(char *addr, size_t len)
+{
+	DIR *d = opendir("/sys/bus/pci/drivers/kshm_edu");
+	struct dirent *e;
+
+	addr[0] = 0;
+	while (d && (e = readdir(d)))
+		if (!strncmp(e->d_name, "0000:", 5))
+			snprintf(addr, len, "%s", e->d_name);
+	if (d)
+		closedir(d);
+	return addr[0] != 0;
+}
+
+/* kshm stays while its client is loaded; the client goes first. */
+static inline void unload_order(void)
+{
+	tap_ok(!access("/sys/module/kshm/holders/kshm_edu", F_OK),
+	       "edu_client_holds_kshm (sysfs holders)");
+	tap_errno(syscall(SYS_delete_module, "kshm", O_NONBLOCK) ? -errno : 0, EWOULDBLOCK,
+		  "edu_kshm_cannot_unload_under_its_client");
+	tap_zero(syscall(SYS_delete_module, "kshm_edu", O_NONBLOCK) ? -errno : 0,
+		 "edu_client_unloads_first");
 }
 
 #endif /* KSHM_TESTS_EDU_H */

@@ -13,6 +13,7 @@
  */
 #include <poll.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 
 #include "edu.h"
@@ -333,21 +334,6 @@ static void common_buffer_streams(int kfd)
 	close(s.fd);
 }
 
-/* The PCI address the sample client is bound to, in @addr. */
-static int bound_device(char *addr, size_t len)
-{
-	DIR *d = opendir("/sys/bus/pci/drivers/kshm_edu");
-	struct dirent *e;
-
-	addr[0] = 0;
-	while (d && (e = readdir(d)))
-		if (!strncmp(e->d_name, "0000:", 5))
-			snprintf(addr, len, "%s", e->d_name);
-	if (d)
-		closedir(d);
-	return addr[0] != 0;
-}
-
 /*
  * A common buffer outlives the device's binding while it is mapped: the
  * unbind stops the device, the memory stays until the munmap.
@@ -439,7 +425,9 @@ static void own_ring_streams(int kfd)
 	size_t len = 8 * BLK;
 	struct kshm_edu_ring g;
 	struct kshm_ring r;
-	uint32_t count = 0, woken = 0;
+	uint32_t count = 0, woken = 0, sleeps = 0;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev;
 	int good = 1;
 	pthread_t t;
 	uint8_t *p;
@@ -453,18 +441,31 @@ static void own_ring_streams(int kfd)
 			       &r),
 		 "edu_ring_maps_through_the_client (kshm_ring_map)");
 	tap_ok(poll_in(s.fd, 0) == 0, "edu_ring_poll_empty_is_not_readable");
+	ev = (struct epoll_event){ .events = EPOLLIN };
+	tap_require(ep >= 0 && !epoll_ctl(ep, EPOLL_CTL_ADD, s.fd, &ev), "epoll");
 	tap_require(!pthread_create(&t, NULL, streamer_main, &s), "thread");
 	while (!s.finished || count < s.done) {
-		if (poll_in(s.fd, 1000) & POLLIN)
-			woken++;
+		/*
+		 * Ask for a wakeup, and sleep only when that found no record:
+		 * epoll (which, unlike poll(), looks again at a timeout only
+		 * if a wakeup came) must then be woken for the next record
+		 * (a block takes 0.2 s), not time out after 60 s.
+		 */
+		if (count < s.blocks && !s.finished && !kshm_ring_want_wakeup(&r, 1)) {
+			sleeps++;
+			woken += epoll_wait(ep, &ev, 1, 60000) == 1;
+		}
+		kshm_ring_want_wakeup(&r, 0);
 		good &= drain(&r, p, 0, &count);
 	}
 	pthread_join(t, NULL);
 	good &= drain(&r, p, 0, &count);
 	tap_ok(!s.ret && s.done == 8, "edu_ring_stream_8_blocks (%d, %u done)", s.ret, s.done);
 	tap_ok(good && count == 8, "edu_ring_each_block_good_when_its_record_comes (%u)", count);
-	tap_ok(woken >= 1, "edu_ring_poll_wakes_for_records (%u wakeups)", woken);
+	tap_ok(sleeps >= 1 && woken == sleeps,
+	       "edu_ring_epoll_wakes_for_records (%u of %u sleeps woken)", woken, sleeps);
 	tap_ok(poll_in(s.fd, 0) == 0, "edu_ring_poll_not_readable_once_drained");
+	close(ep);
 	close(s.fd);
 	tap_ok(info_now(kfd).regions_alive == before.regions_alive + 2,
 	       "edu_ring_and_region_alive_while_mapped");
