@@ -304,9 +304,10 @@ EXPORT_SYMBOL_NS_GPL(kshm_region_create, KSHM);
  * kshm_region_mmap() like any region.  Charged as kshm_region_create().
  * The bus address is the driver's alone: never hand it to an application.
  *
- * The memory outlives the driver's binding while an application maps it:
- * stop the device's DMA into it (pci_clear_master()) before remove()
- * returns; the region holds a reference on @dev until it is freed.
+ * The memory is @dev's: in remove(), once the device's DMA into it has
+ * stopped, call kshm_region_revoke(), which takes it from the application
+ * and frees it while the device is still there.  The region holds a
+ * reference on @dev until it is freed.
  *
  * The Windows counterpart: the DMA adapter's AllocateCommonBuffer.
  *
@@ -334,8 +335,9 @@ EXPORT_SYMBOL_NS_GPL(kshm_region_create_coherent, KSHM);
  * @r: a region from kshm_region_create*()
  *
  * Contiguous, in the region's cache mode, valid until the last reference
- * goes.
+ * goes (a common buffer's: until kshm_region_revoke()).
  * Context: any.
+ * Return: the address.
  */
 void *kshm_region_kaddr(struct kshm_region *r)
 {
@@ -347,6 +349,7 @@ EXPORT_SYMBOL_NS_GPL(kshm_region_kaddr, KSHM);
  * kshm_region_length - a region's length in bytes (whole pages)
  * @r: a region from kshm_region_create*()
  * Context: any.
+ * Return: the length.
  */
 u64 kshm_region_length(const struct kshm_region *r)
 {

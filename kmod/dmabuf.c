@@ -133,10 +133,9 @@ static struct sg_table *kshm_export_map(struct dma_buf_attachment *attach,
 }
 
 /*
- * Copies nothing back from a bounce buffer, as kshm_buf_dma_unmap(): what
- * the device wrote reached the pages where the importer synced it (or
- * through begin_cpu_access), and a stale copy would overwrite what the
- * application wrote meanwhile.  Context: process, like the map.
+ * The DMA API's unmap, syncs included: an importer (V4L2, DRM...) relies
+ * on it to make what its device wrote visible to the CPU.
+ * Context: process, like the map.
  */
 static void kshm_export_unmap(struct dma_buf_attachment *attach,
 			      struct sg_table *sgt, enum dma_data_direction dir)
@@ -145,7 +144,7 @@ static void kshm_export_unmap(struct dma_buf_attachment *attach,
 	struct kshm_export_attach *a = attach->priv;
 
 	mutex_lock(&ex->lock);
-	dma_unmap_sgtable(a->dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
+	dma_unmap_sgtable(a->dev, sgt, dir, 0);
 	a->mapped = false;
 	mutex_unlock(&ex->lock);
 }
@@ -354,7 +353,8 @@ static void kshm_dmabuf_unmap(struct dma_buf_attachment *attach,
  * Context: process, the application's (the descriptor is looked up in the
  * caller's file table); not under the dma-buf's reservation lock.
  * Return: the handle; ERR_PTR(-EBADF) for a bad descriptor, -EINVAL for
- * one that is not a dma-buf or another direction, -ERANGE for a device
+ * one that is not a dma-buf or another direction, -EACCES for a device
+ * write through a descriptor opened read-only, -ERANGE for a device
  * that cannot reach all of memory and has no IOMMU, -ENOMEM, or the
  * exporter's error (kshm's exporter: -EBUSY when @dev has it mapped
  * already, the DMA layer's error).
@@ -377,6 +377,10 @@ struct kshm_dmabuf *kshm_dmabuf_import(int fd, struct device *dev,
 		ret = PTR_ERR(d->dmabuf);
 		goto out_free;
 	}
+	/* A device writes only through a descriptor its owner may write. */
+	ret = -EACCES;
+	if (dir != DMA_TO_DEVICE && !(d->dmabuf->file->f_mode & FMODE_WRITE))
+		goto out_put;
 	ret = -ERANGE;
 	if (!kshm_dma_translated(dev) && dma_addressing_limited(dev))
 		goto out_put;

@@ -11,6 +11,7 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
+#include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -156,12 +157,19 @@ struct kshm_target {
  *	the device it was allocated for, holding a reference; else NULL, and
  *	@pages holds the pages
  * @dma: for a common buffer, its address in @dev's DMA space
+ * @revoke_lock: for a common buffer: protects @revoked, @inode and the
+ *	memory at @vaddr against kshm_region_revoke() (faults read, revoke
+ *	writes)
+ * @revoked: the common buffer's memory went back to the DMA layer
+ * @inode: the inode whose mappings map the common buffer (a reference),
+ *	for the revoke's zap, or NULL before the first mmap
  * @kf: the file whose max_file_size the region counts against until its
  *	pages are freed (a reference), or NULL before it is published
  * @user: charged for @nr_pages of RLIMIT_MEMLOCK, or NULL (CAP_IPC_LOCK)
  * @ring: the ring living in the pages (ring.c), freed with them, or NULL
  *
- * Every field but @ref and @mappings is set before the region is published
+ * Every field but @ref, @mappings and a common buffer's @revoked, @inode
+ * and @vaddr (under @revoke_lock) is set before the region is published
  * and never changes, so holders of a reference read them without a lock.
  */
 struct kshm_region {
@@ -177,6 +185,9 @@ struct kshm_region {
 	void *vaddr;
 	struct device *dev;
 	dma_addr_t dma;
+	struct rw_semaphore revoke_lock;	/* common buffer: vs revoke */
+	bool revoked;
+	struct inode *inode;
 	struct kshm_file *kf;
 	struct user_struct *user;
 	struct kshm_ring *ring;

@@ -18,6 +18,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
+#include <linux/kshm.h>
 #ifdef CONFIG_X86
 #include <asm/set_memory.h>
 #endif
@@ -146,7 +147,11 @@ static void kshm_region_free(struct kref *ref)
 	if (r->ring)
 		kshm_ring_free(r->ring);
 	if (r->dev) {
-		dma_free_coherent(r->dev, r->length, r->vaddr, r->dma);
+		/* A driver that never revoked it: its device is still there. */
+		if (!r->revoked)
+			dma_free_coherent(r->dev, r->length, r->vaddr, r->dma);
+		if (r->inode)
+			iput(r->inode);
 		put_device(r->dev);
 	} else {
 		vunmap(r->vaddr);
@@ -252,6 +257,7 @@ out_free_pages:
  */
 static int kshm_region_alloc_coherent(struct kshm_region *r, struct device *dev)
 {
+	init_rwsem(&r->revoke_lock);
 	r->vaddr = dma_alloc_coherent(dev, r->length, &r->dma,
 				      GFP_KERNEL | __GFP_NOWARN);
 	if (!r->vaddr)
@@ -574,14 +580,47 @@ static int kshm_region_insert(struct kshm_region *r, struct vm_area_struct *vma,
 }
 
 /*
+ * A common buffer's page @index, by PFN: the DMA layer's memory is in the
+ * kernel's linear map, or (behind an IOMMU) in a vmalloc area of its own.
+ * Context: process, @r->revoke_lock held, @r not revoked.
+ */
+static unsigned long kshm_common_pfn(struct kshm_region *r, unsigned long index)
+{
+	void *p = r->vaddr + (index << PAGE_SHIFT);
+
+	return is_vmalloc_addr(p) ? vmalloc_to_pfn(p) : page_to_pfn(virt_to_page(p));
+}
+
+/*
+ * A common buffer is mapped page by page as the application touches it,
+ * until kshm_region_revoke() takes the memory away: then SIGBUS.
+ * Context: process (a page fault).
+ */
+static vm_fault_t kshm_common_fault(struct vm_fault *vmf, struct kshm_region *r,
+				    unsigned long index)
+{
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+
+	/* Pairs with kshm_region_revoke(): no PFN inserted after its zap. */
+	down_read(&r->revoke_lock);
+	if (!r->revoked && index < r->nr_pages)
+		ret = vmf_insert_pfn(vmf->vma, vmf->address, kshm_common_pfn(r, index));
+	up_read(&r->revoke_lock);
+	return ret;
+}
+
+/*
  * mmap inserts every page up front; a fault only comes after something
  * zapped the page tables (madvise(MADV_DONTNEED)), and gets the same page.
+ * Context: process (a page fault).
  */
 static vm_fault_t kshm_vm_fault(struct vm_fault *vmf)
 {
 	struct kshm_region *r = vmf->vma->vm_private_data;
 	unsigned long index = vmf->pgoff & (KSHM_WINDOW_PAGES - 1);
 
+	if (r->dev)
+		return kshm_common_fault(vmf, r, index);
 	vmf->page = kshm_region_page(r, index);
 	if (!vmf->page)
 		return VM_FAULT_SIGBUS;
@@ -628,6 +667,30 @@ static int kshm_vma_detach_device(struct vm_area_struct *vma)
 	return 0;
 }
 
+/*
+ * A common buffer's mapping: by PFN and VM_IO, so nothing can pin the DMA
+ * layer's memory (a buffer registration of it is EFAULT), filled by
+ * faults.  The inode it maps is kept for kshm_region_revoke()'s zap.
+ * Context: process (mmap).
+ */
+static int kshm_common_mmap(struct kshm_region *r, struct vm_area_struct *vma)
+{
+	struct inode *inode = file_inode(vma->vm_file);
+	int ret = 0;
+
+	down_write(&r->revoke_lock);
+	if (!r->revoked && !r->inode)
+		r->inode = igrab(inode);
+	if (r->revoked || !r->inode)
+		ret = -ENODEV;
+	else if (r->inode != inode)
+		ret = -EINVAL;	/* one device node maps it, so one zap revokes */
+	up_write(&r->revoke_lock);
+	if (!ret)
+		kshm_vm_flags_set(vma, VM_IO | VM_PFNMAP);
+	return ret;
+}
+
 /**
  * kshm_region_map_vma - map part of a region into a vma
  * @r: the region
@@ -672,16 +735,10 @@ int kshm_region_map_vma(struct kshm_region *r, struct vm_area_struct *vma,
 	if (r->cache_mode != KSHM_CACHE_WB)
 		kshm_vm_flags_set(vma, VM_IO);
 	vma->vm_page_prot = kshm_cache_pgprot(vma->vm_page_prot, r->cache_mode);
-	/*
-	 * A common buffer is the DMA layer's to map (by PFN, VM_IO: nothing
-	 * can pin it), from the page @first.
-	 */
-	if (r->dev) {
-		vma->vm_pgoff = first;
-		ret = dma_mmap_coherent(r->dev, vma, r->vaddr, r->dma, r->length);
-	} else {
+	if (r->dev)
+		ret = kshm_common_mmap(r, vma);
+	else
 		ret = kshm_region_insert(r, vma, first, nr);
-	}
 	if (ret)
 		return ret;
 	kref_get(&r->ref);
@@ -749,3 +806,36 @@ struct kshm_region *kshm_region_create_client(struct kshm_region_create *c,
 	c->length = PAGE_ALIGN(c->length);
 	return kshm_region_alloc(c, dev);
 }
+
+/**
+ * kshm_region_revoke - take a common buffer's memory back from everyone
+ * @r: a region from kshm_region_create_coherent()
+ *
+ * Call it in remove() (or whenever the device goes), after the device's
+ * DMA into the buffer has stopped: the application's mappings lose the
+ * memory (a later access is SIGBUS, a later mmap ENODEV) and the memory
+ * goes back to the DMA layer now, while the device is still there.  The
+ * region itself, emptied, lives on until its last reference.  Mappings
+ * are zapped through the device node that mapped the buffer: other
+ * mappings of that node that kshm made fault their pages back in; a
+ * driver's own remap_pfn_range() mappings of it do not.
+ *
+ * Context: process, may sleep.
+ */
+void kshm_region_revoke(struct kshm_region *r)
+{
+	might_sleep();
+	if (WARN_ONCE(!r->dev, "kshm: revoking a region that is no common buffer"))
+		return;
+	/* Pairs with kshm_common_fault() and kshm_common_mmap(). */
+	down_write(&r->revoke_lock);
+	if (!r->revoked) {
+		r->revoked = true;
+		if (r->inode)
+			unmap_mapping_range(r->inode->i_mapping, 0, 0, 1);
+		dma_free_coherent(r->dev, r->length, r->vaddr, r->dma);
+		r->vaddr = NULL;
+	}
+	up_write(&r->revoke_lock);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_region_revoke, KSHM);

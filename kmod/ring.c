@@ -740,6 +740,8 @@ void kshm_ring_orphan(struct kshm_ring *ring)
 void kshm_ring_free(struct kshm_ring *ring)
 {
 	irq_work_sync(&ring->wake_work);
+	/* A driver's poll table may still hold @poll_wait: let it go. */
+	wake_up_pollfree(&ring->poll_wait);
 	if (ring->efd)
 		eventfd_ctx_put(ring->efd);
 	if (ring->echo)
@@ -911,6 +913,7 @@ EXPORT_SYMBOL_NS_GPL(kshm_ring_mmap, KSHM);
  * kshm_ring_rec_max - the largest record payload a ring takes
  * @ring: a ring
  * Context: any.
+ * Return: the bytes.
  */
 u32 kshm_ring_rec_max(const struct kshm_ring *ring)
 {

@@ -40,6 +40,7 @@ void *kshm_region_kaddr(struct kshm_region *r);
 u64 kshm_region_length(const struct kshm_region *r);
 dma_addr_t kshm_region_dma_addr(const struct kshm_region *r);
 int kshm_region_mmap(struct kshm_region *r, struct vm_area_struct *vma);
+void kshm_region_revoke(struct kshm_region *r);
 void kshm_region_put(struct kshm_region *r);
 
 /* Buffers an application registered (KSHM_IOC_BUF_REGISTER). */

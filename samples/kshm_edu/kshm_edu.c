@@ -98,6 +98,9 @@ static atomic_t kshm_edu_bound = ATOMIC_INIT(0);
  * @fact_done: completed by the interrupt when a factorial is done
  * @serve_wait: a server sleeps here for requests; kshm wakes it when the
  *	application rings the request ring's doorbell, unbind wakes it too
+ * @files_lock: protects @files
+ * @files: the open files (struct kshm_edu_file), whose common buffers
+ *	unbind revokes
  */
 struct kshm_edu {
 	struct kref ref;
@@ -119,6 +122,8 @@ struct kshm_edu {
 	bool fact_dead;
 	struct completion fact_done;
 	wait_queue_head_t serve_wait;
+	struct mutex files_lock;	/* protects files */
+	struct list_head files;
 };
 
 static void kshm_edu_free(struct kref *ref)
@@ -396,6 +401,7 @@ static int kshm_edu_region_stream(struct kshm_edu *edu, struct kshm_region *regi
  * @common: @region is a common buffer of the device
  * @ring: the file's own kernel-to-user ring (KSHM_EDU_IOC_RING), holding a
  *	reference, or NULL; protected by @lock like @region
+ * @node: in @edu->files
  */
 struct kshm_edu_file {
 	struct kshm_edu *edu;
@@ -403,6 +409,7 @@ struct kshm_edu_file {
 	struct kshm_region *region;
 	bool common;
 	struct kshm_ring *ring;
+	struct list_head node;
 };
 
 /*
@@ -423,7 +430,9 @@ static int kshm_edu_region(struct kshm_edu_file *f, struct kshm_edu_region *a)
 	if (f->region)
 		goto out_unlock;
 	/* Under edu->lock: the device is bound while its buffer is made. */
-	mutex_lock(&f->edu->lock);
+	ret = -EINTR;
+	if (mutex_lock_interruptible(&f->edu->lock))
+		goto out_unlock;
 	if (!f->edu->pdev)
 		r = ERR_PTR(-ENODEV);
 	else if (a->flags & KSHM_EDU_REGION_COMMON)
@@ -462,7 +471,7 @@ static int kshm_edu_ring(struct kshm_edu_file *f, struct kshm_edu_ring *a)
 	struct kshm_ring *ring;
 	int ret = -EBUSY;
 
-	if (a->__reserved || a->__pad)
+	if (a->__reserved || a->__pad || a->rec_max || a->mmap_offset)
 		return -EINVAL;
 	mutex_lock(&f->lock);
 	if (f->ring)
@@ -635,6 +644,9 @@ static int kshm_edu_open(struct inode *inode, struct file *file)
 	mutex_init(&f->lock);
 	kref_get(&edu->ref);
 	f->edu = edu;
+	mutex_lock(&edu->files_lock);
+	list_add(&f->node, &edu->files);
+	mutex_unlock(&edu->files_lock);
 	file->private_data = f;
 	return 0;
 }
@@ -644,6 +656,9 @@ static int kshm_edu_release(struct inode *inode, struct file *file)
 {
 	struct kshm_edu_file *f = file->private_data;
 
+	mutex_lock(&f->edu->files_lock);
+	list_del(&f->node);
+	mutex_unlock(&f->edu->files_lock);
 	if (f->region)
 		kshm_region_put(f->region);
 	if (f->ring)
@@ -861,6 +876,8 @@ static int kshm_edu_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 	kref_init(&edu->ref);
 	mutex_init(&edu->lock);
+	mutex_init(&edu->files_lock);
+	INIT_LIST_HEAD(&edu->files);
 	init_completion(&edu->dma_done);
 	mutex_init(&edu->fact_lock);
 	init_completion(&edu->fact_done);
@@ -927,6 +944,25 @@ out_put:
 }
 
 /*
+ * The device goes: its common buffers go back to the DMA layer now (no
+ * stream runs, and no new buffer can be made: pdev is NULL), and the
+ * applications mapping them get SIGBUS.  Context: process.
+ */
+static void kshm_edu_revoke_common(struct kshm_edu *edu)
+{
+	struct kshm_edu_file *f;
+
+	mutex_lock(&edu->files_lock);
+	list_for_each_entry(f, &edu->files, node) {
+		mutex_lock(&f->lock);
+		if (f->region && f->common)
+			kshm_region_revoke(f->region);
+		mutex_unlock(&f->lock);
+	}
+	mutex_unlock(&edu->files_lock);
+}
+
+/*
  * Unbind: no new opens; a running stream stops at its next block (the DMA
  * in flight finishes first), and later calls on files still open are
  * ENODEV.  Context: process.
@@ -941,6 +977,7 @@ static void kshm_edu_remove(struct pci_dev *pdev)
 	edu->pdev = NULL;
 	mutex_unlock(&edu->lock);
 	kshm_edu_serve_stop(edu);
+	kshm_edu_revoke_common(edu);
 	free_irq(pci_irq_vector(pdev, 0), edu);
 	pci_free_irq_vectors(pdev);
 	pci_clear_master(pdev);

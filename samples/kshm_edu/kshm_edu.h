@@ -128,8 +128,9 @@ struct kshm_edu_region {
  * @size: sizeof(struct kshm_edu_ring)
  * @__reserved: 0
  * @data_size: bytes of record space, a power of two from 4 KiB to 16 MiB
- * @rec_max: out: the largest record
- * @mmap_offset: out: where mmap() of /dev/kshm_edu finds it, laid out as
+ * @rec_max: out: the largest record (0 in)
+ * @__pad: 0
+ * @mmap_offset: out (0 in): where mmap() of /dev/kshm_edu finds it, laid out as
  *	<linux/kshm_ring.h> says (libkshm's kshm_ring_map() maps it)
  *
  * One ring a file, write-back; streams with @ring_id 0 post to it, and

@@ -326,8 +326,10 @@ static void import_bad_inputs(int kfd)
 	struct kshm_region_desc r;
 	struct kshm_ring ring;
 	int efd = eventfd(0, EFD_CLOEXEC), fd;
+	uint8_t *p;
 
 	tap_require(efd >= 0 && !kshm_region_create(kfd, 2 * BLK, 0, &r) &&
+			    !kshm_region_map(kfd, &r, PROT_READ | PROT_WRITE, (void **)&p) &&
 			    !kshm_ring_create(kfd, KSHM_RING_K2U, 4096, KSHM_CACHE_WB, 0, 0, &ring),
 		    "set-up");
 	fd = export(kfd, r.id, KSHM_REGION_EXPORT_RDWR | KSHM_REGION_EXPORT_CLOEXEC);
@@ -346,8 +348,16 @@ static void import_bad_inputs(int kfd)
 	tap_errno(ioctl(edu_fd, KSHM_EDU_IOC_STREAM_DMABUF, &s) ? -errno : 0, EINVAL,
 		  "dmabuf_import_struct_size_wrong_einval");
 	close(fd);
+	/* A descriptor that may not write gives no device write either. */
+	memset(p, 0x3c, 2 * BLK);
+	fd = export(kfd, r.id, KSHM_REGION_EXPORT_CLOEXEC);
+	tap_errno(stream_dmabuf(fd, kfd, ring.id, 1, 0, NULL), EACCES,
+		  "dmabuf_import_read_only_descriptor_for_device_writes_eacces");
+	tap_ok(p[0] == 0x3c && p[BLK - 1] == 0x3c, "dmabuf_refused_import_wrote_nothing");
+	close(fd);
 	close(efd);
 	kshm_ring_destroy(&ring);
+	kshm_region_unmap(&r, p);
 	kshm_region_destroy(kfd, r.id);
 }
 

@@ -6,12 +6,14 @@
  * buffer its edu device DMAs into, and maps it at offset 0.  Checked here:
  * what the driver wrote through the kernel address, cache modes and nodes,
  * read-only regions, every bad input's errno, a mapping that outlives the
- * driver's file and the device's binding, fork, and blocks the device
- * writes into a common buffer while the application reads them.  And a
+ * driver's file, fork, blocks the device writes into a common buffer while
+ * the application reads them, and a common buffer revoked when the device
+ * goes.  And a
  * kernel-to-user ring the driver makes for the file (KSHM_EDU_IOC_RING):
  * mapped through the driver's file, its records and poll().
  */
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -334,33 +336,69 @@ static void common_buffer_streams(int kfd)
 	close(s.fd);
 }
 
+/* Does reading byte 0 at @p kill a child with SIGBUS? */
+static int read_gets_sigbus(const volatile uint8_t *p)
+{
+	int status = 0;
+	pid_t child = fork();
+
+	if (!child) {
+		signal(SIGBUS, SIG_DFL);
+		_exit(p[0] == 0x42 ? 3 : 2); /* either way: it read */
+	}
+	return waitpid(child, &status, 0) == child && WIFSIGNALED(status) &&
+	       WTERMSIG(status) == SIGBUS;
+}
+
 /*
- * A common buffer outlives the device's binding while it is mapped: the
- * unbind stops the device, the memory stays until the munmap.
+ * A common buffer is the device's: nothing may pin it, and when the device
+ * goes, the driver revokes it (kshm_region_revoke()): the memory goes back
+ * to the DMA layer at once, the application's mapping gives SIGBUS, and
+ * the emptied region goes with the munmap.
  */
-static void common_buffer_outlives_unbind(int kfd)
+static void common_buffer_revoked_at_unbind(int kfd)
 {
 	struct kshm_info before = info_now(kfd);
 	size_t len = 4 * BLK;
 	char addr[300];
-	int fd = open_client();
+	int fd = open_client(), status = -1, go[2];
 	uint8_t *p;
+	uint32_t id;
+	pid_t child;
+	char c;
 
 	tap_require(bound_device(addr, sizeof(addr)), "find the bound edu device");
 	tap_require(!region(fd, KSHM_EDU_REGION_COMMON, KSHM_CACHE_WB, KSHM_NODE_ANY, len) &&
-			    !map(fd, len, PROT_READ | PROT_WRITE, MAP_SHARED, 0, &p),
+			    !map(fd, len, PROT_READ | PROT_WRITE, MAP_SHARED, 0, &p) && !pipe(go),
 		    "create and map");
+	tap_errno(kshm_buf_register(kfd, p, len, KSHM_BUF_KERNEL_READ, &id), EFAULT,
+		  "edu_common_cannot_be_registered_as_a_buffer_efault");
+	tap_ok(madvise(p, len, MADV_DONTNEED) ? errno == EINVAL : pattern_ok(p, len, 0),
+	       "edu_common_madvise_dontneed_refused_or_harmless");
+	child = fork();
+	if (!child) {
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1) /* until the parent has unmapped */
+			_exit(2);
+		_exit(pattern_ok(p + 8, len - 8, 1) && p[0] == 0x11 ? 0 : 1);
+	}
+	close(go[0]);
+	p[0] = 0x11;
+	tap_require(!munmap(p, len) && write(go[1], "x", 1) == 1, "parent lets go");
+	tap_ok(waitpid(child, &status, 0) == child && WIFEXITED(status) && !WEXITSTATUS(status),
+	       "edu_common_child_reads_it_after_the_parent_let_go");
+	close(go[1]);
+	tap_require(!map(fd, len, PROT_READ, MAP_SHARED, 0, &p), "map again");
+	tap_ok(pattern_ok(p + 8, len - 8, 1) && p[0] == 0x11, "edu_common_mapped_again");
 	close(fd);
 	close(edu_fd);
 	tap_ok(write_file("/sys/bus/pci/drivers/kshm_edu/unbind", addr), "edu_common_unbind");
-	p[0] = 0x11;
-	tap_ok(pattern_ok(p + 8, len - 8, 1) && p[0] == 0x11,
-	       "edu_common_mapping_outlives_the_binding");
+	tap_ok(read_gets_sigbus(p), "edu_common_revoked_at_unbind_sigbus");
 	tap_ok(info_now(kfd).regions_alive == before.regions_alive + 1,
-	       "edu_common_alive_while_mapped_after_unbind");
+	       "edu_common_emptied_region_alive_while_mapped");
 	munmap(p, len);
 	tap_ok(info_now(kfd).regions_alive == before.regions_alive,
-	       "edu_common_freed_with_the_last_mapping_after_unbind");
+	       "edu_common_region_freed_with_the_last_mapping_after_unbind");
 	tap_ok(write_file("/sys/bus/pci/drivers/kshm_edu/bind", addr), "edu_common_bind_again");
 	edu_fd = open_client();
 }
@@ -391,6 +429,12 @@ static void own_ring_bad_inputs(int kfd)
 	g = (struct kshm_edu_ring){ .size = sizeof(g), .data_size = 4096, .__reserved = 1 };
 	tap_errno(ioctl(fd, KSHM_EDU_IOC_RING, &g) ? -errno : 0, EINVAL,
 		  "edu_ring_reserved_nonzero_einval");
+	g = (struct kshm_edu_ring){ .size = sizeof(g), .data_size = 4096, .rec_max = 1 };
+	tap_errno(ioctl(fd, KSHM_EDU_IOC_RING, &g) ? -errno : 0, EINVAL,
+		  "edu_ring_output_rec_max_nonzero_einval");
+	g = (struct kshm_edu_ring){ .size = sizeof(g), .data_size = 4096, .mmap_offset = 1 };
+	tap_errno(ioctl(fd, KSHM_EDU_IOC_RING, &g) ? -errno : 0, EINVAL,
+		  "edu_ring_output_offset_nonzero_einval");
 	tap_errno(ring_ioctl(fd, 1000, &g), EINVAL, "edu_ring_size_below_4k_einval");
 	tap_errno(ring_ioctl(fd, 3 << 20, &g), EINVAL, "edu_ring_size_not_a_power_of_two_einval");
 	tap_errno(ring_ioctl(fd, 32 << 20, &g), EINVAL, "edu_ring_size_above_16m_einval");
@@ -493,7 +537,7 @@ int main(void)
 	common_buffer_streams(kfd);
 	own_ring_bad_inputs(kfd);
 	own_ring_streams(kfd);
-	common_buffer_outlives_unbind(kfd);
+	common_buffer_revoked_at_unbind(kfd);
 	kshm_close(kfd);
 	return tap_done();
 }
