@@ -492,7 +492,17 @@ static void length_flipped_while_consumed(int kfd)
 		 (unsigned long long)stats_of(&req).bad_pos,
 		 (unsigned long long)stats_of(&req).broken, (unsigned long long)req.cons->pos,
 		 (unsigned long long)req.prod->pos);
-	tap_ok(s.ret == -EINTR && got > 10 && !wrong && !stats_of(&req).broken,
+	/*
+	 * A flip that lands late (the flipper preempted between its reads of
+	 * the positions and its store) may frame a 1000-byte record across
+	 * the producer's position: the ring then breaks, as it must.  What
+	 * one read guarantees is that no completion is wrong and nothing is
+	 * overwritten (a second read overflowed the driver's request: the
+	 * guest's stack protector panicked).
+	 */
+	tap_ok(got > 10 && !wrong &&
+		       ((s.ret == -EINTR && !stats_of(&req).broken) ||
+			(s.ret == -EPIPE && stats_of(&req).broken)),
 	       "edu_serve_length_flipped_while_consumed_each_record_framed_by_one_read");
 	kshm_ring_destroy(&req);
 	kshm_ring_destroy(&comp);
