@@ -66,7 +66,7 @@ $(B)/bin/edu_reader: samples/edu_reader.c samples/kshm_edu/kshm_edu.h $(B)/lib/l
 
 guest-tests: $(GUEST_TESTS) $(GUEST_TESTS_M32)
 
-$(B)/guest-tests/%: tests/guest/%.c tests/tap.h $(wildcard tests/guest/*.h) $(B)/lib/libkshm.a $(LIB_HDR)
+$(B)/guest-tests/%: tests/guest/%.c tests/tap.h $(wildcard tests/guest/*.h) samples/kshm_edu/kshm_edu.h $(B)/lib/libkshm.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -Itests -static -o $@ $< $(B)/lib/libkshm.a
 
@@ -86,7 +86,7 @@ $(B)/lib32/kshm.o: $(LIB_SRC) $(LIB_HDR)
 $(B)/lib32/libkshm.a: $(B)/lib32/kshm.o
 	$(AR) rcs $@ $^
 
-$(B)/guest-tests/%-m32: tests/guest/%.c tests/tap.h $(wildcard tests/guest/*.h) $(B)/lib32/libkshm.a $(LIB_HDR)
+$(B)/guest-tests/%-m32: tests/guest/%.c tests/tap.h $(wildcard tests/guest/*.h) samples/kshm_edu/kshm_edu.h $(B)/lib32/libkshm.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(M32_CFLAGS) -Itests -static -o $@ $< $(B)/lib32/libkshm.a
 

@@ -851,25 +851,32 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
 }
 
 /**
- * kshm_ring_create - a kernel-to-user ring for a driver and its application
- * @kind: KSHM_RING_K2U (the driver produces; the only kind for now: a
- *	driver consumes user-to-kernel rings the application made on
- *	/dev/kshm, kshm_ring_from_fd_u2k())
+ * kshm_ring_create - a ring for a driver and its application
+ * @kind: KSHM_RING_K2U (the driver produces) or KSHM_RING_U2K (the
+ *	application produces, the driver is its one consumer)
  * @data_size: bytes of record space: a power of two, 4 KiB to 16 MiB
  * @cache_mode: KSHM_CACHE_WB or _WC
+ * @wq: for KSHM_RING_U2K, the driver's wait queue, woken by
+ *	kshm_ring_doorbell() and at the ring's end (it must live as long as
+ *	the ring); NULL for KSHM_RING_K2U
  *
  * The ring lives in a region of its own, laid out as KSHM_IOC_RING_CREATE
  * reports (the consumer page at page 0, the producer page at page 1, the
  * record space twice from page 2), that the driver maps into its
  * application with kshm_ring_mmap() from its own mmap; records are at most
- * kshm_ring_rec_max() bytes.  Charged like kshm_region_create().
+ * kshm_ring_rec_max() bytes.  A user-to-kernel ring is consumed with
+ * kshm_ring_consume(); the application's doorbell reaches the driver
+ * through the driver's own file, which passes it on with
+ * kshm_ring_doorbell().  Charged like kshm_region_create().
  *
  * Context: process, the application's (its RLIMIT_MEMLOCK is charged).
  * Return: the ring, with one reference for the caller (kshm_ring_put());
- * ERR_PTR(-EINVAL) for another kind, size or cache mode, -EFBIG beyond
- * max_region_size, -ENOSPC, -ENOMEM, -EINTR on a fatal signal.
+ * ERR_PTR(-EINVAL) for another kind, size or cache mode, or a @wq given
+ * for a kernel-to-user ring; -EFBIG beyond max_region_size, -ENOSPC,
+ * -ENOMEM, -EINTR on a fatal signal.
  */
-struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode)
+struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode,
+				   struct wait_queue_head *wq)
 {
 	struct kshm_ring_create c = {
 		.kind = kind,
@@ -883,13 +890,41 @@ struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode)
 	ret = kshm_ring_create_check(&c);
 	if (ret)
 		return ERR_PTR(ret);
-	if (kind != KSHM_RING_K2U ||
+	if ((kind == KSHM_RING_K2U && wq) ||
 	    (cache_mode != KSHM_CACHE_WB && cache_mode != KSHM_CACHE_WC))
 		return ERR_PTR(-EINVAL);
 	r = kshm_ring_new(NULL, &c, NULL);
-	return IS_ERR(r) ? ERR_CAST(r) : r->ring;
+	if (IS_ERR(r))
+		return ERR_CAST(r);
+	/* A new ring has no other taker: this cannot fail. */
+	if (kind == KSHM_RING_U2K)
+		WARN_ON_ONCE(kshm_ring_take_u2k(r->ring, wq));
+	return r->ring;
 }
 EXPORT_SYMBOL_NS_GPL(kshm_ring_create, KSHM);
+
+/**
+ * kshm_ring_doorbell - the application rang a driver's ring
+ * @ring: a ring from kshm_ring_create()
+ *
+ * For a driver that answers libkshm's doorbell (KSHM_IOC_RING_DOORBELL,
+ * id 0) on its own file: a user-to-kernel ring wakes the driver's wait
+ * queue; a kernel-to-user ring wakes producers waiting for space.
+ * Context: process.
+ * Return: 0, or -EPIPE for a ring the kernel broke.
+ */
+int kshm_ring_doorbell(struct kshm_ring *ring)
+{
+	atomic64_inc(&ring->doorbells);
+	if (READ_ONCE(ring->broken))
+		return -EPIPE;
+	if (ring->kind == KSHM_RING_U2K)
+		kshm_ring_u2k_doorbell(ring);
+	else
+		wake_up_all(&ring->wait);
+	return 0;
+}
+EXPORT_SYMBOL_NS_GPL(kshm_ring_doorbell, KSHM);
 
 /**
  * kshm_ring_mmap - map a driver's ring into its application
@@ -1071,20 +1106,14 @@ int kshm_ioctl_ring_doorbell(struct kshm_file *kf, void *arg)
 {
 	struct kshm_ring_doorbell *d = arg;
 	struct kshm_ring *ring;
-	int ret = 0;
+	int ret;
 
 	if (d->__reserved)
 		return -EINVAL;
 	ring = kshm_ring_get(kf, d->id);
 	if (IS_ERR(ring))
 		return PTR_ERR(ring);
-	atomic64_inc(&ring->doorbells);
-	if (READ_ONCE(ring->broken))
-		ret = -EPIPE;
-	else if (ring->kind == KSHM_RING_U2K)
-		kshm_ring_u2k_doorbell(ring);
-	else
-		wake_up_all(&ring->wait);	/* producers waiting for space */
+	ret = kshm_ring_doorbell(ring);
 	kshm_ring_put(ring);
 	return ret;
 }

@@ -56,7 +56,9 @@ void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
 			struct sg_table *sgt, enum dma_data_direction dir);
 
 /* Rings a driver creates and maps into its application. */
-struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode);
+struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode,
+				   struct wait_queue_head *wq);
+int kshm_ring_doorbell(struct kshm_ring *ring);
 int kshm_ring_mmap(struct kshm_ring *ring, struct vm_area_struct *vma);
 u32 kshm_ring_rec_max(const struct kshm_ring *ring);
 

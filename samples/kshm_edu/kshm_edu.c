@@ -401,6 +401,7 @@ static int kshm_edu_region_stream(struct kshm_edu *edu, struct kshm_region *regi
  * @common: @region is a common buffer of the device
  * @ring: the file's own kernel-to-user ring (KSHM_EDU_IOC_RING), holding a
  *	reference, or NULL; protected by @lock like @region
+ * @req: the file's own user-to-kernel ring, the same way
  * @node: in @edu->files
  */
 struct kshm_edu_file {
@@ -409,6 +410,7 @@ struct kshm_edu_file {
 	struct kshm_region *region;
 	bool common;
 	struct kshm_ring *ring;
+	struct kshm_ring *req;
 	struct list_head node;
 };
 
@@ -463,30 +465,53 @@ out_unlock:
 }
 
 /*
- * Give @f a kernel-to-user ring of its own.
+ * Give @f a ring of its own, of either kind.
  * Context: process, the application's (its RLIMIT_MEMLOCK is charged).
  */
 static int kshm_edu_ring(struct kshm_edu_file *f, struct kshm_edu_ring *a)
 {
+	bool u2k = a->kind == KSHM_RING_U2K;
+	struct kshm_ring **slot = u2k ? &f->req : &f->ring;
 	struct kshm_ring *ring;
 	int ret = -EBUSY;
 
-	if (a->__reserved || a->__pad || a->rec_max || a->mmap_offset)
+	if ((!u2k && a->kind != KSHM_RING_K2U) || a->__pad || a->rec_max || a->mmap_offset)
 		return -EINVAL;
 	mutex_lock(&f->lock);
-	if (f->ring)
+	if (*slot)
 		goto out_unlock;
-	/* The completion channel KeSetEvent would be, without the syscalls. */
-	ring = kshm_ring_create(KSHM_RING_K2U, a->data_size, KSHM_CACHE_WB);
+	/*
+	 * Completions: the channel KeSetEvent would be, without the system
+	 * calls.  Requests: the driver consumes them, woken by the doorbell.
+	 */
+	ring = kshm_ring_create(a->kind, a->data_size, KSHM_CACHE_WB,
+				u2k ? &f->edu->serve_wait : NULL);
 	ret = PTR_ERR_OR_ZERO(ring);
 	if (ret)
 		goto out_unlock;
-	f->ring = ring;
+	*slot = ring;
 	a->rec_max = kshm_ring_rec_max(ring);
-	a->mmap_offset = KSHM_EDU_RING_OFFSET;
+	a->mmap_offset = u2k ? KSHM_EDU_REQ_RING_OFFSET : KSHM_EDU_RING_OFFSET;
 out_unlock:
 	mutex_unlock(&f->lock);
 	return ret;
+}
+
+/* libkshm's doorbell for the file's request ring.  Context: process. */
+static int kshm_edu_doorbell(struct kshm_edu_file *f, void __user *uarg)
+{
+	struct kshm_ring_doorbell d;
+	struct kshm_ring *req;
+
+	if (copy_from_user(&d, uarg, sizeof(d)))
+		return -EFAULT;
+	if (d.size != sizeof(d) || d.flags || d.id || d.__reserved)
+		return -EINVAL;
+	mutex_lock(&f->lock);
+	req = f->req;
+	mutex_unlock(&f->lock);
+	/* Kept as long as the file: no reference needed. */
+	return req ? kshm_ring_doorbell(req) : -ENXIO;
 }
 
 /* --- the request path: factorials ---------------------------------------------- */
@@ -572,23 +597,39 @@ static int kshm_edu_serve_loop(struct kshm_edu *edu, struct kshm_ring *req,
 	return 0;
 }
 
-/* Context: process, the application's. */
-static int kshm_edu_serve(struct kshm_edu *edu, struct kshm_edu_serve *s)
+/*
+ * Requests from @s->req_ring_id (0: the file's own, which this driver
+ * consumes already), completions to @s->comp_ring_id (0: the file's own).
+ * Context: process, the application's.
+ */
+static int kshm_edu_serve(struct kshm_edu_file *f, struct kshm_edu_serve *s)
 {
+	struct kshm_edu *edu = f->edu;
 	struct kshm_ring *req, *comp;
 	int ret;
 
+	mutex_lock(&f->lock);
+	req = f->req;
+	comp = f->ring;
+	mutex_unlock(&f->lock);
+	/* The file's own rings live as long as it: no reference needed. */
+	if ((!s->req_ring_id && !req) || (!s->comp_ring_id && !comp))
+		return -ENXIO;
 	/*
-	 * The request ring: this driver becomes its only consumer, and
-	 * kshm wakes serve_wait when the application rings its doorbell.
+	 * The application's request ring on /dev/kshm: this driver becomes
+	 * its only consumer, and kshm wakes serve_wait at its doorbell.
 	 */
-	req = kshm_ring_from_fd_u2k(s->kshm_fd, s->req_ring_id, &edu->serve_wait);
-	if (IS_ERR(req))
-		return PTR_ERR(req);
-	comp = kshm_ring_from_fd(s->kshm_fd, s->comp_ring_id);
-	if (IS_ERR(comp)) {
-		ret = PTR_ERR(comp);
-		goto out_put_req;
+	if (s->req_ring_id) {
+		req = kshm_ring_from_fd_u2k(s->kshm_fd, s->req_ring_id, &edu->serve_wait);
+		if (IS_ERR(req))
+			return PTR_ERR(req);
+	}
+	if (s->comp_ring_id) {
+		comp = kshm_ring_from_fd(s->kshm_fd, s->comp_ring_id);
+		if (IS_ERR(comp)) {
+			ret = PTR_ERR(comp);
+			goto out_put_req;
+		}
 	}
 	if (mutex_lock_interruptible(&edu->fact_lock)) {
 		ret = -EINTR;
@@ -599,15 +640,17 @@ static int kshm_edu_serve(struct kshm_edu *edu, struct kshm_edu_serve *s)
 	      kshm_edu_serve_loop(edu, req, comp, s);
 	mutex_unlock(&edu->fact_lock);
 out_put_comp:
-	kshm_ring_put(comp);
+	if (s->comp_ring_id)
+		kshm_ring_put(comp);
 out_put_req:
 	/* Give the request ring back: another call may consume it. */
-	kshm_ring_put_u2k(req);
+	if (s->req_ring_id)
+		kshm_ring_put_u2k(req);
 	return ret;
 }
 
 /* Context: process, from the ioctl system call. */
-static long kshm_edu_ioctl_serve(struct kshm_edu *edu, struct kshm_edu_serve __user *arg)
+static long kshm_edu_ioctl_serve(struct kshm_edu_file *f, struct kshm_edu_serve __user *arg)
 {
 	struct kshm_edu_serve s;
 	int ret;
@@ -616,7 +659,7 @@ static long kshm_edu_ioctl_serve(struct kshm_edu *edu, struct kshm_edu_serve __u
 		return -EFAULT;
 	if (s.size != sizeof(s) || !s.max_requests || s.done)
 		return -EINVAL;
-	ret = kshm_edu_serve(edu, &s);
+	ret = kshm_edu_serve(f, &s);
 	/* What was served counts whatever ended the call. */
 	if (copy_to_user(arg, &s, sizeof(s)) && !ret)
 		ret = -EFAULT;
@@ -663,6 +706,8 @@ static int kshm_edu_release(struct inode *inode, struct file *file)
 		kshm_region_put(f->region);
 	if (f->ring)
 		kshm_ring_put(f->ring);
+	if (f->req)
+		kshm_ring_put(f->req);
 	kref_put(&f->edu->ref, kshm_edu_free);
 	mutex_destroy(&f->lock);
 	kfree(f);
@@ -677,11 +722,16 @@ static int kshm_edu_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct kshm_edu_file *f = file->private_data;
 	unsigned long ring_pgoff = KSHM_EDU_RING_OFFSET >> PAGE_SHIFT;
+	unsigned long req_pgoff = KSHM_EDU_REQ_RING_OFFSET >> PAGE_SHIFT;
 	int ret = -ENXIO;
 
 	mutex_lock(&f->lock);
-	if (vma->vm_pgoff >= ring_pgoff) {
-		/* kshm counts pages from the ring's own start. */
+	/* kshm counts pages from each object's own start. */
+	if (vma->vm_pgoff >= req_pgoff) {
+		vma->vm_pgoff -= req_pgoff;
+		if (f->req)
+			ret = kshm_ring_mmap(f->req, vma);
+	} else if (vma->vm_pgoff >= ring_pgoff) {
 		vma->vm_pgoff -= ring_pgoff;
 		if (f->ring)
 			ret = kshm_ring_mmap(f->ring, vma);
@@ -811,7 +861,9 @@ static long kshm_edu_ioctl(struct file *file, unsigned int cmd, unsigned long ar
 
 	/* Its answer counts what was served, whatever ended the call. */
 	if (cmd == KSHM_EDU_IOC_SERVE)
-		return kshm_edu_ioctl_serve(f->edu, uarg);
+		return kshm_edu_ioctl_serve(f, uarg);
+	if (cmd == KSHM_IOC_RING_DOORBELL)
+		return kshm_edu_doorbell(f, uarg);
 	/* Every request leads with its size; the number says which it is. */
 	switch (cmd) {
 	case KSHM_EDU_IOC_STREAM:

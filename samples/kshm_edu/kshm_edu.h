@@ -124,28 +124,34 @@ struct kshm_edu_region {
 #define KSHM_EDU_IOC_REGION_STREAM	_IOWR(0xBE, 0x04, struct kshm_edu_stream)
 
 /**
- * struct kshm_edu_ring - give this open file a kernel-to-user ring
+ * struct kshm_edu_ring - give this open file a ring of its own
  * @size: sizeof(struct kshm_edu_ring)
- * @__reserved: 0
+ * @kind: KSHM_RING_K2U (records from the driver: stream blocks and
+ *	completions) or KSHM_RING_U2K (requests to the driver)
  * @data_size: bytes of record space, a power of two from 4 KiB to 16 MiB
- * @rec_max: out: the largest record (0 in)
+ * @rec_max: out (0 in): the largest record
  * @__pad: 0
- * @mmap_offset: out (0 in): where mmap() of /dev/kshm_edu finds it, laid out as
+ * @mmap_offset: out (0 in): where mmap() of /dev/kshm_edu finds it
+ *	(KSHM_EDU_RING_OFFSET, KSHM_EDU_REQ_RING_OFFSET), laid out as
  *	<linux/kshm_ring.h> says (libkshm's kshm_ring_map() maps it)
  *
- * One ring a file, write-back; streams with @ring_id 0 post to it, and
- * poll() on the file reports EPOLLIN while it holds a record.
+ * One ring of each kind a file, write-back.  Streams with @ring_id 0 post
+ * to the file's kernel-to-user ring, and poll() on the file reports it
+ * (EPOLLIN); KSHM_EDU_IOC_SERVE with ring ids 0 serves the file's
+ * user-to-kernel ring into its kernel-to-user ring, and the file answers
+ * libkshm's doorbell (KSHM_IOC_RING_DOORBELL, id 0) for it.
  */
 struct kshm_edu_ring {
 	__u32 size;
-	__u32 __reserved;
+	__u32 kind;
 	__u64 data_size;
 	__u32 rec_max;
 	__u32 __pad;
 	__u64 mmap_offset;
 };
 
-#define KSHM_EDU_RING_OFFSET	(1ULL << 30)
+#define KSHM_EDU_RING_OFFSET		(1ULL << 30)
+#define KSHM_EDU_REQ_RING_OFFSET	(2ULL << 30)
 #define KSHM_EDU_IOC_RING	_IOWR(0xBE, 0x05, struct kshm_edu_ring)
 
 /*
@@ -194,9 +200,11 @@ struct kshm_edu_fact_done {
  * @size: sizeof(struct kshm_edu_serve)
  * @kshm_fd: the caller's descriptor of /dev/kshm
  * @req_ring_id: a user-to-kernel ring there (EINVAL otherwise): the
- *	driver becomes its consumer, EBUSY while another call holds it
+ *	driver becomes its consumer, EBUSY while another call holds it; 0
+ *	for this file's own (KSHM_EDU_IOC_RING)
  * @comp_ring_id: a kernel-to-user ring: one KSHM_EDU_REC_FACT_DONE
- *	record per request (a full ring drops it, counted in prod.dropped)
+ *	record per request (a full ring drops it, counted in prod.dropped);
+ *	0 for this file's own
  * @max_requests: return once this many were served; 1 at least
  * @done: out, written back whatever the return: requests served, each
  *	with its completion (error completions included)

@@ -405,7 +405,9 @@ static void common_buffer_revoked_at_unbind(int kfd)
 
 static int ring_ioctl(int fd, uint64_t data_size, struct kshm_edu_ring *g)
 {
-	*g = (struct kshm_edu_ring){ .size = sizeof(*g), .data_size = data_size };
+	*g = (struct kshm_edu_ring){ .size = sizeof(*g),
+				     .kind = KSHM_RING_K2U,
+				     .data_size = data_size };
 	return ioctl(fd, KSHM_EDU_IOC_RING, g) ? -errno : 0;
 }
 
@@ -426,13 +428,22 @@ static void own_ring_bad_inputs(int kfd)
 
 	tap_errno(ioctl(fd, KSHM_EDU_IOC_RING, &g) ? -errno : 0, EINVAL,
 		  "edu_ring_struct_size_wrong_einval");
-	g = (struct kshm_edu_ring){ .size = sizeof(g), .data_size = 4096, .__reserved = 1 };
+	g = (struct kshm_edu_ring){
+		.size = sizeof(g), .kind = KSHM_RING_K2U, .data_size = 4096, .__pad = 1
+	};
 	tap_errno(ioctl(fd, KSHM_EDU_IOC_RING, &g) ? -errno : 0, EINVAL,
-		  "edu_ring_reserved_nonzero_einval");
-	g = (struct kshm_edu_ring){ .size = sizeof(g), .data_size = 4096, .rec_max = 1 };
+		  "edu_ring_padding_nonzero_einval");
+	g = (struct kshm_edu_ring){ .size = sizeof(g), .data_size = 4096 };
+	tap_errno(ioctl(fd, KSHM_EDU_IOC_RING, &g) ? -errno : 0, EINVAL,
+		  "edu_ring_kind_zero_einval");
+	g = (struct kshm_edu_ring){
+		.size = sizeof(g), .kind = KSHM_RING_K2U, .data_size = 4096, .rec_max = 1
+	};
 	tap_errno(ioctl(fd, KSHM_EDU_IOC_RING, &g) ? -errno : 0, EINVAL,
 		  "edu_ring_output_rec_max_nonzero_einval");
-	g = (struct kshm_edu_ring){ .size = sizeof(g), .data_size = 4096, .mmap_offset = 1 };
+	g = (struct kshm_edu_ring){
+		.size = sizeof(g), .kind = KSHM_RING_K2U, .data_size = 4096, .mmap_offset = 1
+	};
 	tap_errno(ioctl(fd, KSHM_EDU_IOC_RING, &g) ? -errno : 0, EINVAL,
 		  "edu_ring_output_offset_nonzero_einval");
 	tap_errno(ring_ioctl(fd, 1000, &g), EINVAL, "edu_ring_size_below_4k_einval");

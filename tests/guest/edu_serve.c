@@ -10,6 +10,7 @@
  * (signal, destroyed ring, unbind).  The random tests print their seed;
  * KSHM_RING_SEED=<n> replays one.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -599,6 +600,87 @@ static void unbind_while_serving(int kfd)
 	kshm_ring_destroy(&comp);
 }
 
+static int own_ring(int fd, uint32_t kind, uint64_t size, struct kshm_edu_ring *g)
+{
+	*g = (struct kshm_edu_ring){ .size = sizeof(*g), .kind = kind, .data_size = size };
+	return ioctl(fd, KSHM_EDU_IOC_RING, g) ? -errno : 0;
+}
+
+/*
+ * The driver's own rings, made for its file (no /dev/kshm ring at all):
+ * requests on its user-to-kernel ring, whose doorbell libkshm rings
+ * through the driver's file, completions on its kernel-to-user ring,
+ * waited for with poll() on the file.
+ */
+static void own_rings(int kfd)
+{
+	enum { N = 64 };
+	struct kshm_ring_doorbell db = { .size = sizeof(db), .id = 1 };
+	struct kshm_edu_ring gq, gc, g;
+	struct kshm_ring req, comp;
+	struct kshm_edu_fact_done d;
+	struct pollfd pfd = { .fd = edu_fd, .events = POLLIN };
+	struct server sv = { .kfd = kfd, .max = N, .cpu = -1 };
+	const struct kshm_ring_rec *rec;
+	uint32_t i, got = 0, good = 0;
+	int other = open("/dev/" KSHM_EDU_DEVICE_NAME, O_RDWR | O_CLOEXEC);
+	double end;
+
+	tap_require(other >= 0, "open a second file");
+	tap_errno(own_ring(edu_fd, 3, 8192, &g), EINVAL, "edu_own_ring_unknown_kind_einval");
+	tap_errno(raw_ioctl(other, KSHM_IOC_RING_DOORBELL, &db), EINVAL,
+		  "edu_own_ring_doorbell_with_an_id_einval");
+	db.id = 0;
+	tap_errno(raw_ioctl(other, KSHM_IOC_RING_DOORBELL, &db), ENXIO,
+		  "edu_own_ring_doorbell_without_a_request_ring_enxio");
+	tap_errno(ioctl(other, KSHM_EDU_IOC_SERVE,
+			&(struct kshm_edu_serve){ .size = sizeof(struct kshm_edu_serve),
+						  .max_requests = 1 })
+			  ? -errno
+			  : 0,
+		  ENXIO, "edu_own_ring_serve_without_the_file_rings_enxio");
+	close(other);
+	tap_zero(own_ring(edu_fd, KSHM_RING_U2K, 8192, &gq), "edu_own_request_ring_create");
+	tap_zero(own_ring(edu_fd, KSHM_RING_K2U, 65536, &gc), "edu_own_completion_ring_create");
+	tap_errno(own_ring(edu_fd, KSHM_RING_U2K, 8192, &g), EBUSY,
+		  "edu_own_request_ring_second_create_ebusy");
+	tap_ok(gq.mmap_offset == KSHM_EDU_REQ_RING_OFFSET && gq.rec_max == 2048,
+	       "edu_own_request_ring_layout (rec_max %u)", gq.rec_max);
+	tap_require(!kshm_ring_map(edu_fd, gq.mmap_offset, KSHM_RING_U2K, 8192, gq.rec_max,
+				   KSHM_CACHE_WB, &req) &&
+			    !kshm_ring_map(edu_fd, gc.mmap_offset, KSHM_RING_K2U, 65536, gc.rec_max,
+					   KSHM_CACHE_WB, &comp),
+		    "map both rings");
+	tap_require(!pthread_create(&sv.t, NULL, server_main, &sv), "server");
+	for (i = 0; i < N; i++) {
+		tap_require(!put_req(&req, KSHM_EDU_REC_FACT, sizeof(struct kshm_edu_fact_req), i,
+				     i % 13, 0),
+			    "reserve");
+		tap_require(!kshm_ring_submit(&req), "submit (the doorbell goes through the file)");
+		usleep(1000);
+	}
+	for (end = now_ms() + 30000; got < N && now_ms() < end;) {
+		while ((rec = kshm_ring_next(&comp))) {
+			memcpy(&d, rec + 1, sizeof(d));
+			good += rec->type == KSHM_EDU_REC_FACT_DONE && d.cookie == got &&
+				!d.status && d.result == fact32(got % 13);
+			got++;
+		}
+		kshm_ring_done(&comp);
+		if (got < N && !kshm_ring_want_wakeup(&comp, 1))
+			poll(&pfd, 1, 1000);
+		kshm_ring_want_wakeup(&comp, 0);
+	}
+	finish_server(&sv, 10000);
+	tap_ok(sv.ret == 0 && sv.done == N, "edu_own_rings_served (%d, %u done)", sv.ret, sv.done);
+	tap_ok(good == N, "edu_own_rings_every_result_right (%u of %u)", good, got);
+	tap_ok(req.doorbells >= 1 && req.doorbells <= N,
+	       "edu_own_request_ring_doorbells_through_the_file (%llu)",
+	       (unsigned long long)req.doorbells);
+	kshm_ring_unmap(&req);
+	kshm_ring_unmap(&comp);
+}
+
 int main(void)
 {
 	const char *env = getenv("KSHM_RING_SEED");
@@ -620,6 +702,7 @@ int main(void)
 	ring_destroyed_while_waiting(kfd);
 	hostile_scribble(kfd);
 	length_flipped_while_consumed(kfd);
+	own_rings(kfd);
 	unbind_while_serving(kfd);
 	kshm_close(kfd);
 	close(edu_fd);
