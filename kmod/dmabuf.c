@@ -150,22 +150,35 @@ static void kshm_export_unmap(struct dma_buf_attachment *attach,
 }
 
 /*
+ * Sync every mapped attachment in its own direction, as the DMA API
+ * requires: for the CPU (@for_cpu), or back for the devices.
+ * Context: process.
+ */
+static void kshm_export_sync(struct kshm_export *ex, bool for_cpu)
+{
+	struct kshm_export_attach *a;
+
+	mutex_lock(&ex->lock);
+	list_for_each_entry(a, &ex->attachments, node) {
+		if (!a->mapped)
+			continue;
+		if (for_cpu)
+			dma_sync_sgtable_for_cpu(a->dev, &a->sgt, a->dir);
+		else
+			dma_sync_sgtable_for_device(a->dev, &a->sgt, a->dir);
+	}
+	mutex_unlock(&ex->lock);
+}
+
+/*
  * The CPU is about to access the pages (DMA_BUF_IOCTL_SYNC, or a kernel
- * user of the vmap): what each device wrote is made visible.  Each mapping
- * is synced in its own direction, as the DMA API requires.
+ * user of the vmap): what each device wrote is made visible.
  * Context: process.
  */
 static int kshm_export_begin_cpu(struct dma_buf *dmabuf,
 				 enum dma_data_direction dir)
 {
-	struct kshm_export *ex = dmabuf->priv;
-	struct kshm_export_attach *a;
-
-	mutex_lock(&ex->lock);
-	list_for_each_entry(a, &ex->attachments, node)
-		if (a->mapped)
-			dma_sync_sgtable_for_cpu(a->dev, &a->sgt, a->dir);
-	mutex_unlock(&ex->lock);
+	kshm_export_sync(dmabuf->priv, true);
 	return 0;
 }
 
@@ -173,14 +186,7 @@ static int kshm_export_begin_cpu(struct dma_buf *dmabuf,
 static int kshm_export_end_cpu(struct dma_buf *dmabuf,
 			       enum dma_data_direction dir)
 {
-	struct kshm_export *ex = dmabuf->priv;
-	struct kshm_export_attach *a;
-
-	mutex_lock(&ex->lock);
-	list_for_each_entry(a, &ex->attachments, node)
-		if (a->mapped)
-			dma_sync_sgtable_for_device(a->dev, &a->sgt, a->dir);
-	mutex_unlock(&ex->lock);
+	kshm_export_sync(dmabuf->priv, false);
 	return 0;
 }
 
