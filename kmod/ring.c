@@ -73,7 +73,8 @@
  * @broken: consumption stopped on a bad length or position
  * @orphan: the region's handle is gone: no doorbell can come any more, and
  *	sleepers return EPIPE
- * @records: records produced or consumed; @bytes their payload bytes
+ * @records: records produced or consumed
+ * @bytes: their payload bytes
  * @dropped: records lost on a full ring
  * @invalid: records refused and skipped
  * @bad_pos: application positions that broke the invariant
@@ -272,14 +273,15 @@ static void *__kshm_ring_reserve(struct kshm_ring *ring, u32 len, u16 type, bool
  * @len: payload bytes, at most the ring's rec_max
  * @type: the record type, nonzero
  *
- * Returns the payload to write, 8-byte aligned and contiguous, then to
- * pass to kshm_ring_commit(); or ERR_PTR(-EINVAL) for a bad @len or @type
- * or a ring of the other kind, ERR_PTR(-ENOSPC) when the ring is full (the
- * record is counted as dropped).  Records reach the consumer in the order
- * of their reservations, each once it is committed: commit soon, a
- * reservation not committed holds back every later record.
+ * Records reach the consumer in the order of their reservations, each
+ * once it is committed: commit soon, a reservation not committed holds
+ * back every later record.
  *
  * Context: any, hard IRQ included; does not sleep.
+ * Return: the payload to write, 8-byte aligned and contiguous, then to
+ * pass to kshm_ring_commit(); or ERR_PTR(-EINVAL) for a bad @len or @type
+ * or a ring of the other kind, ERR_PTR(-ENOSPC) when the ring is full (the
+ * record is counted as dropped).
  */
 void *kshm_ring_reserve(struct kshm_ring *ring, u32 len, u16 type)
 {
