@@ -100,6 +100,7 @@ enum kshm_ring_kind {
  * struct kshm_ring_cons - the consumer's page (its first bytes)
  * @pos: bytes consumed (free-running)
  * @flags: KSHM_RING_WANT_WAKEUP; KSHM_RING_BROKEN (kernel consumer)
+ * @__pad: 0
  */
 struct kshm_ring_cons {
 	__u64 pos;
@@ -111,6 +112,7 @@ struct kshm_ring_cons {
  * struct kshm_ring_prod - the producer's page (its first bytes)
  * @pos: bytes produced (free-running)
  * @flags: KSHM_RING_WANT_WAKEUP (a kernel producer waits for space)
+ * @__pad: 0
  * @dropped: kernel-to-user: records the kernel dropped on a full ring
  */
 struct kshm_ring_prod {
@@ -169,6 +171,7 @@ enum kshm_ring_rec_type {
  * @cons_off: out, of the consumer page from @mmap_offset
  * @prod_off: out, of the producer page
  * @data_off: out, of the data (map 2 * @data_size bytes there)
+ * @__reserved: 0
  */
 struct kshm_ring_create {
 	__u32 size;
