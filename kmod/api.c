@@ -314,7 +314,8 @@ EXPORT_SYMBOL_NS_GPL(kshm_region_create, KSHM);
  * Context: process, may sleep.
  * Return: the region, with one reference for the caller; ERR_PTR(-EINVAL)
  * for a zero length or an unknown flag, -EFBIG, -ENOSPC or -ENOMEM as
- * kshm_region_create().
+ * kshm_region_create(); -EOPNOTSUPP in a guest with encrypted memory, or
+ * for a device whose coherent pool has no pages to map.
  */
 struct kshm_region *kshm_region_create_coherent(struct device *dev, u64 length,
 						u32 flags)
@@ -364,11 +365,12 @@ EXPORT_SYMBOL_NS_GPL(kshm_region_length, KSHM);
  * Context: any.
  * Return: the bus address of byte 0, for the device the region was made
  * for; DMA_MAPPING_ERROR (and a warning) for a region that is no common
- * buffer.
+ * buffer, or was revoked.
  */
 dma_addr_t kshm_region_dma_addr(const struct kshm_region *r)
 {
-	if (WARN_ONCE(!r->dev, "kshm: the DMA address of a region that is no common buffer"))
+	if (WARN_ONCE(!r->dev || READ_ONCE(r->revoked),
+		      "kshm: the DMA address of a region that is no common buffer, or revoked"))
 		return DMA_MAPPING_ERROR;
 	return r->dma;
 }

@@ -10,6 +10,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/anon_inodes.h>
+#include <linux/cc_platform.h>
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
 #include <linux/nodemask.h>
@@ -257,11 +258,28 @@ out_free_pages:
  */
 static int kshm_region_alloc_coherent(struct kshm_region *r, struct device *dev)
 {
+	unsigned long i;
+
 	init_rwsem(&r->revoke_lock);
+	/*
+	 * An encrypted guest's DMA memory is shared (decrypted): the
+	 * application's mapping would need the DMA layer's protections.
+	 */
+	if (cc_platform_has(CC_ATTR_MEM_ENCRYPT))
+		return -EOPNOTSUPP;
 	r->vaddr = dma_alloc_coherent(dev, r->length, &r->dma,
 				      GFP_KERNEL | __GFP_NOWARN);
 	if (!r->vaddr)
 		return -ENOMEM;
+	/* The faults map it page by page: a pool without pages cannot be. */
+	for (i = 0; i < r->nr_pages; i++) {
+		void *p = r->vaddr + (i << PAGE_SHIFT);
+
+		if (is_vmalloc_addr(p) ? !vmalloc_to_page(p) : !virt_addr_valid(p)) {
+			dma_free_coherent(dev, r->length, r->vaddr, r->dma);
+			return -EOPNOTSUPP;
+		}
+	}
 	/* The last mapping may go after the driver let go of the device. */
 	r->dev = get_device(dev);
 	return 0;
@@ -531,7 +549,7 @@ static struct page *kshm_region_page(struct kshm_region *r, unsigned long index)
 {
 	if (r->ring)
 		return kshm_ring_page(r, index);
-	/* A common buffer is mapped by PFN whole (never faults in). */
+	/* A common buffer has no page array: kshm_common_fault() maps it. */
 	return r->pages && index < r->nr_pages ? r->pages[index] : NULL;
 }
 
@@ -675,7 +693,8 @@ static int kshm_vma_detach_device(struct vm_area_struct *vma)
  */
 static int kshm_common_mmap(struct kshm_region *r, struct vm_area_struct *vma)
 {
-	struct inode *inode = file_inode(vma->vm_file);
+	/* The address space the core links the vma into. */
+	struct inode *inode = vma->vm_file->f_mapping->host;
 	int ret = 0;
 
 	down_write(&r->revoke_lock);
@@ -684,7 +703,7 @@ static int kshm_common_mmap(struct kshm_region *r, struct vm_area_struct *vma)
 	if (r->revoked || !r->inode)
 		ret = -ENODEV;
 	else if (r->inode != inode)
-		ret = -EINVAL;	/* one device node maps it, so one zap revokes */
+		ret = -EINVAL;	/* one address space maps it, so one zap revokes */
 	up_write(&r->revoke_lock);
 	if (!ret)
 		kshm_vm_flags_set(vma, VM_IO | VM_PFNMAP);
@@ -705,8 +724,7 @@ static int kshm_common_mmap(struct kshm_region *r, struct vm_area_struct *vma)
  *
  * Context: process (mmap), may sleep.
  * Return: 0; -EINVAL for a private mapping or a range beyond @r, -EPERM,
- * or the error of vm_insert_pages() or, for a common buffer,
- * dma_mmap_coherent().
+ * -ENODEV for a revoked common buffer, or vm_insert_pages()'s error.
  */
 int kshm_region_map_vma(struct kshm_region *r, struct vm_area_struct *vma,
 			unsigned long first)
@@ -816,9 +834,10 @@ struct kshm_region *kshm_region_create_client(struct kshm_region_create *c,
  * memory (a later access is SIGBUS, a later mmap ENODEV) and the memory
  * goes back to the DMA layer now, while the device is still there.  The
  * region itself, emptied, lives on until its last reference.  Mappings
- * are zapped through the device node that mapped the buffer: other
- * mappings of that node that kshm made fault their pages back in; a
- * driver's own remap_pfn_range() mappings of it do not.
+ * are zapped through the address space that mapped the buffer (the device
+ * node's, or the file's f_mapping): other mappings of it that kshm made
+ * fault their pages back in; a driver's own remap_pfn_range() mappings of
+ * it do not.
  *
  * Context: process, may sleep.
  */

@@ -92,6 +92,7 @@
  *	and the ring's end, or NULL
  * @poll_wait: a client driver's poll() (kshm_ring_poll()), woken like the
  *	eventfd: only when the sleeping side raised KSHM_RING_WANT_WAKEUP
+ * @rcu: frees the ring after an RCU grace period (wake_up_pollfree())
  */
 struct kshm_ring {
 	struct kshm_region *region;
@@ -132,6 +133,7 @@ struct kshm_ring {
 	spinlock_t notify_lock;		/* protects driver_wq */
 	wait_queue_head_t *driver_wq;
 	wait_queue_head_t poll_wait;
+	struct rcu_head rcu;
 };
 
 static inline u8 *kshm_ring_at(struct kshm_ring *ring, u64 pos)
@@ -751,7 +753,8 @@ void kshm_ring_free(struct kshm_ring *ring)
 	mutex_destroy(&ring->consume_lock);
 	vunmap(ring->data);
 	kvfree(ring->rec);
-	kfree(ring);
+	/* Pollers woken with POLLFREE let go of @poll_wait under RCU. */
+	kfree_rcu(ring, rcu);
 }
 
 /*
@@ -866,15 +869,17 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
  * reports (the consumer page at page 0, the producer page at page 1, the
  * record space twice from page 2), that the driver maps into its
  * application with kshm_ring_mmap() from its own mmap; records are at most
- * kshm_ring_rec_max() bytes.  A user-to-kernel ring is consumed with
+ * kshm_ring_rec_max() bytes; kshm_ring_put() drops it (never
+ * kshm_ring_put_u2k(), which is for rings taken from a descriptor).  A
+ * user-to-kernel ring is consumed with
  * kshm_ring_consume(); the application's doorbell reaches the driver
  * through the driver's own file, which passes it on with
  * kshm_ring_doorbell().  Charged like kshm_region_create().
  *
  * Context: process, the application's (its RLIMIT_MEMLOCK is charged).
  * Return: the ring, with one reference for the caller (kshm_ring_put());
- * ERR_PTR(-EINVAL) for another kind, size or cache mode, or a @wq given
- * for a kernel-to-user ring; -EFBIG beyond max_region_size, -ENOSPC,
+ * ERR_PTR(-EINVAL) for another kind, size or cache mode, a @wq given for
+ * a kernel-to-user ring or none for a user-to-kernel ring; -EFBIG beyond max_region_size, -ENOSPC,
  * -ENOMEM, -EINTR on a fatal signal.
  */
 struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode,
@@ -892,7 +897,7 @@ struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode,
 	ret = kshm_ring_create_check(&c);
 	if (ret)
 		return ERR_PTR(ret);
-	if ((kind == KSHM_RING_K2U && wq) ||
+	if ((kind == KSHM_RING_K2U && wq) || (kind == KSHM_RING_U2K && !wq) ||
 	    (cache_mode != KSHM_CACHE_WB && cache_mode != KSHM_CACHE_WC))
 		return ERR_PTR(-EINVAL);
 	r = kshm_ring_new(NULL, &c, NULL);

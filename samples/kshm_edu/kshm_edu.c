@@ -699,11 +699,12 @@ static int kshm_edu_release(struct inode *inode, struct file *file)
 {
 	struct kshm_edu_file *f = file->private_data;
 
+	/* Under files_lock: an unbind revokes the region, or we put it first. */
 	mutex_lock(&f->edu->files_lock);
 	list_del(&f->node);
-	mutex_unlock(&f->edu->files_lock);
 	if (f->region)
 		kshm_region_put(f->region);
+	mutex_unlock(&f->edu->files_lock);
 	if (f->ring)
 		kshm_ring_put(f->ring);
 	if (f->req)
@@ -1029,10 +1030,11 @@ static void kshm_edu_remove(struct pci_dev *pdev)
 	edu->pdev = NULL;
 	mutex_unlock(&edu->lock);
 	kshm_edu_serve_stop(edu);
-	kshm_edu_revoke_common(edu);
 	free_irq(pci_irq_vector(pdev, 0), edu);
 	pci_free_irq_vectors(pdev);
 	pci_clear_master(pdev);
+	/* The device cannot DMA any more: its common buffers go now. */
+	kshm_edu_revoke_common(edu);
 	dma_free_coherent(&pdev->dev, KSHM_EDU_BLOCK, edu->bounce, edu->bounce_dma);
 	pci_iounmap(pdev, edu->bar);
 	pci_release_region(pdev, 0);

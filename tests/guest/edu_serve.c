@@ -631,6 +631,18 @@ static void own_rings(int kfd)
 	tap_errno(raw_ioctl(other, KSHM_IOC_RING_DOORBELL, &db), EINVAL,
 		  "edu_own_ring_doorbell_with_an_id_einval");
 	db.id = 0;
+	db.flags = 1;
+	tap_errno(raw_ioctl(other, KSHM_IOC_RING_DOORBELL, &db), EINVAL,
+		  "edu_own_ring_doorbell_with_flags_einval");
+	db.flags = 0;
+	db.__reserved = 1;
+	tap_errno(raw_ioctl(other, KSHM_IOC_RING_DOORBELL, &db), EINVAL,
+		  "edu_own_ring_doorbell_reserved_nonzero_einval");
+	db.__reserved = 0;
+	db.size = sizeof(db) - 4;
+	tap_errno(raw_ioctl(other, KSHM_IOC_RING_DOORBELL, &db), EINVAL,
+		  "edu_own_ring_doorbell_size_wrong_einval");
+	db.size = sizeof(db);
 	tap_errno(raw_ioctl(other, KSHM_IOC_RING_DOORBELL, &db), ENXIO,
 		  "edu_own_ring_doorbell_without_a_request_ring_enxio");
 	tap_errno(ioctl(other, KSHM_EDU_IOC_SERVE,
