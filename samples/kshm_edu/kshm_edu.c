@@ -395,7 +395,7 @@ static int kshm_edu_region_stream(struct kshm_edu *edu, struct kshm_region *regi
 /**
  * struct kshm_edu_file - one open /dev/kshm_edu
  * @edu: the device, holding a reference
- * @lock: protects @region
+ * @lock: protects @region, @common, @ring and @req
  * @region: the file's region (KSHM_EDU_IOC_REGION), holding a reference, or
  *	NULL
  * @common: @region is a common buffer of the device
@@ -406,7 +406,7 @@ static int kshm_edu_region_stream(struct kshm_edu *edu, struct kshm_region *regi
  */
 struct kshm_edu_file {
 	struct kshm_edu *edu;
-	struct mutex lock;		/* protects region, common, ring */
+	struct mutex lock;		/* protects region, common, ring, req */
 	struct kshm_region *region;
 	bool common;
 	struct kshm_ring *ring;
