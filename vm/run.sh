@@ -17,7 +17,7 @@
 #                       the edu device then keeps its own 28-bit DMA mask
 # KSHM_QEMU replaces qemu-system-x86_64 (the harness's own tests use a fake);
 # KSHM_VM_TIMEOUT bounds one boot in seconds (default 900); in a suite each
-# test program gets 240 s.
+# test program gets KSHM_TEST_TIMEOUT seconds (default 240).
 #
 # suite: prints one line per test naming the kernel, appends
 # "passed failed skipped todo" to OUT/counts (skips and expected failures,
@@ -84,13 +84,14 @@ for t in /tests/*; do
 		continue
 	fi
 	echo "KSHM-TEST-BEGIN $name"
-	timeout 240 "$t"
+	timeout @TEST_TIMEOUT@ "$t"
 	trc=$?
 	echo "KSHM-TEST-END $name rc=$trc"
 	[ $trc -eq 0 ] || suite_rc=1
 done
 (exit $suite_rc)
 RUN
+	sed -i "s/@TEST_TIMEOUT@/${KSHM_TEST_TIMEOUT:-240}/" "$stage/kshm-run"
 else
 	printf '%s\n' "$command" > "$stage/kshm-run"
 fi
