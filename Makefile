@@ -29,7 +29,7 @@ GUEST_TESTS := $(patsubst tests/guest/%.c,$(B)/guest-tests/%,$(wildcard tests/gu
 	$(patsubst tests/guest/%.sh,$(B)/guest-tests/%,$(wildcard tests/guest/*.sh))
 # The same C tests built for i386 (gcc-multilib): the module's compat ioctl path.
 GUEST_TESTS_M32 := $(patsubst tests/guest/%.c,$(B)/guest-tests/%-m32,$(wildcard tests/guest/*.c))
-KMOD_SRC := $(wildcard kmod/*.c kmod/*.h samples/kshm_edu/*) kmod/Kbuild include/uapi/linux/kshm.h \
+KMOD_SRC := $(wildcard kmod/*.c kmod/*.h samples/kshm_edu/* tests/kmod/*) kmod/Kbuild include/uapi/linux/kshm.h \
 	include/uapi/linux/kshm_ring.h include/linux/kshm.h
 
 all: lib tools guest-tests
@@ -66,7 +66,7 @@ $(B)/bin/edu_reader: samples/edu_reader.c samples/kshm_edu/kshm_edu.h $(B)/lib/l
 
 guest-tests: $(GUEST_TESTS) $(GUEST_TESTS_M32)
 
-$(B)/guest-tests/%: tests/guest/%.c tests/tap.h $(wildcard tests/guest/*.h) samples/kshm_edu/kshm_edu.h $(B)/lib/libkshm.a $(LIB_HDR)
+$(B)/guest-tests/%: tests/guest/%.c tests/tap.h $(wildcard tests/guest/*.h) samples/kshm_edu/kshm_edu.h tests/kmod/kshm_misuse.h $(B)/lib/libkshm.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -Itests -static -o $@ $< $(B)/lib/libkshm.a
 
@@ -86,7 +86,7 @@ $(B)/lib32/kshm.o: $(LIB_SRC) $(LIB_HDR)
 $(B)/lib32/libkshm.a: $(B)/lib32/kshm.o
 	$(AR) rcs $@ $^
 
-$(B)/guest-tests/%-m32: tests/guest/%.c tests/tap.h $(wildcard tests/guest/*.h) samples/kshm_edu/kshm_edu.h $(B)/lib32/libkshm.a $(LIB_HDR)
+$(B)/guest-tests/%-m32: tests/guest/%.c tests/tap.h $(wildcard tests/guest/*.h) samples/kshm_edu/kshm_edu.h tests/kmod/kshm_misuse.h $(B)/lib32/libkshm.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(M32_CFLAGS) -Itests -static -o $@ $< $(B)/lib32/libkshm.a
 

@@ -17,14 +17,131 @@
  * kshm_ring_produce() the completion a KeSetEvent would announce, without a
  * system call per record.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
+#include <linux/hashtable.h>
 #include <linux/iommu.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/kshm.h>
 
 #include "kshm.h"
+
+/*
+ * The references other drivers hold.  An entry counts the references of
+ * one kind (enum kshm_handle_kind) that drivers hold on one object; each
+ * is a real reference, so an object with an entry is alive, and a put or
+ * a call whose handle has no entry of its kind is refused before it
+ * touches the object.  What this cannot catch: a second put while another
+ * reference of the same kind to the same object is held (the count is
+ * shared), and a stale handle whose address a new object of the same kind
+ * has taken since.
+ */
+struct kshm_handle {
+	struct hlist_node node;	/* in kshm_handles */
+	const void *obj;
+	unsigned int kind;
+	unsigned int refs;
+};
+
+/* Protects kshm_handles and every entry's refs; taken in any context. */
+static DEFINE_SPINLOCK(kshm_handles_lock);
+static DEFINE_HASHTABLE(kshm_handles, 6);
+
+/* The entry of @obj held as one of @kinds.  Context: kshm_handles_lock held. */
+static struct kshm_handle *kshm_handle_find(const void *obj, unsigned int kinds)
+{
+	struct kshm_handle *h;
+
+	hash_for_each_possible(kshm_handles, h, node, (unsigned long)obj)
+		if (h->obj == obj && (h->kind & kinds))
+			return h;
+	return NULL;
+}
+
+/*
+ * Count a reference to @obj that the caller hands to a driver as @kind.
+ * Context: process.  Return: 0 or -ENOMEM.
+ */
+int kshm_handle_add(const void *obj, enum kshm_handle_kind kind)
+{
+	struct kshm_handle *h, *new = kmalloc(sizeof(*new), GFP_KERNEL);
+
+	if (!new)
+		return -ENOMEM;
+	spin_lock_irq(&kshm_handles_lock);
+	h = kshm_handle_find(obj, kind);
+	if (h) {
+		h->refs++;
+	} else {
+		new->obj = obj;
+		new->kind = kind;
+		new->refs = 1;
+		hash_add(kshm_handles, &new->node, (unsigned long)obj);
+		new = NULL;
+	}
+	spin_unlock_irq(&kshm_handles_lock);
+	kfree(new);
+	return 0;
+}
+
+/*
+ * Uncount a driver's reference to @obj of @kind, before the caller drops
+ * the reference itself.  Context: process.
+ * Return: false when no driver holds one (nothing was changed).
+ */
+bool kshm_handle_drop(const void *obj, enum kshm_handle_kind kind)
+{
+	struct kshm_handle *h, *gone = NULL;
+
+	spin_lock_irq(&kshm_handles_lock);
+	h = kshm_handle_find(obj, kind);
+	if (h && !--h->refs) {
+		hash_del(&h->node);
+		gone = h;
+	}
+	spin_unlock_irq(&kshm_handles_lock);
+	kfree(gone);
+	return h;
+}
+
+/*
+ * Does a driver hold @obj as one of @kinds?
+ * Context: any, hard IRQ included.
+ */
+bool kshm_handle_held(const void *obj, unsigned int kinds)
+{
+	unsigned long flags;
+	bool held;
+
+	spin_lock_irqsave(&kshm_handles_lock, flags);
+	held = kshm_handle_find(obj, kinds);
+	spin_unlock_irqrestore(&kshm_handles_lock, flags);
+	return held;
+}
+
+/*
+ * At module exit (no client is loaded, so none can call): references a
+ * client unloaded without putting leak their objects; say so.
+ * Context: process.
+ */
+void kshm_handles_exit(void)
+{
+	struct hlist_node *tmp;
+	struct kshm_handle *h;
+	unsigned int n = 0;
+	int bkt;
+
+	hash_for_each_safe(kshm_handles, bkt, tmp, h, node) {
+		n += h->refs;
+		hash_del(&h->node);
+		kfree(h);
+	}
+	if (n)
+		pr_err("other drivers never put %u references; leaking them\n", n);
+}
 
 /**
  * kshm_buf_from_fd - take a buffer an application registered
@@ -42,13 +159,15 @@
  * Return: the buffer; ERR_PTR(-EBADF) for a bad descriptor, -EINVAL for
  * one that is not /dev/kshm or an access of neither or other bits,
  * -ENOENT for an unknown id, -EACCES for an access the registration
- * does not allow.
+ * does not allow, -ENOMEM; -EINVAL for a call where it may not sleep.
  */
 struct kshm_buf *kshm_buf_from_fd(int fd, u32 id, u32 access)
 {
 	struct kshm_file *kf;
 	struct kshm_buf *b;
 
+	if (kshm_misuse_atomic())
+		return ERR_PTR(-EINVAL);
 	if (!access || access & ~(KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE))
 		return ERR_PTR(-EINVAL);
 	kf = kshm_file_from_fd(fd);
@@ -56,13 +175,64 @@ struct kshm_buf *kshm_buf_from_fd(int fd, u32 id, u32 access)
 		return ERR_CAST(kf);
 	b = kshm_buf_get(kf, id);
 	if (!IS_ERR(b) && (b->access & access) != access) {
-		kshm_buf_put(b);
+		kshm_buf_unref(b);
 		b = ERR_PTR(-EACCES);
 	}
 	kshm_file_put(kf);
+	if (!IS_ERR(b) && kshm_handle_add(b, KSHM_HANDLE_BUF)) {
+		kshm_buf_unref(b);
+		b = ERR_PTR(-ENOMEM);
+	}
 	return b;
 }
 EXPORT_SYMBOL_NS_GPL(kshm_buf_from_fd, KSHM);
+
+/**
+ * kshm_buf_put - drop a reference from kshm_buf_from_fd()
+ * @b: the buffer
+ *
+ * The last reference releases the buffer at once (unmaps, unpins, reports
+ * KSHM_EVENT_BUF_RELEASED): a driver's last put is the application's
+ * signal that the memory is its own again.  A buffer the caller does not
+ * hold (put twice) is refused and left alone; so is a call where it may
+ * not sleep.
+ *
+ * The Windows counterpart: completing the IRP whose buffer it was.
+ * Context: process.
+ */
+void kshm_buf_put(struct kshm_buf *b)
+{
+	if (kshm_misuse_atomic() ||
+	    kshm_misuse(!kshm_handle_drop(b, KSHM_HANDLE_BUF),
+			"a buffer the caller does not hold (put twice?)"))
+		return;
+	kshm_buf_unref(b);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_buf_put, KSHM);
+
+/**
+ * kshm_buf_kaddr - byte 0 of a buffer in the kernel's contiguous mapping
+ * @b: a buffer from kshm_buf_from_fd()
+ *
+ * The first call maps the pages (read-only unless the registration lets
+ * the kernel write, so a bug faults); the mapping stays until the buffer
+ * is released, so any later context, hard IRQ included, may use it.
+ *
+ * The Windows counterpart: MmGetSystemAddressForMdlSafe.
+ * Context: process (the first call vmap()s).
+ * Return: the address; ERR_PTR(-ENOMEM) when vmalloc space runs out,
+ * -EINTR on a fatal signal while another first caller maps, -EINVAL for
+ * a buffer the caller does not hold or a call where it may not sleep.
+ */
+void *kshm_buf_kaddr(struct kshm_buf *b)
+{
+	if (kshm_misuse_atomic() ||
+	    kshm_misuse(!kshm_handle_held(b, KSHM_HANDLE_BUF),
+			"a buffer the caller does not hold"))
+		return ERR_PTR(-EINVAL);
+	return kshm_buf_vaddr(b);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_buf_kaddr, KSHM);
 
 /**
  * kshm_buf_length - the bytes the application registered
@@ -74,6 +244,9 @@ EXPORT_SYMBOL_NS_GPL(kshm_buf_from_fd, KSHM);
  */
 u64 kshm_buf_length(const struct kshm_buf *b)
 {
+	if (kshm_debug_misuse(!kshm_handle_held(b, KSHM_HANDLE_BUF),
+			      "a buffer the caller does not hold"))
+		return 0;
 	return b->length;
 }
 EXPORT_SYMBOL_NS_GPL(kshm_buf_length, KSHM);
@@ -90,6 +263,9 @@ EXPORT_SYMBOL_NS_GPL(kshm_buf_length, KSHM);
  */
 bool kshm_buf_cancelled(const struct kshm_buf *b)
 {
+	if (kshm_debug_misuse(!kshm_handle_held(b, KSHM_HANDLE_BUF),
+			      "a buffer the caller does not hold"))
+		return true;
 	return READ_ONCE(b->cancelled);
 }
 EXPORT_SYMBOL_NS_GPL(kshm_buf_cancelled, KSHM);
@@ -139,7 +315,8 @@ bool kshm_dma_translated(struct device *dev)
  * registration does not allow, -EINVAL for another direction or a range
  * outside the buffer, -ECANCELED for a cancelled buffer, -ERANGE for a
  * device that cannot reach all of memory and has no IOMMU, -ENOMEM, or
- * the DMA layer's error.
+ * the DMA layer's error; -EINVAL for a buffer the caller does not hold or
+ * a call where it may not sleep.
  */
 struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
 				  u64 offset, u64 len,
@@ -153,6 +330,10 @@ struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
 	size_t max_seg;
 	int ret;
 
+	if (kshm_misuse_atomic() ||
+	    kshm_misuse(!kshm_handle_held(b, KSHM_HANDLE_BUF),
+			"a buffer the caller does not hold"))
+		return ERR_PTR(-EINVAL);
 	if (dir != DMA_TO_DEVICE && dir != DMA_FROM_DEVICE &&
 	    dir != DMA_BIDIRECTIONAL)
 		return ERR_PTR(-EINVAL);
@@ -205,16 +386,19 @@ EXPORT_SYMBOL_NS_GPL(kshm_buf_dma_map, KSHM);
  * Call it once the device can no longer touch the buffer.  It copies
  * nothing back from a bounce buffer (what the device wrote reached the
  * pages where the driver synced it), and drops the mapping's reference,
- * which may release the buffer.
+ * which may release the buffer (so it may come after kshm_buf_put()).
+ * From where it may not sleep it is refused (misuse), the mapping kept.
  * Context: process.
  */
 void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
 			struct sg_table *sgt, enum dma_data_direction dir)
 {
+	if (kshm_misuse_atomic())
+		return;
 	dma_unmap_sgtable(dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
 	sg_free_table(sgt);
 	kfree(sgt);
-	kshm_buf_put(b);
+	kshm_buf_unref(b);
 }
 EXPORT_SYMBOL_NS_GPL(kshm_buf_dma_unmap, KSHM);
 
@@ -228,24 +412,61 @@ EXPORT_SYMBOL_NS_GPL(kshm_buf_dma_unmap, KSHM);
  *
  * Context: process, the application's.
  * Return: the ring; ERR_PTR(-EBADF), -EINVAL for a descriptor that is not
- * /dev/kshm or a region that is not a kernel-to-user ring, -ENOENT.
+ * /dev/kshm or a region that is not a kernel-to-user ring, or a call where
+ * it may not sleep; -ENOENT; -ENOMEM.
  */
 struct kshm_ring *kshm_ring_from_fd(int fd, u32 id)
 {
-	struct kshm_file *kf = kshm_file_from_fd(fd);
+	struct kshm_file *kf;
 	struct kshm_ring *ring;
 
+	if (kshm_misuse_atomic())
+		return ERR_PTR(-EINVAL);
+	kf = kshm_file_from_fd(fd);
 	if (IS_ERR(kf))
 		return ERR_CAST(kf);
 	ring = kshm_ring_get(kf, id);
 	if (!IS_ERR(ring) && !kshm_ring_is_k2u(ring)) {
-		kshm_ring_put(ring);
+		kshm_ring_unref(ring);
 		ring = ERR_PTR(-EINVAL);
 	}
 	kshm_file_put(kf);
+	if (!IS_ERR(ring) && kshm_handle_add(ring, KSHM_HANDLE_RING)) {
+		kshm_ring_unref(ring);
+		ring = ERR_PTR(-ENOMEM);
+	}
 	return ring;
 }
 EXPORT_SYMBOL_NS_GPL(kshm_ring_from_fd, KSHM);
+
+/**
+ * kshm_ring_put - drop a ring from kshm_ring_from_fd() or kshm_ring_create()
+ * @ring: the ring
+ *
+ * A ring the caller does not hold this way (put twice, or taken with
+ * kshm_ring_from_fd_u2k(), which kshm_ring_put_u2k() gives back) is
+ * refused and left alone; so is a call where it may not sleep.
+ * Context: process (the last reference frees the ring's pages).
+ */
+void kshm_ring_put(struct kshm_ring *ring)
+{
+	if (kshm_misuse_atomic() ||
+	    kshm_misuse(!kshm_handle_drop(ring, KSHM_HANDLE_RING),
+			"a ring the caller does not hold this way (put twice?)"))
+		return;
+	kshm_ring_unref(ring);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_ring_put, KSHM);
+
+/* Count a new region as its creator's.  Context: process. */
+static struct kshm_region *kshm_region_handle(struct kshm_region *r)
+{
+	if (!IS_ERR(r) && kshm_handle_add(r, KSHM_HANDLE_REGION)) {
+		kshm_region_unref(r);
+		return ERR_PTR(-ENOMEM);
+	}
+	return r;
+}
 
 /**
  * kshm_region_create - allocate a region for a driver to share
@@ -269,7 +490,8 @@ EXPORT_SYMBOL_NS_GPL(kshm_ring_from_fd, KSHM);
  * for a zero length, an unknown cache mode or flag, or a node without
  * memory; -EFBIG beyond max_region_size; -ENOSPC beyond max_total_size;
  * -ENOMEM (also RLIMIT_MEMLOCK); -EINTR on a fatal signal; -EOPNOTSUPP
- * for a cache mode the platform cannot set.
+ * for a cache mode the platform cannot set; -EINVAL for a call where it
+ * may not sleep.
  */
 struct kshm_region *kshm_region_create(u64 length, u32 cache_mode, int node,
 				       u32 flags)
@@ -280,14 +502,13 @@ struct kshm_region *kshm_region_create(u64 length, u32 cache_mode, int node,
 		.flags = flags,
 	};
 
-	might_sleep();
-	if (flags & KSHM_REGION_NODE)
+	if (kshm_misuse_atomic() || flags & KSHM_REGION_NODE)
 		return ERR_PTR(-EINVAL);
 	if (node != NUMA_NO_NODE) {
 		c.flags |= KSHM_REGION_NODE;
 		c.node = node;
 	}
-	return kshm_region_create_client(&c, NULL);
+	return kshm_region_handle(kshm_region_create_client(&c, NULL));
 }
 EXPORT_SYMBOL_NS_GPL(kshm_region_create, KSHM);
 
@@ -315,7 +536,8 @@ EXPORT_SYMBOL_NS_GPL(kshm_region_create, KSHM);
  * Return: the region, with one reference for the caller; ERR_PTR(-EINVAL)
  * for a zero length or an unknown flag, -EFBIG, -ENOSPC or -ENOMEM as
  * kshm_region_create(); -EOPNOTSUPP in a guest with encrypted memory, or
- * for a device whose coherent pool has no pages to map.
+ * for a device whose coherent pool has no pages to map; -EINVAL for a
+ * call where it may not sleep.
  */
 struct kshm_region *kshm_region_create_coherent(struct device *dev, u64 length,
 						u32 flags)
@@ -326,8 +548,9 @@ struct kshm_region *kshm_region_create_coherent(struct device *dev, u64 length,
 		.flags = flags,
 	};
 
-	might_sleep();
-	return kshm_region_create_client(&c, dev);
+	if (kshm_misuse_atomic())
+		return ERR_PTR(-EINVAL);
+	return kshm_region_handle(kshm_region_create_client(&c, dev));
 }
 EXPORT_SYMBOL_NS_GPL(kshm_region_create_coherent, KSHM);
 
@@ -342,6 +565,9 @@ EXPORT_SYMBOL_NS_GPL(kshm_region_create_coherent, KSHM);
  */
 void *kshm_region_kaddr(struct kshm_region *r)
 {
+	if (kshm_debug_misuse(!kshm_handle_held(r, KSHM_HANDLE_REGION),
+			      "a region the caller does not hold"))
+		return NULL;
 	return r->vaddr;
 }
 EXPORT_SYMBOL_NS_GPL(kshm_region_kaddr, KSHM);
@@ -354,6 +580,9 @@ EXPORT_SYMBOL_NS_GPL(kshm_region_kaddr, KSHM);
  */
 u64 kshm_region_length(const struct kshm_region *r)
 {
+	if (kshm_debug_misuse(!kshm_handle_held(r, KSHM_HANDLE_REGION),
+			      "a region the caller does not hold"))
+		return 0;
 	return r->length;
 }
 EXPORT_SYMBOL_NS_GPL(kshm_region_length, KSHM);
@@ -365,12 +594,15 @@ EXPORT_SYMBOL_NS_GPL(kshm_region_length, KSHM);
  * Context: any.
  * Return: the bus address of byte 0, for the device the region was made
  * for; DMA_MAPPING_ERROR (and a warning) for a region that is no common
- * buffer, or was revoked.
+ * buffer, or was revoked (in a debug build, also for a region the caller
+ * does not hold).
  */
 dma_addr_t kshm_region_dma_addr(const struct kshm_region *r)
 {
-	if (WARN_ONCE(!r->dev || READ_ONCE(r->revoked),
-		      "kshm: the DMA address of a region that is no common buffer, or revoked"))
+	if (kshm_debug_misuse(!kshm_handle_held(r, KSHM_HANDLE_REGION),
+			      "a region the caller does not hold") ||
+	    kshm_misuse(!r->dev || READ_ONCE(r->revoked),
+			"a region that is no common buffer, or revoked"))
 		return DMA_MAPPING_ERROR;
 	return r->dma;
 }
@@ -395,14 +627,39 @@ EXPORT_SYMBOL_NS_GPL(kshm_region_dma_addr, KSHM);
  *
  * Context: process (a driver's mmap), may sleep.
  * Return: 0; -EINVAL for a private mapping or a range outside the region,
- * -EPERM for a writable mapping of a read-only region, -ENOMEM.
+ * or a region the caller does not hold; -EPERM for a writable mapping of a
+ * read-only region, -ENOMEM.
  */
 int kshm_region_mmap(struct kshm_region *r, struct vm_area_struct *vma)
 {
-	might_sleep();
+	if (kshm_misuse_atomic() ||
+	    kshm_misuse(!kshm_handle_held(r, KSHM_HANDLE_REGION),
+			"a region the caller does not hold"))
+		return -EINVAL;
 	return kshm_region_mmap_client(r, vma);
 }
 EXPORT_SYMBOL_NS_GPL(kshm_region_mmap, KSHM);
+
+/**
+ * kshm_region_put - drop the reference kshm_region_create*() gave
+ * @r: the region
+ *
+ * The last reference (the driver's or a mapping's, in any order) frees the
+ * memory and its charges; a common buffer's memory goes at
+ * kshm_region_revoke() if that comes first.  A region the caller does not
+ * hold (put twice) is refused and left alone; so is a call where it may
+ * not sleep.
+ * Context: process.
+ */
+void kshm_region_put(struct kshm_region *r)
+{
+	if (kshm_misuse_atomic() ||
+	    kshm_misuse(!kshm_handle_drop(r, KSHM_HANDLE_REGION),
+			"a region the caller does not hold (put twice?)"))
+		return;
+	kshm_region_unref(r);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_region_put, KSHM);
 
 /**
  * kshm_ring_from_fd_u2k - take a user-to-kernel ring to consume
@@ -419,15 +676,19 @@ EXPORT_SYMBOL_NS_GPL(kshm_region_mmap, KSHM);
  *
  * Context: process, the application's; may sleep.
  * Return: the ring; ERR_PTR(-EBADF), -EINVAL for a descriptor that is not
- * /dev/kshm or a region that is not a user-to-kernel ring, -ENOENT,
- * -EBUSY while another taker holds the ring.
+ * /dev/kshm or a region that is not a user-to-kernel ring, or a call where
+ * it may not sleep; -ENOENT, -EBUSY while another taker holds the ring,
+ * -ENOMEM.
  */
 struct kshm_ring *kshm_ring_from_fd_u2k(int fd, u32 id, struct wait_queue_head *wq)
 {
-	struct kshm_file *kf = kshm_file_from_fd(fd);
+	struct kshm_file *kf;
 	struct kshm_ring *ring;
 	int ret;
 
+	if (kshm_misuse_atomic())
+		return ERR_PTR(-EINVAL);
+	kf = kshm_file_from_fd(fd);
 	if (IS_ERR(kf))
 		return ERR_CAST(kf);
 	ring = kshm_ring_get(kf, id);
@@ -435,10 +696,17 @@ struct kshm_ring *kshm_ring_from_fd_u2k(int fd, u32 id, struct wait_queue_head *
 	if (IS_ERR(ring))
 		return ring;
 	ret = kshm_ring_take_u2k(ring, wq);
-	if (ret) {
-		kshm_ring_put(ring);
-		return ERR_PTR(ret);
-	}
+	if (ret)
+		goto out_unref;
+	ret = kshm_handle_add(ring, KSHM_HANDLE_RING_U2K);
+	if (ret)
+		goto out_untake;
 	return ring;
+
+out_untake:
+	kshm_ring_untake_u2k(ring);
+out_unref:
+	kshm_ring_unref(ring);
+	return ERR_PTR(ret);
 }
 EXPORT_SYMBOL_NS_GPL(kshm_ring_from_fd_u2k, KSHM);

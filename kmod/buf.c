@@ -300,10 +300,8 @@ static void kshm_buf_last_put_atomic(struct kref *ref)
 	queue_work(kshm_wq, &b->release_work);
 }
 
-/**
- * kshm_buf_put - drop a reference to a buffer
- * @b: the buffer
- *
+/*
+ * Drop a reference to a buffer (other drivers: kshm_buf_put() in api.c).
  * The last one releases it at once (unmaps, unpins, reports
  * KSHM_EVENT_BUF_RELEASED), so close() and exit have released every idle
  * buffer when they return, and a driver's last put is the application's
@@ -311,15 +309,14 @@ static void kshm_buf_last_put_atomic(struct kref *ref)
  *
  * Context: process.
  */
-void kshm_buf_put(struct kshm_buf *b)
+void kshm_buf_unref(struct kshm_buf *b)
 {
 	might_sleep();
 	kref_put(&b->ref, kshm_buf_last_put);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_buf_put, KSHM);
 
 /* Drop a reference in any context (the engine's hard IRQ): release later. */
-void kshm_buf_put_atomic(struct kshm_buf *b)
+void kshm_buf_unref_atomic(struct kshm_buf *b)
 {
 	kref_put(&b->ref, kshm_buf_last_put_atomic);
 }
@@ -337,9 +334,9 @@ struct kshm_buf *kshm_buf_get(struct kshm_file *kf, u32 id)
 	return b ? b : ERR_PTR(-ENOENT);
 }
 
-/**
- * kshm_buf_kaddr - byte 0 of a buffer in the kernel's contiguous mapping
- * @b: the buffer, a reference held
+/*
+ * Byte 0 of a buffer (a reference held) in the kernel's contiguous mapping
+ * (other drivers: kshm_buf_kaddr() in api.c).
  *
  * Registration pins the pages and stops there, as io_uring's does: a
  * buffer the kernel never touches never costs a vmap().  The first kernel
@@ -352,7 +349,7 @@ struct kshm_buf *kshm_buf_get(struct kshm_file *kf, u32 id)
  * Return: the address; ERR_PTR(-ENOMEM) when vmalloc space runs out, or
  * -EINTR when a fatal signal ends the wait for another first user.
  */
-void *kshm_buf_kaddr(struct kshm_buf *b)
+void *kshm_buf_vaddr(struct kshm_buf *b)
 {
 	/* Pairs with the smp_store_release() below: a mapping seen is made. */
 	void *vaddr = smp_load_acquire(&b->vaddr);
@@ -382,7 +379,6 @@ void *kshm_buf_kaddr(struct kshm_buf *b)
 	}
 	return vaddr + offset_in_page(b->addr);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_buf_kaddr, KSHM);
 
 static int kshm_buf_register_check(const struct kshm_buf_register *r)
 {
@@ -536,12 +532,12 @@ int kshm_ioctl_buf_register(struct kshm_file *kf, void *arg)
 		 * failed xa_alloc() may have left a candidate id in b->id.
 		 */
 		b->id = 0;
-		kshm_buf_put(b);
+		kshm_buf_unref(b);
 	} else {
 		kshm_plant_publish_window();
 		r->id = b->id;
 	}
-	kshm_buf_put(b);
+	kshm_buf_unref(b);
 	return ret;
 }
 
@@ -549,7 +545,7 @@ int kshm_ioctl_buf_register(struct kshm_file *kf, void *arg)
 static void kshm_buf_cancel(struct kshm_buf *b)
 {
 	WRITE_ONCE(b->cancelled, true);
-	kshm_buf_put(b);
+	kshm_buf_unref(b);
 }
 
 /*

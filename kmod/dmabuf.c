@@ -14,6 +14,8 @@
  * (kshm's, udmabuf's, a GPU's) and maps it, so the client streams into it
  * as into a registered buffer.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
 #include <linux/file.h>
@@ -212,7 +214,7 @@ static void kshm_export_release(struct dma_buf *dmabuf)
 {
 	struct kshm_export *ex = dmabuf->priv;
 
-	kshm_region_put(ex->region);
+	kshm_region_unref(ex->region);
 	mutex_destroy(&ex->lock);
 	kfree(ex);
 }
@@ -299,7 +301,7 @@ int kshm_ioctl_region_export(struct kshm_file *kf, void *arg, struct kshm_new_fd
 out_put_fd:
 	put_unused_fd(fd);
 out_put_region:
-	kshm_region_put(r);
+	kshm_region_unref(r);
 	return ret;
 }
 
@@ -363,7 +365,8 @@ static void kshm_dmabuf_unmap(struct dma_buf_attachment *attach,
  * write through a descriptor opened read-only, -ERANGE for a device
  * that cannot reach all of memory and has no IOMMU, -ENOMEM, or the
  * exporter's error (kshm's exporter: -EBUSY when @dev has it mapped
- * already, the DMA layer's error).
+ * already, the DMA layer's error); -EINVAL for a call where it may not
+ * sleep.
  */
 struct kshm_dmabuf *kshm_dmabuf_import(int fd, struct device *dev,
 				       enum dma_data_direction dir)
@@ -371,6 +374,8 @@ struct kshm_dmabuf *kshm_dmabuf_import(int fd, struct device *dev,
 	struct kshm_dmabuf *d;
 	int ret;
 
+	if (kshm_misuse_atomic())
+		return ERR_PTR(-EINVAL);
 	if (dir != DMA_TO_DEVICE && dir != DMA_FROM_DEVICE &&
 	    dir != DMA_BIDIRECTIONAL)
 		return ERR_PTR(-EINVAL);
@@ -400,8 +405,13 @@ struct kshm_dmabuf *kshm_dmabuf_import(int fd, struct device *dev,
 		ret = PTR_ERR(d->sgt);
 		goto out_detach;
 	}
+	ret = kshm_handle_add(d, KSHM_HANDLE_DMABUF);
+	if (ret)
+		goto out_unmap;
 	return d;
 
+out_unmap:
+	kshm_dmabuf_unmap(d->attach, d->sgt, dir);
 out_detach:
 	dma_buf_detach(d->dmabuf, d->attach);
 out_put:
@@ -422,6 +432,9 @@ EXPORT_SYMBOL_NS_GPL(kshm_dmabuf_import, KSHM);
  */
 struct sg_table *kshm_dmabuf_sgt(const struct kshm_dmabuf *d)
 {
+	if (kshm_debug_misuse(!kshm_handle_held(d, KSHM_HANDLE_DMABUF),
+			      "a dma-buf the caller does not hold"))
+		return NULL;
 	return d->sgt;
 }
 EXPORT_SYMBOL_NS_GPL(kshm_dmabuf_sgt, KSHM);
@@ -435,6 +448,9 @@ EXPORT_SYMBOL_NS_GPL(kshm_dmabuf_sgt, KSHM);
  */
 u64 kshm_dmabuf_length(const struct kshm_dmabuf *d)
 {
+	if (kshm_debug_misuse(!kshm_handle_held(d, KSHM_HANDLE_DMABUF),
+			      "a dma-buf the caller does not hold"))
+		return 0;
 	return d->dmabuf->size;
 }
 EXPORT_SYMBOL_NS_GPL(kshm_dmabuf_length, KSHM);
@@ -445,11 +461,17 @@ EXPORT_SYMBOL_NS_GPL(kshm_dmabuf_length, KSHM);
  *
  * Call it once the device can no longer touch the memory: it unmaps,
  * detaches the device and drops the dma-buf, which may free the memory
- * (a kshm region's pages go with its last holder).
+ * (a kshm region's pages go with its last holder).  A handle the caller
+ * does not hold (released twice) is refused and left alone; so is a call
+ * where it may not sleep.
  * Context: process, not under the dma-buf's reservation lock.
  */
 void kshm_dmabuf_release(struct kshm_dmabuf *d)
 {
+	if (kshm_misuse_atomic() ||
+	    kshm_misuse(!kshm_handle_drop(d, KSHM_HANDLE_DMABUF),
+			"a dma-buf the caller does not hold (released twice?)"))
+		return;
 	kshm_dmabuf_unmap(d->attach, d->sgt, d->dir);
 	dma_buf_detach(d->dmabuf, d->attach);
 	dma_buf_put(d->dmabuf);

@@ -57,7 +57,7 @@ static enum hrtimer_restart kshm_engine_tick(struct hrtimer *timer)
 	/* Unregistered: stop touching the pages and let the release go on. */
 	if (buf && READ_ONCE(buf->cancelled)) {
 		e->target_dropped = true;
-		kshm_buf_put_atomic(buf);
+		kshm_buf_unref_atomic(buf);
 		return HRTIMER_NORESTART;
 	}
 	tick = ++e->ticks;
@@ -79,7 +79,7 @@ next:
 		/* Done for good: a buffer must not wait for ENGINE_STOP. */
 		if (buf) {
 			e->target_dropped = true;
-			kshm_buf_put_atomic(buf);
+			kshm_buf_unref_atomic(buf);
 		}
 		return HRTIMER_NORESTART;
 	}
@@ -113,7 +113,7 @@ static int kshm_engine_ring(struct kshm_engine *e, struct kshm_file *kf,
 	if (IS_ERR(r))
 		return PTR_ERR(r);
 	if (!kshm_region_is_k2u_ring(r, s->length)) {
-		kshm_region_put(r);
+		kshm_region_unref(r);
 		return -EINVAL;
 	}
 	e->target.region = r;

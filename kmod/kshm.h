@@ -229,7 +229,7 @@ void kshm_memlock_uncharge(unsigned long nr, struct user_struct *user);
 
 u64 kshm_region_size_limit(void);
 struct kshm_region *kshm_region_get(struct kshm_file *kf, u32 id);
-void kshm_region_put(struct kshm_region *r);
+void kshm_region_unref(struct kshm_region *r);
 bool kshm_region_range_ok(struct kshm_region *r, u64 offset, u64 len);
 bool kshm_page_not_wb(struct page *page);
 bool kshm_vma_is_region(struct vm_area_struct *vma);
@@ -248,10 +248,10 @@ int kshm_ioctl_region_destroy(struct kshm_file *kf, void *arg);
 void kshm_undo_region_create(struct kshm_file *kf, void *arg);
 int kshm_ioctl_region_info(struct kshm_file *kf, void *arg);
 
-void kshm_buf_put(struct kshm_buf *b);
-void kshm_buf_put_atomic(struct kshm_buf *b);
+void kshm_buf_unref(struct kshm_buf *b);
+void kshm_buf_unref_atomic(struct kshm_buf *b);
 struct kshm_buf *kshm_buf_get(struct kshm_file *kf, u32 id);
-void *kshm_buf_kaddr(struct kshm_buf *b);
+void *kshm_buf_vaddr(struct kshm_buf *b);
 void kshm_file_release_bufs(struct kshm_file *kf);
 void kshm_file_init_events(struct kshm_file *kf);
 void kshm_file_free_events(struct kshm_file *kf);
@@ -284,9 +284,11 @@ void kshm_ring_free(struct kshm_ring *ring);
 void kshm_ring_orphan(struct kshm_ring *ring);
 bool kshm_file_rings_ready(struct kshm_file *kf);
 struct kshm_ring *kshm_ring_get(struct kshm_file *kf, u32 id);
-void kshm_ring_put(struct kshm_ring *ring);
+void kshm_ring_unref(struct kshm_ring *ring);
 bool kshm_ring_is_k2u(const struct kshm_ring *ring);
 int kshm_ring_take_u2k(struct kshm_ring *ring, struct wait_queue_head *wq);
+void kshm_ring_untake_u2k(struct kshm_ring *ring);
+int kshm_ring_rang(struct kshm_ring *ring);
 struct page *kshm_ring_page(struct kshm_region *r, unsigned long index);
 unsigned long kshm_ring_map_pages(struct kshm_region *r);
 bool kshm_ring_page_writable(struct kshm_region *r, unsigned long index);
@@ -311,6 +313,70 @@ void kshm_engine_release(struct kshm_file *kf);
 int kshm_ioctl_engine_start(struct kshm_file *kf, void *arg);
 int kshm_ioctl_engine_stop(struct kshm_file *kf, void *arg);
 void kshm_undo_engine_start(struct kshm_file *kf, void *arg);
+
+/*
+ * api.c: the references other drivers hold, by the kind of put that drops
+ * them, so that a put the caller does not hold, or a handle used after its
+ * put or with a call of another kind, is refused instead of freeing or
+ * touching what is no longer the caller's.
+ */
+enum kshm_handle_kind {
+	KSHM_HANDLE_REGION = 1 << 0,	/* kshm_region_create*(); kshm_region_put() */
+	KSHM_HANDLE_BUF = 1 << 1,	/* kshm_buf_from_fd(); kshm_buf_put() */
+	KSHM_HANDLE_RING = 1 << 2,	/* kshm_ring_create(), _from_fd(); kshm_ring_put() */
+	KSHM_HANDLE_RING_U2K = 1 << 3,	/* kshm_ring_from_fd_u2k(); kshm_ring_put_u2k() */
+	KSHM_HANDLE_DMABUF = 1 << 4,	/* kshm_dmabuf_import(); kshm_dmabuf_release() */
+};
+
+int kshm_handle_add(const void *obj, enum kshm_handle_kind kind);
+bool kshm_handle_drop(const void *obj, enum kshm_handle_kind kind);
+bool kshm_handle_held(const void *obj, unsigned int kinds);
+void kshm_handles_exit(void);
+
+/*
+ * A misuse of the API by another driver: true (so the caller returns its
+ * errno) when @cond holds, and said in one rate-limited line naming the
+ * call and its caller; a debug build (KSHM_DEBUG=y) also warns, once per
+ * kind of misuse.
+ */
+#ifdef KSHM_DEBUG
+#define kshm_misuse_warn_once()	WARN_ONCE(1, "kshm: misuse (said above)\n")
+#else
+#define kshm_misuse_warn_once()	do { } while (0)
+#endif
+
+#define kshm_misuse(cond, what)						\
+({									\
+	bool __bad = !!(cond);						\
+									\
+	if (unlikely(__bad)) {						\
+		pr_warn_ratelimited("misuse: %s(): %s (from %pS)\n",	\
+				    __func__, what,			\
+				    __builtin_return_address(0));	\
+		kshm_misuse_warn_once();				\
+	}								\
+	unlikely(__bad);						\
+})
+
+/* Checks only a debug build makes (calls allowed in any context, hot ones). */
+#ifdef KSHM_DEBUG
+#define kshm_debug_misuse(cond, what)	kshm_misuse(cond, what)
+#else
+#define kshm_debug_misuse(cond, what)	false
+#endif
+
+/*
+ * A call that may sleep, made where it must not (an interrupt, a softirq,
+ * under a spinlock or with interrupts off, where the kernel counts it).
+ */
+static inline bool kshm_atomic_context(void)
+{
+	return !in_task() || irqs_disabled() ||
+	       (IS_ENABLED(CONFIG_PREEMPT_COUNT) && preempt_count());
+}
+
+#define kshm_misuse_atomic()						\
+	kshm_misuse(kshm_atomic_context(), "called where it may not sleep")
 
 /*
  * vm_flags became read-only behind helpers in 6.3; Kbuild defines

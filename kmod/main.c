@@ -520,6 +520,7 @@ static void __exit kshm_exit(void)
 	misc_deregister(&kshm_misc);
 	/* Buffer releases queued by the last close finish before we go. */
 	destroy_workqueue(kshm_wq);
+	kshm_handles_exit();
 }
 
 module_init(kshm_init);

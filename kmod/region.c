@@ -171,19 +171,16 @@ static void kshm_region_free(struct kref *ref)
 	kfree(r);
 }
 
-/**
- * kshm_region_put - drop a reference to a region
- * @r: a region; for another driver, one from kshm_region_create*()
- *
- * The last reference (its handle's or driver's, a mapping's, a user's)
- * frees the memory and its charges.
+/*
+ * Drop a reference to a region: the last one (its id's or a driver's, a
+ * mapping's, a user's) frees the memory and its charges.  Other drivers
+ * call kshm_region_put() (api.c) instead.
  * Context: process.
  */
-void kshm_region_put(struct kshm_region *r)
+void kshm_region_unref(struct kshm_region *r)
 {
 	kref_put(&r->ref, kshm_region_free);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_region_put, KSHM);
 
 static struct page *kshm_alloc_page(int node)
 {
@@ -415,13 +412,13 @@ int kshm_region_publish(struct kshm_file *kf, struct kshm_region *r,
 	ret = xa_alloc(&kf->regions, &r->id, r,
 		       XA_LIMIT(1, KSHM_MAX_REGION_ID), GFP_KERNEL_ACCOUNT);
 	if (ret) {
-		kshm_region_put(r);
+		kshm_region_unref(r);
 		return ret == -EBUSY ? -ENOSPC : ret;
 	}
 	kshm_plant_publish_window();
 	c->id = r->id;
 	c->mmap_offset = (u64)r->id << KSHM_MMAP_WINDOW_SHIFT;
-	kshm_region_put(r);
+	kshm_region_unref(r);
 	return 0;
 }
 
@@ -436,7 +433,7 @@ int kshm_ioctl_region_create(struct kshm_file *kf, void *arg)
 		return PTR_ERR(r);
 	ret = kshm_region_publish(kf, r, c);
 	if (ret)
-		kshm_region_put(r);
+		kshm_region_unref(r);
 	return ret;
 }
 
@@ -451,7 +448,7 @@ void kshm_undo_region_create(struct kshm_file *kf, void *arg)
 	struct kshm_region *r = xa_erase(&kf->regions, c->id);
 
 	if (r)
-		kshm_region_put(r);
+		kshm_region_unref(r);
 }
 
 static void kshm_region_unpublished(struct kshm_region *r);
@@ -467,7 +464,7 @@ int kshm_ioctl_region_destroy(struct kshm_file *kf, void *arg)
 	if (!r)
 		return -ENOENT;
 	kshm_region_unpublished(r);
-	kshm_region_put(r);
+	kshm_region_unref(r);
 	return 0;
 }
 
@@ -489,7 +486,7 @@ void kshm_file_release_regions(struct kshm_file *kf)
 	xa_for_each(&kf->regions, id, r) {
 		xa_erase(&kf->regions, id);
 		kshm_region_unpublished(r);
-		kshm_region_put(r);
+		kshm_region_unref(r);
 	}
 	xa_destroy(&kf->regions);
 }
@@ -541,7 +538,7 @@ static void kshm_vm_close(struct vm_area_struct *vma)
 	struct kshm_region *r = vma->vm_private_data;
 
 	atomic_dec(&r->mappings);
-	kshm_region_put(r);
+	kshm_region_unref(r);
 }
 
 /* The page at @index of @r's mmap space, or NULL past its end.  Context: any. */
@@ -784,7 +781,7 @@ int kshm_file_mmap(struct kshm_file *kf, struct vm_area_struct *vma)
 	if (!ret)
 		ret = kshm_region_map_vma(r, vma, vma->vm_pgoff & (KSHM_WINDOW_PAGES - 1));
 	/* On success the vma holds a reference of its own. */
-	kshm_region_put(r);
+	kshm_region_unref(r);
 	return ret;
 }
 
@@ -837,14 +834,17 @@ struct kshm_region *kshm_region_create_client(struct kshm_region_create *c,
  * are zapped through the address space that mapped the buffer (the device
  * node's, or the file's f_mapping): other mappings of it that kshm made
  * fault their pages back in; a driver's own remap_pfn_range() mappings of
- * it do not.
+ * it do not.  A region the caller does not hold, or that is no common
+ * buffer, is left alone (misuse); so is a call where it may not sleep.
  *
  * Context: process, may sleep.
  */
 void kshm_region_revoke(struct kshm_region *r)
 {
-	might_sleep();
-	if (WARN_ONCE(!r->dev, "kshm: revoking a region that is no common buffer"))
+	if (kshm_misuse_atomic() ||
+	    kshm_misuse(!kshm_handle_held(r, KSHM_HANDLE_REGION),
+			"a region the caller does not hold") ||
+	    kshm_misuse(!r->dev, "a region that is no common buffer"))
 		return;
 	/* Pairs with kshm_common_fault() and kshm_common_mmap(). */
 	down_write(&r->revoke_lock);

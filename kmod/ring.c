@@ -319,11 +319,17 @@ void kshm_ring_commit(struct kshm_ring *ring, void *payload)
  *
  * Context: any, hard IRQ included; does not sleep.
  * Return: 0; -ENOSPC when the ring is full (the record is counted as
- * dropped), -EINVAL for a bad @len or @type or a user-to-kernel ring.
+ * dropped), -EINVAL for a bad @len or @type or a user-to-kernel ring (and,
+ * in a debug build, a ring the caller does not hold).
  */
 int kshm_ring_produce(struct kshm_ring *ring, u16 type, const void *data, u32 len)
 {
-	void *p = kshm_ring_reserve(ring, len, type);
+	void *p;
+
+	if (kshm_debug_misuse(!kshm_handle_held(ring, KSHM_HANDLE_RING),
+			      "a ring the caller does not hold"))
+		return -EINVAL;
+	p = kshm_ring_reserve(ring, len, type);
 
 	if (IS_ERR(p))
 		return PTR_ERR(p);
@@ -598,7 +604,7 @@ static void kshm_ring_consume_fn(struct work_struct *work)
 	/* A driver took the ring: it consumes, this worker never again. */
 	if (ring->driver) {
 		mutex_unlock(&ring->consume_lock);
-		kshm_region_put(region);
+		kshm_region_unref(region);
 		return;
 	}
 	WRITE_ONCE(ring->cons->flags, READ_ONCE(ring->cons->flags) & ~KSHM_RING_WANT_WAKEUP);
@@ -629,7 +635,7 @@ static void kshm_ring_consume_fn(struct work_struct *work)
 	 */
 	if (!budget && waitqueue_active(&ring->wait))
 		kshm_ring_consume_later(ring);
-	kshm_region_put(region);
+	kshm_region_unref(region);
 }
 
 /* Queue the consumer, which then holds a reference.  Context: process. */
@@ -637,7 +643,7 @@ static void kshm_ring_consume_later(struct kshm_ring *ring)
 {
 	kref_get(&ring->region->ref);
 	if (!queue_work(kshm_wq, &ring->consume_work))
-		kshm_region_put(ring->region);
+		kshm_region_unref(ring->region);
 }
 
 /* Wake the driver consuming @ring, if one does.  Context: any. */
@@ -749,7 +755,7 @@ void kshm_ring_free(struct kshm_ring *ring)
 	if (ring->efd)
 		eventfd_ctx_put(ring->efd);
 	if (ring->echo)
-		kshm_region_put(ring->echo->region);
+		kshm_region_unref(ring->echo->region);
 	mutex_destroy(&ring->consume_lock);
 	vunmap(ring->data);
 	kvfree(ring->rec);
@@ -805,14 +811,14 @@ static struct kshm_region *kshm_ring_new(struct kshm_file *kf,
 	return r;
 
 out_put_region:
-	kshm_region_put(r);
+	kshm_region_unref(r);
 out_free_rec:
 	kvfree(ring->rec);
 out_free_ring:
 	kfree(ring);
 out_put_echo:
 	if (echo)
-		kshm_region_put(echo);
+		kshm_region_unref(echo);
 	return ERR_PTR(ret);
 }
 
@@ -834,7 +840,7 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
 		/* It must take every record this ring can hold: none is lost uncounted. */
 		if (!echo->ring || echo->ring->kind != KSHM_RING_K2U ||
 		    echo->ring->rec_max < c->data_size / 4) {
-			kshm_region_put(echo);
+			kshm_region_unref(echo);
 			return -EINVAL;
 		}
 	}
@@ -847,7 +853,7 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
 	 */
 	ret = kshm_region_publish(kf, r, &rc);
 	if (ret) {
-		kshm_region_put(r);
+		kshm_region_unref(r);
 		return ret;
 	}
 	c->id = rc.id;
@@ -879,7 +885,8 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
  * Context: process, the application's (its RLIMIT_MEMLOCK is charged).
  * Return: the ring, with one reference for the caller (kshm_ring_put());
  * ERR_PTR(-EINVAL) for another kind, size or cache mode, a @wq given for
- * a kernel-to-user ring or none for a user-to-kernel ring; -EFBIG beyond max_region_size, -ENOSPC,
+ * a kernel-to-user ring or none for a user-to-kernel ring, or a call
+ * where it may not sleep; -EFBIG beyond max_region_size, -ENOSPC,
  * -ENOMEM, -EINTR on a fatal signal.
  */
 struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode,
@@ -893,7 +900,8 @@ struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode,
 	struct kshm_region *r;
 	int ret;
 
-	might_sleep();
+	if (kshm_misuse_atomic())
+		return ERR_PTR(-EINVAL);
 	ret = kshm_ring_create_check(&c);
 	if (ret)
 		return ERR_PTR(ret);
@@ -906,6 +914,10 @@ struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode,
 	/* A new ring has no other taker: this cannot fail. */
 	if (kind == KSHM_RING_U2K)
 		WARN_ON_ONCE(kshm_ring_take_u2k(r->ring, wq));
+	if (kshm_handle_add(r->ring, KSHM_HANDLE_RING)) {
+		kshm_region_unref(r);
+		return ERR_PTR(-ENOMEM);
+	}
 	return r->ring;
 }
 EXPORT_SYMBOL_NS_GPL(kshm_ring_create, KSHM);
@@ -918,9 +930,25 @@ EXPORT_SYMBOL_NS_GPL(kshm_ring_create, KSHM);
  * id 0) on its own file: a user-to-kernel ring wakes the driver's wait
  * queue; a kernel-to-user ring wakes producers waiting for space.
  * Context: process.
- * Return: 0, or -EPIPE for a ring the kernel broke.
+ * Return: 0, or -EPIPE for a ring the kernel broke; -EINVAL for a ring
+ * the caller does not hold, or a call where it may not sleep.
  */
 int kshm_ring_doorbell(struct kshm_ring *ring)
+{
+	if (kshm_misuse_atomic() ||
+	    kshm_misuse(!kshm_handle_held(ring, KSHM_HANDLE_RING),
+			"a ring the caller does not hold"))
+		return -EINVAL;
+	return kshm_ring_rang(ring);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_ring_doorbell, KSHM);
+
+/*
+ * The application rang @ring's doorbell: wake its consumer (user-to-kernel)
+ * or its producers waiting for room (kernel-to-user).
+ * Context: process.  Return: 0, or -EPIPE for a broken ring.
+ */
+int kshm_ring_rang(struct kshm_ring *ring)
 {
 	atomic64_inc(&ring->doorbells);
 	if (READ_ONCE(ring->broken))
@@ -931,7 +959,6 @@ int kshm_ring_doorbell(struct kshm_ring *ring)
 		wake_up_all(&ring->wait);
 	return 0;
 }
-EXPORT_SYMBOL_NS_GPL(kshm_ring_doorbell, KSHM);
 
 /**
  * kshm_ring_mmap - map a driver's ring into its application
@@ -943,10 +970,15 @@ EXPORT_SYMBOL_NS_GPL(kshm_ring_doorbell, KSHM);
  * writes: the application of a kernel-to-user ring only the consumer page,
  * of a user-to-kernel ring all but the consumer page (-EPERM otherwise).
  * Context: process (a driver's mmap), may sleep.
- * Return: 0 or -errno as kshm_region_mmap().
+ * Return: 0 or -errno as kshm_region_mmap(); -EINVAL for a ring the
+ * caller does not hold.
  */
 int kshm_ring_mmap(struct kshm_ring *ring, struct vm_area_struct *vma)
 {
+	if (kshm_misuse_atomic() ||
+	    kshm_misuse(!kshm_handle_held(ring, KSHM_HANDLE_RING),
+			"a ring the caller does not hold"))
+		return -EINVAL;
 	return kshm_region_mmap_client(ring->region, vma);
 }
 EXPORT_SYMBOL_NS_GPL(kshm_ring_mmap, KSHM);
@@ -959,6 +991,9 @@ EXPORT_SYMBOL_NS_GPL(kshm_ring_mmap, KSHM);
  */
 u32 kshm_ring_rec_max(const struct kshm_ring *ring)
 {
+	if (kshm_debug_misuse(!kshm_handle_held(ring, KSHM_HANDLE_RING | KSHM_HANDLE_RING_U2K),
+			      "a ring the caller does not hold"))
+		return 0;
 	return ring->rec_max;
 }
 EXPORT_SYMBOL_NS_GPL(kshm_ring_rec_max, KSHM);
@@ -984,23 +1019,20 @@ struct kshm_ring *kshm_ring_get(struct kshm_file *kf, u32 id)
 	if (IS_ERR(r))
 		return ERR_CAST(r);
 	if (!r->ring) {
-		kshm_region_put(r);
+		kshm_region_unref(r);
 		return ERR_PTR(-EINVAL);
 	}
 	return r->ring;
 }
 
-/**
- * kshm_ring_put - drop a reference from kshm_ring_from_fd()
- * @ring: the ring
- *
- * Context: process (the last reference frees the ring's pages).
+/*
+ * Drop a reference to a ring's region (other drivers: kshm_ring_put() in
+ * api.c).  Context: process (the last reference frees the ring's pages).
  */
-void kshm_ring_put(struct kshm_ring *ring)
+void kshm_ring_unref(struct kshm_ring *ring)
 {
-	kshm_region_put(ring->region);
+	kshm_region_unref(ring->region);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_ring_put, KSHM);
 
 /* Is @ring a kernel-to-user ring?  Context: any. */
 bool kshm_ring_is_k2u(const struct kshm_ring *ring)
@@ -1059,7 +1091,7 @@ int kshm_ioctl_ring_produce(struct kshm_file *kf, void *arg)
 		p->produced++;
 	}
 out_put_ring:
-	kshm_ring_put(ring);
+	kshm_ring_unref(ring);
 	return ret;
 }
 
@@ -1101,7 +1133,7 @@ int kshm_ioctl_ring_wait(struct kshm_file *kf, void *arg)
 	if (!ret && (READ_ONCE(ring->broken) || READ_ONCE(ring->orphan)))
 		ret = -EPIPE;
 out_put_ring:
-	kshm_ring_put(ring);
+	kshm_ring_unref(ring);
 	if (ret == -ETIME)
 		return -ETIMEDOUT;
 	/* A timeout cannot be restarted as it was given: like poll(), EINTR. */
@@ -1120,8 +1152,8 @@ int kshm_ioctl_ring_doorbell(struct kshm_file *kf, void *arg)
 	ring = kshm_ring_get(kf, d->id);
 	if (IS_ERR(ring))
 		return PTR_ERR(ring);
-	ret = kshm_ring_doorbell(ring);
-	kshm_ring_put(ring);
+	ret = kshm_ring_rang(ring);
+	kshm_ring_unref(ring);
 	return ret;
 }
 
@@ -1140,7 +1172,7 @@ int kshm_ioctl_ring_set_eventfd(struct kshm_file *kf, void *arg)
 	if (s->fd >= 0) {
 		ctx = eventfd_ctx_fdget(s->fd);
 		if (IS_ERR(ctx)) {
-			kshm_ring_put(ring);
+			kshm_ring_unref(ring);
 			return PTR_ERR(ctx);
 		}
 	}
@@ -1150,7 +1182,7 @@ int kshm_ioctl_ring_set_eventfd(struct kshm_file *kf, void *arg)
 	spin_unlock_irq(&ring->efd_lock);
 	if (old)
 		eventfd_ctx_put(old);
-	kshm_ring_put(ring);
+	kshm_ring_unref(ring);
 	return 0;
 }
 
@@ -1179,7 +1211,7 @@ int kshm_ioctl_ring_stats(struct kshm_file *kf, void *arg)
 	/* Never waits for the consumer. */
 	st->seq_errors = atomic64_read(&ring->seq_errors);
 	st->hash = READ_ONCE(ring->hash);
-	kshm_ring_put(ring);
+	kshm_ring_unref(ring);
 	return 0;
 }
 
@@ -1252,7 +1284,7 @@ int kshm_ioctl_ring_read(struct kshm_file *kf, void *arg)
 		ret = -EAGAIN;
 	}
 out_put_ring:
-	kshm_ring_put(ring);
+	kshm_ring_unref(ring);
 	return ret;
 }
 
@@ -1345,9 +1377,28 @@ int kshm_ring_take_u2k(struct kshm_ring *ring, struct wait_queue_head *wq)
  * module's own consumer does not come back) and drops the reference.  Its
  * wait queue is never woken through the ring after this returns.
  *
+ * A ring the caller does not hold this way (put twice, or taken with
+ * kshm_ring_from_fd() or made by kshm_ring_create()) is refused and left
+ * alone; so is a call where it may not sleep.
+ *
  * Context: process (the last reference frees the ring's pages).
  */
 void kshm_ring_put_u2k(struct kshm_ring *ring)
+{
+	if (kshm_misuse_atomic() ||
+	    kshm_misuse(!kshm_handle_drop(ring, KSHM_HANDLE_RING_U2K),
+			"a ring the caller did not take with kshm_ring_from_fd_u2k() (put twice?)"))
+		return;
+	kshm_ring_untake_u2k(ring);
+	kshm_ring_unref(ring);
+}
+EXPORT_SYMBOL_NS_GPL(kshm_ring_put_u2k, KSHM);
+
+/*
+ * End a taker's consumer role (kshm_ring_take_u2k()): its wait queue is
+ * never woken through the ring after this returns.  Context: process.
+ */
+void kshm_ring_untake_u2k(struct kshm_ring *ring)
 {
 	mutex_lock(&ring->consume_lock);
 	ring->taken = false;
@@ -1355,9 +1406,7 @@ void kshm_ring_put_u2k(struct kshm_ring *ring)
 	ring->driver_wq = NULL;
 	spin_unlock_irq(&ring->notify_lock);
 	mutex_unlock(&ring->consume_lock);
-	kshm_ring_put(ring);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_ring_put_u2k, KSHM);
 
 /* Raise (@on) or drop the kernel consumer's KSHM_RING_WANT_WAKEUP.  Context: process. */
 static void kshm_ring_u2k_want_wakeup(struct kshm_ring *ring, bool on)
@@ -1425,7 +1474,8 @@ static u64 kshm_ring_u2k_next(struct kshm_ring *ring, struct kshm_ring_rec *hdr,
  * truncated); -EAGAIN when there is none (or after skipping a ring's worth
  * of refused records: call again); -EPIPE once the ring is broken,
  * or the application destroyed it or closed its file; -EINVAL for a
- * kernel-to-user ring.
+ * kernel-to-user ring, a ring the caller does not hold, or a call where
+ * it may not sleep.
  */
 int kshm_ring_consume(struct kshm_ring *ring, u16 *type, void *buf, u32 len)
 {
@@ -1433,6 +1483,10 @@ int kshm_ring_consume(struct kshm_ring *ring, u16 *type, void *buf, u32 len)
 	u64 need, moved = 0;
 	int ret;
 
+	if (kshm_misuse_atomic() ||
+	    kshm_misuse(!kshm_handle_held(ring, KSHM_HANDLE_RING | KSHM_HANDLE_RING_U2K),
+			"a ring the caller does not hold"))
+		return -EINVAL;
 	if (ring->kind != KSHM_RING_U2K)
 		return -EINVAL;
 	mutex_lock(&ring->consume_lock);
@@ -1481,6 +1535,9 @@ EXPORT_SYMBOL_NS_GPL(kshm_ring_consume, KSHM);
  */
 bool kshm_ring_consumable(struct kshm_ring *ring)
 {
+	if (kshm_debug_misuse(!kshm_handle_held(ring, KSHM_HANDLE_RING | KSHM_HANDLE_RING_U2K),
+			      "a ring the caller does not hold"))
+		return false;
 	if (ring->kind != KSHM_RING_U2K)
 		return false;
 	return READ_ONCE(ring->broken) || READ_ONCE(ring->orphan) ||
@@ -1508,13 +1565,16 @@ EXPORT_SYMBOL_NS_GPL(kshm_ring_consumable, KSHM);
  * until the client's file is released, not only until an ioctl returns.
  *
  * Context: process.
- * Return: the events.
+ * Return: the events; EPOLLERR alone for a ring the caller does not hold.
  */
 __poll_t kshm_ring_poll(struct kshm_ring *ring, struct file *file, poll_table *wait)
 {
 	__poll_t mask = 0;
 	u64 prod, cons;
 
+	if (kshm_misuse(!kshm_handle_held(ring, KSHM_HANDLE_RING | KSHM_HANDLE_RING_U2K),
+			"a ring the caller does not hold"))
+		return EPOLLERR;
 	poll_wait(file, &ring->poll_wait, wait);
 	if (READ_ONCE(ring->orphan))
 		mask |= EPOLLHUP;

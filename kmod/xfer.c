@@ -37,7 +37,7 @@ int kshm_target_get(struct kshm_file *kf, bool buf, u32 id, u32 access,
 			return PTR_ERR(t->region);
 		/* A ring's pages belong to its protocol alone. */
 		if (t->region->ring) {
-			kshm_region_put(t->region);
+			kshm_region_unref(t->region);
 			t->region = NULL;
 			return -EINVAL;
 		}
@@ -49,12 +49,12 @@ int kshm_target_get(struct kshm_file *kf, bool buf, u32 id, u32 access,
 	if (IS_ERR(t->buf))
 		return PTR_ERR(t->buf);
 	if ((t->buf->access & access) != access) {
-		kshm_buf_put(t->buf);
+		kshm_buf_unref(t->buf);
 		return -EACCES;
 	}
-	t->kaddr = kshm_buf_kaddr(t->buf);
+	t->kaddr = kshm_buf_vaddr(t->buf);
 	if (IS_ERR(t->kaddr)) {
-		kshm_buf_put(t->buf);
+		kshm_buf_unref(t->buf);
 		return PTR_ERR(t->kaddr);
 	}
 	t->length = t->buf->length;
@@ -64,9 +64,9 @@ int kshm_target_get(struct kshm_file *kf, bool buf, u32 id, u32 access,
 void kshm_target_put(struct kshm_target *t)
 {
 	if (t->region)
-		kshm_region_put(t->region);
+		kshm_region_unref(t->region);
 	if (t->buf)
-		kshm_buf_put(t->buf);
+		kshm_buf_unref(t->buf);
 }
 
 /* Is [@offset, @offset + @len) a nonempty range inside @t? */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Build kmod/ against one cached Debian kernel into build/kmod-<series>/,
-# then the sample client samples/kshm_edu against it (kshm_edu.ko beside).
+# then the sample client samples/kshm_edu against it (kshm_edu.ko beside),
+# and the test-only client tests/kmod (kshm_misuse.ko beside).
 # Any compiler output other than kbuild's BTF notice fails the build.
 # KSHM_KMOD_OUT builds elsewhere (the gate's planted-bug modules).
 set -euo pipefail
@@ -31,6 +32,17 @@ log+=$'\n'$(make -s -C "$kdir/kdir" M="$sample" KSHM_INCLUDE="$top/include" \
 	exit 1
 }
 cp "$sample/kshm_edu.ko" "$out/kshm_edu.ko"
+# The test-only client that misuses the API on purpose (tests/kmod).
+misuse="$out/kshm_misuse"
+rm -rf "$misuse" && mkdir -p "$misuse"
+ln -sf "$top"/tests/kmod/*.c "$top"/tests/kmod/*.h "$top"/tests/kmod/Kbuild "$misuse"/
+log+=$'\n'$(make -s -C "$kdir/kdir" M="$misuse" KSHM_INCLUDE="$top/include" \
+	KBUILD_EXTRA_SYMBOLS="$out/Module.symvers" "$@" modules 2>&1) || {
+	printf '%s\n' "$log"
+	echo "build-module: the test client tests/kmod does not build against $(cat "$kdir/release")" >&2
+	exit 1
+}
+cp "$misuse/kshm_misuse.ko" "$out/kshm_misuse.ko"
 log=$(printf '%s\n' "$log" | grep -v 'Skipping BTF generation' | grep -v '^$' || true)
 if [ -n "$log" ]; then
 	printf '%s\n' "$log"

@@ -26,6 +26,6 @@ if [ "${1:-}" = --path ]; then
 fi
 cd "$top"
 shopt -s nullglob
-files=(kmod/*.c kmod/*.h include/uapi/linux/*.h include/linux/*.h samples/*/*.c)
+files=(kmod/*.c kmod/*.h include/uapi/linux/*.h include/linux/*.h samples/*/*.c tests/kmod/*.c)
 perl "$dir/checkpatch.pl" --strict --no-tree --terse --show-types \
 	--ignore FILE_PATH_CHANGES -f "${files[@]}"

@@ -61,8 +61,10 @@ rm -rf "$stage" && mkdir -p "$stage/bin" "$stage/tests" "$stage/extra"
 cp /bin/busybox "$stage/bin/busybox"
 cp "$here/init.sh" "$stage/init" && chmod +x "$stage/init"
 cp "$ko" "$stage/kshm.ko"
-# The sample client built beside it (vm/build-module.sh), for tests that load it.
+# The sample client and the test-only client built beside it
+# (vm/build-module.sh), for tests that load them.
 [ ! -f "$(dirname "$ko")/kshm_edu.ko" ] || cp "$(dirname "$ko")/kshm_edu.ko" "$stage/kshm_edu.ko"
+[ ! -f "$(dirname "$ko")/kshm_misuse.ko" ] || cp "$(dirname "$ko")/kshm_misuse.ko" "$stage/kshm_misuse.ko"
 # The guest's own modules (vm/guest-modules; built into the sanitizer
 # kernel) and an ext4 image for the loop device.
 mkdir -p "$stage/modules"
