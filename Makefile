@@ -52,6 +52,11 @@ $(B)/lib/libkshm.so.1: $(B)/lib/kshm.o lib/libkshm.map
 		-o $@ $(B)/lib/kshm.o
 	ln -sf libkshm.so.1 $(B)/lib/libkshm.so
 
+# The ABI baseline the host tests compare the library against (lib/abi.sh):
+# rewrite it only when libkshm's ABI is meant to change, and commit it.
+abi-baseline: $(B)/lib/libkshm.so.1
+	lib/abi.sh baseline $<
+
 # --- kshmctl and the guest tests (static: the guest has no libc) ---------------
 tools: $(B)/bin/kshmctl $(B)/bin/edu_reader
 
@@ -193,5 +198,5 @@ install: lib tools
 clean:
 	rm -rf $(B)
 
-.PHONY: all lib tools guest-tests modules setup kernels-update demo vm-run host-tests check bench-ring \
+.PHONY: all lib abi-baseline tools guest-tests modules setup kernels-update demo vm-run host-tests check bench-ring \
 	bench bench-buf bench-bin install clean
