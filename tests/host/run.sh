@@ -60,6 +60,9 @@ result $? "libkshm exports exactly lib/libkshm.map's symbols, each declared in k
 msg=$("$top/lib/abi.sh" check "$lib" 2>&1)
 result $? "libkshm's ABI is lib/libkshm.abi's (abidiff)" "$msg"
 
+# The man pages: they render, and every exported symbol has one (man.sh).
+. "$top/tests/host/man.sh"
+
 # User code in the one .clang-format; kernel style and sparse on the real
 # kernel headers.
 msg=$(cd "$top" && clang-format --dry-run -Werror lib/*.c lib/include/kshm.h tools/*.c \
