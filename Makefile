@@ -185,7 +185,7 @@ check: setup all $(addprefix kmod-,$(KERNELS))
 PREFIX ?= /usr/local
 install: lib tools
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/linux \
-		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0644 $(B)/lib/libkshm.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(B)/lib/libkshm.so.1 $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libkshm.so.1 $(DESTDIR)$(PREFIX)/lib/libkshm.so
@@ -193,7 +193,7 @@ install: lib tools
 	install -m 0644 include/uapi/linux/kshm.h include/uapi/linux/kshm_ring.h $(DESTDIR)$(PREFIX)/include/linux/
 	sed 's|@PREFIX@|$(PREFIX)|' lib/libkshm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libkshm.pc
 	install -m 0755 $(B)/bin/kshmctl $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 man/kshmctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/kshmctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf $(B)
