@@ -52,6 +52,11 @@ $(B)/lib/libkshm.so.1: $(B)/lib/kshm.o lib/libkshm.map
 		-o $@ $(B)/lib/kshm.o
 	ln -sf libkshm.so.1 $(B)/lib/libkshm.so
 
+# The ABI baseline the host tests compare the library against (lib/abi.sh):
+# rewrite it only when libkshm's ABI is meant to change, and commit it.
+abi-baseline: $(B)/lib/libkshm.so.1
+	lib/abi.sh baseline $<
+
 # --- kshmctl and the guest tests (static: the guest has no libc) ---------------
 tools: $(B)/bin/kshmctl $(B)/bin/edu_reader
 
@@ -180,7 +185,7 @@ check: setup all $(addprefix kmod-,$(KERNELS))
 PREFIX ?= /usr/local
 install: lib tools
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/linux \
-		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0644 $(B)/lib/libkshm.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(B)/lib/libkshm.so.1 $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libkshm.so.1 $(DESTDIR)$(PREFIX)/lib/libkshm.so
@@ -188,10 +193,10 @@ install: lib tools
 	install -m 0644 include/uapi/linux/kshm.h include/uapi/linux/kshm_ring.h $(DESTDIR)$(PREFIX)/include/linux/
 	sed 's|@PREFIX@|$(PREFIX)|' lib/libkshm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libkshm.pc
 	install -m 0755 $(B)/bin/kshmctl $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 man/kshmctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/kshmctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf $(B)
 
-.PHONY: all lib tools guest-tests modules setup kernels-update demo vm-run host-tests check bench-ring \
+.PHONY: all lib abi-baseline tools guest-tests modules setup kernels-update demo vm-run host-tests check bench-ring \
 	bench bench-buf bench-bin install clean

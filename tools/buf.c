@@ -213,6 +213,19 @@ static const struct step steps[] = {
 	{ "unregister", step_unregister },
 };
 
+const char buf_help[] =
+	"usage: kshmctl buf STEP [, STEP]...\n"
+	"Register kshmctl's own memory with the kernel and run steps on it, in order, in\n"
+	"one open file; what is left registered is released when kshmctl exits.  Steps:\n"
+	"  register SIZE|file=PATH [read|write|rw]  pin it for the kernel (default rw)\n"
+	"  fill ID WIDTH OFFSET COUNT START [STEP]  the kernel writes START + i*STEP\n"
+	"  dump ID [OFFSET [LENGTH]]                hexdump of the application's memory\n"
+	"  checksum ID                              FNV-1a 64 read by a kernel worker\n"
+	"  unregister ID                            release, and wait until the kernel let go\n"
+	"Example:\n"
+	"  kshmctl buf register 8K , fill 1 4 0 4 100 , dump 1 0 16 , unregister 1\n"
+	"Exit status: 0 ok, 1 a step failed (one sentence says why), 2 usage error.\n";
+
 int cmd_buf(int argc, char **argv)
 {
 	return run_script("buf", steps, sizeof(steps) / sizeof(steps[0]), argc, argv);

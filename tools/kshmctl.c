@@ -22,6 +22,9 @@
 
 #define DEMO_CELLS 10
 
+/* The subcommand running, for the hint of a usage error; NULL before one. */
+static const char *subcommand;
+
 static const char *dev_path(void)
 {
 	const char *p = getenv("KSHM_DEVICE");
@@ -57,7 +60,8 @@ int usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see kshmctl help).\n");
+	fprintf(stderr, " (see kshmctl %s%s--help).\n", subcommand ? subcommand : "",
+		subcommand ? " " : "");
 	return 2;
 }
 
@@ -171,11 +175,75 @@ int run_script(const char *what, const struct step *steps, size_t nsteps, int ar
 	return ret;
 }
 
-static int cmd_info(void)
+/* @s as a JSON string: quoted, with '"', '\\' and control characters escaped. */
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+/* One JSON object on one line, the same fields as the text. */
+static void info_json(const struct kshm_info *info)
+{
+	const struct {
+		const char *name;
+		unsigned long long value;
+	} f[] = {
+		{ "abi_version", info->abi_version },
+		{ "tool_abi_version", KSHM_ABI_VERSION },
+		{ "page_size", info->page_size },
+		{ "max_region_size", info->max_region_size },
+		{ "max_file_size", info->max_file_size },
+		{ "max_total_size", info->max_total_size },
+		{ "max_buf_size", info->max_buf_size },
+		{ "regions_alive", info->regions_alive },
+		{ "pages_alive", info->pages_alive },
+		{ "bufs_alive", info->bufs_alive },
+		{ "buf_pages_pinned", info->buf_pages_pinned },
+		{ "pages_leaked", info->pages_leaked },
+	};
+	size_t i;
+
+	printf("{\"device\": ");
+	json_string(dev_path());
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		printf(", \"%s\": %llu", f[i].name, f[i].value);
+	printf("}\n");
+}
+
+static void info_text(const struct kshm_info *info)
+{
+	printf("device:          %s\n", dev_path());
+	printf("abi version:     %u (this kshmctl speaks %u)\n", info->abi_version,
+	       KSHM_ABI_VERSION);
+	printf("page size:       %u bytes\n", info->page_size);
+	printf("max region size: %llu bytes\n", (unsigned long long)info->max_region_size);
+	printf("max per file:    %llu bytes\n", (unsigned long long)info->max_file_size);
+	printf("max in total:    %llu bytes\n", (unsigned long long)info->max_total_size);
+	printf("max buffer size: %llu bytes\n", (unsigned long long)info->max_buf_size);
+	printf("regions alive:   %llu\n", (unsigned long long)info->regions_alive);
+	printf("pages alive:     %llu\n", (unsigned long long)info->pages_alive);
+	printf("buffers pinned:  %llu (%llu pages)\n", (unsigned long long)info->bufs_alive,
+	       (unsigned long long)info->buf_pages_pinned);
+	printf("pages leaked:    %llu\n", (unsigned long long)info->pages_leaked);
+}
+
+static int cmd_info(int argc, char **argv)
 {
 	struct kshm_info info;
-	int fd, ret;
+	int fd, ret, json = 0;
 
+	if (argc > 1 || (argc == 1 && strcmp(argv[0], "--json")))
+		return usage_error("info takes only --json, not '%s'", argv[argc - 1]);
+	json = argc == 1;
 	fd = open_dev();
 	if (fd < 0)
 		return 1;
@@ -183,19 +251,10 @@ static int cmd_info(void)
 	kshm_close(fd);
 	if (ret)
 		return fail("cannot read the module's info", ret);
-	printf("device:          %s\n", dev_path());
-	printf("abi version:     %u (this kshmctl speaks %u)\n", info.abi_version,
-	       KSHM_ABI_VERSION);
-	printf("page size:       %u bytes\n", info.page_size);
-	printf("max region size: %llu bytes\n", (unsigned long long)info.max_region_size);
-	printf("max per file:    %llu bytes\n", (unsigned long long)info.max_file_size);
-	printf("max in total:    %llu bytes\n", (unsigned long long)info.max_total_size);
-	printf("max buffer size: %llu bytes\n", (unsigned long long)info.max_buf_size);
-	printf("regions alive:   %llu\n", (unsigned long long)info.regions_alive);
-	printf("pages alive:     %llu\n", (unsigned long long)info.pages_alive);
-	printf("buffers pinned:  %llu (%llu pages)\n", (unsigned long long)info.bufs_alive,
-	       (unsigned long long)info.buf_pages_pinned);
-	printf("pages leaked:    %llu\n", (unsigned long long)info.pages_leaked);
+	if (json)
+		info_json(&info);
+	else
+		info_text(&info);
 	return 0;
 }
 
@@ -222,12 +281,14 @@ static int demo_verify(int fd, const struct kshm_region_desc *r, uint16_t *cells
 	return back == 0xbeef ? 0 : 1;
 }
 
-static int cmd_demo(void)
+static int cmd_demo(int argc, char **argv)
 {
 	struct kshm_region_desc r;
 	void *map;
 	int fd, ret, status;
 
+	if (argc)
+		return usage_error("demo takes no argument, not '%s'", argv[0]);
 	fd = open_dev();
 	if (fd < 0)
 		return 1;
@@ -258,57 +319,120 @@ static int cmd_demo(void)
 	return status;
 }
 
-static void usage(FILE *f)
+static const char info_help[] =
+	"usage: kshmctl info [--json]\n"
+	"Print the loaded module's ABI version, its limits (module parameters) and its\n"
+	"counters of regions and pinned buffers; only reads.  With --json, one JSON object\n"
+	"on one line: device, abi_version, tool_abi_version, page_size, max_region_size,\n"
+	"max_file_size, max_total_size, max_buf_size, regions_alive, pages_alive,\n"
+	"bufs_alive, buf_pages_pinned, pages_leaked (numbers; sizes in bytes).\n"
+	"Example:\n"
+	"  kshmctl info --json\n"
+	"Exit status: 0 ok, 1 the module cannot be reached (one sentence says why),\n"
+	"2 usage error.\n";
+
+static const char demo_help[] =
+	"usage: kshmctl demo\n"
+	"The driver allocates a page and writes 10..1 into it as 16-bit values through its\n"
+	"own mapping; kshmctl maps the page, prints the ten cells, writes 0xbeef after them\n"
+	"and has the kernel read it back; then the region is destroyed and unmapped.\n"
+	"Example:\n"
+	"  kshmctl demo\n"
+	"Exit status: 0 ok, 1 a step failed or a cell was wrong, 2 usage error.\n";
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help;
+	int json; /* only reads, and has --json */
+} commands[] = {
+	{ "info", cmd_info, info_help, 1 },	  { "demo", cmd_demo, demo_help, 0 },
+	{ "region", cmd_region, region_help, 0 }, { "buf", cmd_buf, buf_help, 0 },
+	{ "ring", cmd_ring, ring_help, 0 },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
 {
-	fprintf(f,
-		"usage: kshmctl info | demo | region STEP [, STEP]... | buf STEP [, STEP]... | "
-		"ring ...\n"
-		"  info    ABI version, limits and counters of the loaded module\n"
-		"  demo    the driver fills pages with 10..1, the application maps and reads them\n"
-		"  region  run steps on regions, in order, in one open file:\n"
-		"    create SIZE [wb|wc|uc] [node=N] [ro]   SIZE may end in K, M or G\n"
-		"    map ID                                 mmap it into kshmctl\n"
-		"    fill ID WIDTH OFFSET COUNT START [STEP] the kernel writes START + i*STEP\n"
-		"    dump ID [OFFSET [LENGTH]]              hexdump (through the mapping if "
-		"mapped)\n"
-		"    list                                   the file's regions\n"
-		"    destroy ID\n"
-		"  e.g. kshmctl region create 64K wc , fill 1 2 0 10 10 -1 , map 1 , dump 1 0 32\n"
-		"  buf     register kshmctl's own memory with the kernel, in one open file:\n"
-		"    register SIZE|file=PATH [read|write|rw]  pin it for the kernel (default rw)\n"
-		"    fill ID WIDTH OFFSET COUNT START [STEP]  the kernel writes START + i*STEP\n"
-		"    dump ID [OFFSET [LENGTH]]                hexdump of the application's memory\n"
-		"    checksum ID                              FNV-1a 64 read by a kernel worker\n"
-		"    unregister ID                            release, and wait until the kernel "
-		"let go\n"
-		"  e.g. kshmctl buf register 8K , fill 1 4 0 4 100 , dump 1 0 16 , unregister 1\n"
-		"  ring watch [seconds=S] [size=BYTES] [len=BYTES] [period=US]\n"
-		"          the test engine feeds a kernel-to-user ring; print records, rate,\n"
-		"          drops and wakeups each second (needs test_engine=1)\n"
-		"  ring echo [COUNT] [len=BYTES]\n"
-		"          records through a user-to-kernel ring, echoed back by the kernel;\n"
-		"          print the round trip's p50, p99 and max\n"
-		"Regions and buffers live as long as the file: they go when kshmctl exits.\n"
-		"The device is $KSHM_DEVICE, else %s.\n",
-		KSHM_DEFAULT_PATH);
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(name, commands[i].name))
+			return &commands[i];
+	return NULL;
+}
+
+static int is_help(const char *arg)
+{
+	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
+static int usage(void)
+{
+	printf("usage: kshmctl SUBCOMMAND [ARG]...\n"
+	       "       kshmctl SUBCOMMAND --help | kshmctl help [SUBCOMMAND] | kshmctl --help\n"
+	       "Try kshm, the shared memory module, from the command line.  Subcommands:\n"
+	       "  info [--json]                   ABI version, limits and counters of the module\n"
+	       "  demo                            the driver fills a page with 10..1, kshmctl\n"
+	       "                                  maps it and reads it\n"
+	       "  region STEP [, STEP]...         create, map, fill, dump, list, destroy regions\n"
+	       "  buf STEP [, STEP]...            register, fill, dump, checksum, unregister\n"
+	       "                                  kshmctl's own memory\n"
+	       "  ring watch|echo [OPTION]...     a ring the test engine feeds, or echo round "
+	       "trips\n"
+	       "Regions and buffers live as long as the file: they go when kshmctl exits.\n"
+	       "The device is $KSHM_DEVICE, else %s.\n"
+	       "Exit status: 0 ok; 1 the module refused or failed; 2 usage error.\n"
+	       "Either error prints one sentence on standard error: the cause, and the fix.\n"
+	       "See kshmctl(8).\n",
+	       KSHM_DEFAULT_PATH);
+	return 0;
+}
+
+/* kshmctl help [SUBCOMMAND] */
+static int cmd_help(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (!argc)
+		return usage();
+	if (argc > 1)
+		return usage_error("help takes one subcommand, not %d words", argc);
+	c = find_command(argv[0]);
+	if (!c)
+		return usage_error("'%s' is not a kshmctl subcommand", argv[0]);
+	fputs(c->help, stdout);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && !strcmp(argv[1], "info"))
-		return cmd_info();
-	if (argc == 2 && !strcmp(argv[1], "demo"))
-		return cmd_demo();
-	if (argc >= 2 && !strcmp(argv[1], "region"))
-		return cmd_region(argc - 2, argv + 2);
-	if (argc >= 2 && !strcmp(argv[1], "buf"))
-		return cmd_buf(argc - 2, argv + 2);
-	if (argc >= 2 && !strcmp(argv[1], "ring"))
-		return cmd_ring(argc - 2, argv + 2);
-	if (argc == 2 && (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help"))) {
-		usage(stdout);
-		return 0;
+	const struct command *c;
+	int i;
+
+	if (argc < 2)
+		return usage_error("a subcommand is needed: info, demo, region, buf or ring");
+	if (is_help(argv[1]) && argc == 2)
+		return usage();
+	if (!strcmp(argv[1], "help"))
+		return cmd_help(argc - 2, argv + 2);
+	if (argv[1][0] == '-')
+		return usage_error("'%s' is not an option before a subcommand (only --help is)",
+				   argv[1]);
+	c = find_command(argv[1]);
+	if (!c)
+		return usage_error("'%s' is not a kshmctl subcommand", argv[1]);
+	subcommand = c->name;
+	for (i = 2; i < argc; i++) {
+		if (is_help(argv[i])) {
+			fputs(c->help, stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--json") && !c->json)
+			return usage_error("%s has no --json output: only info, which only reads, "
+					   "has one",
+					   c->name);
 	}
-	usage(stderr);
-	return 2;
+	return c->run(argc - 2, argv + 2);
 }

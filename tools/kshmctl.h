@@ -8,7 +8,10 @@
 
 /* Print "kshmctl: WHAT: strerror(-err) (hint)." and return 1. */
 int fail(const char *what, int err);
-/* Print "kshmctl: MSG." for a usage error and return 2. */
+/*
+ * Print "kshmctl: MSG (see kshmctl SUB --help)." for a usage error and
+ * return 2, the exit status of every usage error.
+ */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Open the device, printing why not; returns the fd or -1. */
 int open_dev(void);
@@ -35,5 +38,10 @@ int run_script(const char *what, const struct step *steps, size_t nsteps, int ar
 int cmd_region(int argc, char **argv);
 int cmd_buf(int argc, char **argv);
 int cmd_ring(int argc, char **argv);
+
+/* What "kshmctl SUB --help" prints. */
+extern const char region_help[];
+extern const char buf_help[];
+extern const char ring_help[];
 
 #endif /* KSHMCTL_H */

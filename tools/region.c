@@ -227,6 +227,20 @@ static const struct step steps[] = {
 	{ "dump", step_dump },	   { "list", step_list }, { "destroy", step_destroy },
 };
 
+const char region_help[] =
+	"usage: kshmctl region STEP [, STEP]...\n"
+	"Run steps on regions (memory the module allocates), in order, in one open file;\n"
+	"the regions go when kshmctl exits.  Steps:\n"
+	"  create SIZE [wb|wc|uc] [node=N] [ro]     SIZE may end in K, M or G\n"
+	"  map ID                                   mmap it into kshmctl\n"
+	"  fill ID WIDTH OFFSET COUNT START [STEP]  the kernel writes START + i*STEP\n"
+	"  dump ID [OFFSET [LENGTH]]                hexdump (through the mapping if mapped)\n"
+	"  list                                     the file's regions\n"
+	"  destroy ID                               drop the handle\n"
+	"Example:\n"
+	"  kshmctl region create 64K wc , fill 1 2 0 10 10 -1 , map 1 , dump 1 0 32\n"
+	"Exit status: 0 ok, 1 a step failed (one sentence says why), 2 usage error.\n";
+
 int cmd_region(int argc, char **argv)
 {
 	return run_script("region", steps, sizeof(steps) / sizeof(steps[0]), argc, argv);

@@ -152,6 +152,20 @@ static int ring_echo(int fd, uint64_t count, uint64_t len)
 	return 0;
 }
 
+const char ring_help[] =
+	"usage: kshmctl ring watch [seconds=S] [size=BYTES] [len=BYTES] [period=US]\n"
+	"       kshmctl ring echo [COUNT] [len=BYTES]\n"
+	"watch: the test engine feeds a kernel-to-user ring; print the records, their rate,\n"
+	"       the drops and the wakeups each second, then the totals (defaults: 3 s, a\n"
+	"       64K ring, 16-byte records every 100 us; needs kshm loaded with test_engine=1)\n"
+	"echo:  send COUNT records (default 1000) of len bytes (default 8, at most 1024)\n"
+	"       through a user-to-kernel ring, echoed back by the kernel; print the round\n"
+	"       trip's p50, p99 and max\n"
+	"Examples:\n"
+	"  kshmctl ring watch seconds=5 len=64 period=50\n"
+	"  kshmctl ring echo 10000 len=64\n"
+	"Exit status: 0 ok, 1 the ring failed (one sentence says why), 2 usage error.\n";
+
 int cmd_ring(int argc, char **argv)
 {
 	struct watch_opts o;

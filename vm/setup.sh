@@ -6,7 +6,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 need=(gcc gcc-multilib make libc6-dev qemu-system-x86 busybox-static cpio gzip
       dwarves bc flex bison libelf-dev kmod sparse linux-source-6.1 liburing-dev
-      clang-format e2fsprogs xz-utils clang libbpf-dev bpftool)
+      clang-format e2fsprogs xz-utils clang libbpf-dev bpftool
+      abigail-tools groff-base man-db mandoc)
 missing=()
 for p in "${need[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# kshmctl against the real module: demo, info, region steps, error sentences.
+# kshmctl against the real module: demo, info, region steps, error sentences,
+# --help, --json and the exit status of each class (0 ok, 1 failed, 2 usage).
 n=0 failed=0
 check() { # name command...: ok when the command succeeds
 	name=$1; shift
@@ -79,6 +80,72 @@ check kshmctl_ring_watch_unknown_option_usage eval '[ $rc = 2 ] && has "frob=1. 
 out=$(kshmctl ring echo 200 len=100 2>&1); rc=$?
 check kshmctl_ring_echo_reports eval '[ $rc = 0 ] &&
 	has "^200 echo round trips of 100 bytes: p50 [0-9]* us, p99 [0-9]* us, max [0-9]* us$"'
+
+# --help: usage on standard output, nothing on standard error, status 0.
+usage_shown() { # name args...
+	name=$1; shift
+	out=$(kshmctl "$@" 2>/tmp/kshmctl-err); rc=$?
+	check "$name" eval '[ $rc = 0 ] && [ ! -s /tmp/kshmctl-err ] &&
+		has "^usage: kshmctl SUBCOMMAND" && has "^  ring watch|echo" &&
+		has "^Exit status: 0 ok; 1 .*; 2 usage error\.$"'
+}
+usage_shown kshmctl_dash_dash_help_prints_usage --help
+usage_shown kshmctl_dash_h_prints_usage -h
+usage_shown kshmctl_help_prints_usage help
+for sub in info demo region buf ring; do
+	out=$(kshmctl $sub --help 2>/tmp/kshmctl-err); rc=$?
+	check kshmctl_${sub}_help eval '[ $rc = 0 ] && [ ! -s /tmp/kshmctl-err ] &&
+		has "^usage: kshmctl $sub" && has "^Exit status: 0 ok, 1 " && has "^Example"'
+	help=$(kshmctl help $sub 2>&1); rc=$?
+	check kshmctl_help_${sub}_same_text eval '[ $rc = 0 ] && [ "$help" = "$out" ]'
+done
+out=$(kshmctl region create 4K , list --help 2>&1); rc=$?
+check kshmctl_help_anywhere_runs_nothing eval '[ $rc = 0 ] && has "^usage: kshmctl region" &&
+	! has "^region 1"'
+out=$(kshmctl region create 4K , dump 1 0 -1 2>/dev/null); rc=$?
+check kshmctl_minus_one_is_not_help eval '[ $rc = 2 ] && ! has usage'
+
+# Usage errors: exactly 2, one sentence naming the cause and where help is,
+# nothing on standard output.
+usage_case() { # name expected-text hint-subcommand args...
+	name=$1 want=$2 sub=$3; shift 3
+	out=$(kshmctl "$@" 2>/tmp/kshmctl-err); rc=$?
+	err=$(cat /tmp/kshmctl-err)
+	check "kshmctl_usage_$name" eval '[ $rc = 2 ] && [ -z "$out" ] &&
+		[ "$(printf "%s\n" "$err" | wc -l)" = 1 ] &&
+		printf "%s\n" "$err" | grep -q -- "^kshmctl: $want.* (see kshmctl $sub--help)\.\$"'
+}
+usage_case no_subcommand 'a subcommand is needed' ''
+usage_case unknown_subcommand "'bogus' is not a kshmctl subcommand" '' bogus
+usage_case unknown_option "'-x' is not an option" '' -x
+usage_case help_unknown "'bogus' is not a kshmctl subcommand" '' help bogus
+usage_case info_argument "info takes only --json, not 'extra'" 'info ' info extra
+usage_case demo_argument 'demo takes no argument' 'demo ' demo now
+usage_case json_on_region 'region has no --json output' 'region ' region list --json
+usage_case region_no_step 'region needs a step' 'region ' region
+usage_case region_unknown_step "'frob' is not a region step" 'region ' region frob
+usage_case buf_bad_access "'rwx' is not read, write or rw" 'buf ' buf register 4K rwx
+usage_case ring_no_mode "ring takes 'watch' or 'echo'" 'ring ' ring
+
+# --json on info: one object on one line, flat, keys in snake case, values
+# strings without escapes or unsigned numbers; the same values as the text.
+out=$(kshmctl info --json 2>/tmp/kshmctl-err); rc=$?
+echo "# info --json: $out"
+check kshmctl_info_json_succeeds eval '[ $rc = 0 ] && [ ! -s /tmp/kshmctl-err ]'
+check kshmctl_info_json_one_line [ "$(printf '%s\n' "$out" | wc -l)" = 1 ]
+check kshmctl_info_json_is_a_flat_object sh -c 'printf "%s\n" "$1" | grep -Eq \
+	"^\{\"[a-z_]+\": (\"[^\"\\\\]*\"|[0-9]+)(, \"[a-z_]+\": (\"[^\"\\\\]*\"|[0-9]+))*\}\$"' - "$out"
+check kshmctl_info_json_values eval 'has "^{\"device\": \"/dev/kshm\", \"abi_version\": 2, " &&
+	has "\"max_region_size\": 268435456, " && has "\"pages_leaked\": 0}\$"'
+nkeys=$(printf '%s\n' "$out" | grep -o '"[a-z_]*":' | sort -u | wc -l)
+check kshmctl_info_json_13_distinct_keys [ "$nkeys" = 13 ]
+ln -sf /dev/kshm '/tmp/k"s\hm'
+out=$(KSHM_DEVICE='/tmp/k"s\hm' kshmctl info --json 2>&1)
+check kshmctl_info_json_escapes_the_path has '^{"device": "/tmp/k\\"s\\\\hm", "abi_version"'
+out=$(KSHM_DEVICE=/nonexistent/kshm kshmctl info --json 2>/tmp/kshmctl-err); rc=$?
+check kshmctl_info_json_failure_status_1 eval '[ $rc = 1 ] && [ -z "$out" ] &&
+	[ "$(wc -l < /tmp/kshmctl-err)" = 1 ] &&
+	grep -q "^kshmctl: cannot open /nonexistent/kshm: No such file" /tmp/kshmctl-err'
 
 # Without CAP_IPC_LOCK the memlock limit applies, and kshmctl says which.
 mkdir -p /etc

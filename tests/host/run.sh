@@ -52,6 +52,17 @@ result $? "kshmctl on a device that is not kshm reports ENOTTY" "$msg"
 [ $rc = 2 ]
 result $? "kshmctl rejects an unknown subcommand with status 2"
 
+# libkshm's ABI: the exported symbols are the map's, which kshm.h declares,
+# and abidiff finds no change against the committed baseline (lib/abi.sh).
+lib="$top/build/lib/libkshm.so.1"
+msg=$("$top/lib/abi.sh" symbols "$lib" 2>&1)
+result $? "libkshm exports exactly lib/libkshm.map's symbols, each declared in kshm.h" "$msg"
+msg=$("$top/lib/abi.sh" check "$lib" 2>&1)
+result $? "libkshm's ABI is lib/libkshm.abi's (abidiff)" "$msg"
+
+# The man pages: they render, and every exported symbol has one (man.sh).
+. "$top/tests/host/man.sh"
+
 # User code in the one .clang-format; kernel style and sparse on the real
 # kernel headers.
 msg=$(cd "$top" && clang-format --dry-run -Werror lib/*.c lib/include/kshm.h tools/*.c \
