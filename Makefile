@@ -205,8 +205,20 @@ install: lib $(B)/shared/kshmctl
 		install -d $(DESTDIR)$(MANDIR)/man$$s && install -m 0644 "$$@" $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
 	done
 
+# Debian packages (debian/), source and binary, built from a copy of the
+# tree's files (git's, and new ones not ignored) into $(B)/deb: kshm-dkms,
+# libkshm1, libkshm-dev, kshm-tools.
+deb:
+	@rm -rf $(B)/deb && mkdir -p $(B)/deb
+	@set -e; src=$(B)/deb/kshm-$$(dpkg-parsechangelog -SVersion); mkdir -p $$src; \
+	git ls-files -z --cached --others --exclude-standard | xargs -0 sh -c \
+		'for f; do [ ! -e "$$f" ] || cp --parents "$$f" "$$0" || exit 1; done' $$src; \
+	(cd $$src && dpkg-buildpackage -us -uc); \
+	rm -rf $$src
+	@ls $(B)/deb/*.deb
+
 clean:
 	rm -rf $(B)
 
 .PHONY: all lib tools guest-tests modules setup kernels-update demo vm-run host-tests check bench-ring \
-	bench bench-buf bench-bin install clean
+	bench bench-buf bench-bin install deb clean
