@@ -213,7 +213,7 @@ deb:
 	@set -e; src=$(B)/deb/kshm-$$(dpkg-parsechangelog -SVersion); mkdir -p $$src; \
 	git ls-files -z --cached --others --exclude-standard | xargs -0 sh -c \
 		'for f; do [ ! -e "$$f" ] || cp --parents "$$f" "$$0" || exit 1; done' $$src; \
-	(cd $$src && dpkg-buildpackage -us -uc); \
+	(cd $$src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc); \
 	rm -rf $$src
 	@ls $(B)/deb/*.deb
 
