@@ -108,8 +108,9 @@ for p in kshm-dkms libkshm1 libkshm-dev kshm-tools; do
 		continue
 	fi
 	got=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print $6}' | sed 's|^\./|/|' | sort)
-	msg=$(pk_same "$p" "$(pk_want "$p" | sort)" "$got") && dpkg -x "$deb" "$root"
+	msg=$(pk_same "$p" "$(pk_want "$p" | sort)" "$got")
 	result $? "package $p holds what Debian policy puts in it" "$msg"
+	dpkg -x "$deb" "$root"
 	mkdir -p "$pk/ctl/$p" && dpkg-deb -e "$deb" "$pk/ctl/$p"
 done
 pk_dep() { dpkg-deb -f "$debs/${1}_${pk_ver}_"*.deb "${2:-Depends}" 2>/dev/null; }
