@@ -20,7 +20,7 @@ CC ?= gcc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CPPFLAGS_KSHM := -Ilib/include -Iinclude/uapi -D_GNU_SOURCE
-USER_CFLAGS = $(CFLAGS) $(WARN) $(CPPFLAGS_KSHM)
+USER_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN) $(CPPFLAGS_KSHM)
 
 LIB_SRC := lib/kshm.c
 LIB_HDR := lib/include/kshm.h include/uapi/linux/kshm.h include/uapi/linux/kshm_ring.h
@@ -48,8 +48,8 @@ $(B)/lib/libkshm.a: $(B)/lib/kshm.o
 	$(AR) rcs $@ $^
 
 $(B)/lib/libkshm.so.1: $(B)/lib/kshm.o lib/libkshm.map
-	$(CC) -shared -Wl,-soname,libkshm.so.1 -Wl,--version-script=lib/libkshm.map \
-		-o $@ $(B)/lib/kshm.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libkshm.so.1 \
+		-Wl,--version-script=lib/libkshm.map -o $@ $(B)/lib/kshm.o
 	ln -sf libkshm.so.1 $(B)/lib/libkshm.so
 
 # The ABI baseline the host tests compare the library against (lib/abi.sh):
@@ -63,6 +63,11 @@ tools: $(B)/bin/kshmctl $(B)/bin/edu_reader
 $(B)/bin/kshmctl: $(TOOL_SRC) $(B)/lib/libkshm.a $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -static -o $@ $(filter %.c,$^) $(B)/lib/libkshm.a
+
+# kshmctl linked to libkshm.so.1, as make install and the packages install it.
+$(B)/shared/kshmctl: $(TOOL_SRC) $(B)/lib/libkshm.so.1 $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) -L$(B)/lib -lkshm
 
 # The application side of the sample client (samples/kshm_edu).
 $(B)/bin/edu_reader: samples/edu_reader.c samples/kshm_edu/kshm_edu.h $(B)/lib/libkshm.a $(LIB_HDR)
@@ -180,23 +185,45 @@ host-tests: setup all $(addprefix kmod-,$(KERNELS))
 check: setup all $(addprefix kmod-,$(KERNELS))
 	@KERNELS='$(KERNELS)' B=$(B) tests/check.sh
 
-# Installs the library, its headers, kshmctl and the man page (not the module:
-# use packaging/dkms.conf or `make -C kmod`).
+# Installs the library, its headers, its pkg-config file, kshmctl (linked to
+# the installed libkshm.so.1) and the man pages; not the module (use
+# packaging/dkms.conf, the kshm-dkms package, or `make -C kmod`).
 PREFIX ?= /usr/local
-install: lib tools
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/linux \
-		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0644 $(B)/lib/libkshm.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 0755 $(B)/lib/libkshm.so.1 $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libkshm.so.1 $(DESTDIR)$(PREFIX)/lib/libkshm.so
-	install -m 0644 lib/include/kshm.h $(DESTDIR)$(PREFIX)/include/
-	install -m 0644 include/uapi/linux/kshm.h include/uapi/linux/kshm_ring.h $(DESTDIR)$(PREFIX)/include/linux/
-	sed 's|@PREFIX@|$(PREFIX)|' lib/libkshm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libkshm.pc
-	install -m 0755 $(B)/bin/kshmctl $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 man/kshmctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+install: lib $(B)/shared/kshmctl
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/linux $(DESTDIR)$(BINDIR)
+	install -m 0644 $(B)/lib/libkshm.a $(DESTDIR)$(LIBDIR)/
+	install -m 0644 $(B)/lib/libkshm.so.1 $(DESTDIR)$(LIBDIR)/
+	ln -sf libkshm.so.1 $(DESTDIR)$(LIBDIR)/libkshm.so
+	install -m 0644 lib/include/kshm.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 include/uapi/linux/kshm.h include/uapi/linux/kshm_ring.h $(DESTDIR)$(INCLUDEDIR)/linux/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		lib/libkshm.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/libkshm.pc
+	install -m 0755 $(B)/shared/kshmctl $(DESTDIR)$(BINDIR)/
+	@# Every man page of man/, by section (kshmctl's, the library's).
+	@for s in 1 3 8; do \
+		set -- man/*.$$s; [ -e "$$1" ] || continue; \
+		echo "install -m 0644 $$* $(DESTDIR)$(MANDIR)/man$$s/"; \
+		install -d $(DESTDIR)$(MANDIR)/man$$s && install -m 0644 "$$@" $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
+	done
+
+# Debian packages (debian/), source and binary, built from a copy of the
+# tree's files (git's, and new ones not ignored) into $(B)/deb: kshm-dkms,
+# libkshm1, libkshm-dev, kshm-tools.
+deb:
+	@rm -rf $(B)/deb && mkdir -p $(B)/deb
+	@set -e; src=$(B)/deb/kshm-$$(dpkg-parsechangelog -SVersion); mkdir -p $$src; \
+	git ls-files -z --cached --others --exclude-standard | xargs -0 sh -c \
+		'for f; do [ ! -e "$$f" ] || cp --parents "$$f" "$$0" || exit 1; done' $$src; \
+	(cd $$src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc); \
+	rm -rf $$src
+	@ls $(B)/deb/*.deb
 
 clean:
 	rm -rf $(B)
 
 .PHONY: all lib abi-baseline tools guest-tests modules setup kernels-update demo vm-run host-tests check bench-ring \
-	bench bench-buf bench-bin install clean
+	bench bench-buf bench-bin install deb clean

@@ -10,6 +10,8 @@
 #   --bin DIR           programs copied to the guest's /bin (kshmctl)
 #   --tests DIR         test programs copied to /tests
 #   --extra FILE        copied to /extra/ (repeatable)
+#   --root DIR          a tree copied over the guest's / (packages unpacked
+#                       with the shared libraries their programs load)
 #   --manifest FILE     suite: the programs that must report (one name a line)
 #   --out DIR           where logs go (default: a temporary directory)
 #   --node-mem SIZE     memory of each of the two NUMA nodes (default 1G)
@@ -30,7 +32,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-series=6.1 ko= bindir= testdir= out= manifest= extras=() node_mem=1G iommu=
+series=6.1 ko= bindir= testdir= out= manifest= extras=() node_mem=1G iommu= rootdir=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) series=$2; shift 2 ;;
@@ -38,6 +40,7 @@ while [ $# -gt 0 ]; do
 	--bin) bindir=$2; shift 2 ;;
 	--tests) testdir=$2; shift 2 ;;
 	--extra) extras+=("$2"); shift 2 ;;
+	--root) rootdir=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--manifest) manifest=$2; shift 2 ;;
 	--node-mem) node_mem=$2; shift 2 ;;
@@ -75,6 +78,7 @@ truncate -s 16M "$stage/ext4.img" && mkfs.ext4 -q -F -b 4096 "$stage/ext4.img"
 for f in "${extras[@]+"${extras[@]}"}"; do
 	cp "$f" "$stage/extra/"
 done
+[ -z "$rootdir" ] || cp -a "$rootdir/." "$stage/"
 if [ "$mode" = suite ]; then
 	cat > "$stage/kshm-run" <<'RUN'
 suite_rc=0

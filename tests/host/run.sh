@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Host-side tests: the kernel-log checker on captured excerpts, and the
-# user-space pieces that need no kernel.  Appends "passed failed 0" to $1.
+# Host-side tests: the kernel-log checker on captured excerpts, the
+# user-space pieces that need no kernel, and the packages (packaging.sh).
+# Appends "passed failed 0" to $1.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 counts=${1:-/dev/null}
@@ -74,6 +75,9 @@ for k in ${KERNELS:-6.1 6.12}; do
 	msg=$("$top/vm/build-module.sh" "$k" C=2 2>&1)
 	result $? "kernel code is sparse clean and warning-free against $k" "$msg"
 done
+
+# How kshm installs: make install, the Debian packages, DKMS (one 6.1 boot).
+. "$top/tests/host/packaging.sh"
 
 echo "$pass $fail $skip" >> "$counts"
 [ "$fail" = 0 ]
