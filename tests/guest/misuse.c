@@ -400,7 +400,8 @@ int main(int argc, char **argv)
 	dmabufs();
 
 	if (argc > 1 && !strcmp(argv[1], "leak")) {
-		tap_zero(call(KSHM_MISUSE_REGION_CREATE, 0, -1, 0, 0, page), "misuse_leak_a_region");
+		tap_zero(call(KSHM_MISUSE_REGION_CREATE, 0, -1, 0, 0, page),
+			 "misuse_leak_a_region");
 		tap_zero(op(REGION_LEAK), "misuse_region_forgotten");
 	}
 	close(mfd);
