@@ -11,6 +11,7 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
+#include <linux/rcupdate.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -366,13 +367,18 @@ void kshm_handles_exit(void);
 #endif
 
 /*
- * A call that may sleep, made where it must not (an interrupt, a softirq,
- * under a spinlock or with interrupts off, where the kernel counts it).
+ * A call that may sleep, made where it must not: an interrupt, a softirq,
+ * with interrupts off, under a spinlock or preempt_disable() (the preempt
+ * count), or in an RCU read-side section.  The last is also where a
+ * spinlock_t or local_bh_disable() leaves a PREEMPT_RT kernel, whose
+ * spinlock_t sleeps and raises no preempt count, but takes
+ * rcu_read_lock(): might_sleep() counts rcu_preempt_depth() the same way.
  */
 static inline bool kshm_atomic_context(void)
 {
 	return !in_task() || irqs_disabled() ||
-	       (IS_ENABLED(CONFIG_PREEMPT_COUNT) && preempt_count());
+	       (IS_ENABLED(CONFIG_PREEMPT_COUNT) && preempt_count()) ||
+	       rcu_preempt_depth();
 }
 
 #define kshm_misuse_atomic()						\

@@ -119,6 +119,8 @@ static void regions(void)
 	tap_errno(call(KSHM_MISUSE_REGION_CREATE, KSHM_MISUSE_ATOMIC | KSHM_MISUSE_COHERENT, -1, 0,
 		       0, page),
 		  EINVAL, "misuse_region_create_coherent_atomic_einval");
+	tap_errno(call(KSHM_MISUSE_REGION_CREATE, KSHM_MISUSE_RCU, -1, 0, 0, page), EINVAL,
+		  "misuse_region_create_in_rcu_read_side_einval");
 	tap_ok(regions_alive() == alive, "misuse_region_atomic_creates_leave_nothing");
 
 	/* A plain region is no common buffer: revoking it is refused. */
@@ -205,6 +207,8 @@ static void buffers(void)
 	tap_zero(call(KSHM_MISUSE_BUF_TAKE, 0, kfd, id, 0, 0), "misuse_buf_taken_again");
 	tap_errno(call(KSHM_MISUSE_BUF_KADDR, KSHM_MISUSE_ATOMIC, -1, 0, 0, 0), EINVAL,
 		  "misuse_buf_kaddr_atomic_einval");
+	tap_errno(call(KSHM_MISUSE_BUF_KADDR, KSHM_MISUSE_RCU, -1, 0, 0, 0), EINVAL,
+		  "misuse_buf_kaddr_in_rcu_read_side_einval");
 	tap_errno(call(KSHM_MISUSE_BUF_DMA_MAP, KSHM_MISUSE_ATOMIC, -1, DMA_TO_DEVICE, 0, page),
 		  EINVAL, "misuse_buf_dma_map_atomic_einval");
 	tap_zero(call(KSHM_MISUSE_BUF_PUT, KSHM_MISUSE_ATOMIC, -1, 0, 0, 0),
