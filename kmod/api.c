@@ -366,6 +366,9 @@ struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
 	ret = dma_map_sgtable(dev, sgt, dir, 0);
 	if (ret)
 		goto out_free_table;
+	ret = kshm_handle_add(sgt, KSHM_HANDLE_BUF_MAP);
+	if (ret)
+		goto out_unmap;
 	/* Device writes bypass the kernel mapping: the unpin must dirty. */
 	if (dir != DMA_TO_DEVICE)
 		WRITE_ONCE(b->device_wrote, true);
@@ -373,6 +376,8 @@ struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
 	kref_get(&b->ref);
 	return sgt;
 
+out_unmap:
+	dma_unmap_sgtable(dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
 out_free_table:
 	sg_free_table(sgt);
 out_free_sgt:
@@ -392,13 +397,16 @@ EXPORT_SYMBOL_NS_GPL(kshm_buf_dma_map, KSHM);
  * nothing back from a bounce buffer (what the device wrote reached the
  * pages where the driver synced it), and drops the mapping's reference,
  * which may release the buffer (so it may come after kshm_buf_put()).
- * From where it may not sleep it is refused (misuse), the mapping kept.
+ * A table the caller does not hold (unmapped twice) is refused and left
+ * alone; from where it may not sleep it is refused too, the mapping kept.
  * Context: process.
  */
 void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
 			struct sg_table *sgt, enum dma_data_direction dir)
 {
-	if (kshm_misuse_atomic())
+	if (kshm_misuse_atomic() ||
+	    kshm_misuse(!kshm_handle_drop(sgt, KSHM_HANDLE_BUF_MAP),
+			"a mapping the caller does not hold (unmapped twice?)"))
 		return;
 	dma_unmap_sgtable(dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
 	sg_free_table(sgt);

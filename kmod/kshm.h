@@ -327,6 +327,7 @@ enum kshm_handle_kind {
 	KSHM_HANDLE_RING = 1 << 2,	/* kshm_ring_create(), _from_fd(); kshm_ring_put() */
 	KSHM_HANDLE_RING_U2K = 1 << 3,	/* kshm_ring_from_fd_u2k(); kshm_ring_put_u2k() */
 	KSHM_HANDLE_DMABUF = 1 << 4,	/* kshm_dmabuf_import(); kshm_dmabuf_release() */
+	KSHM_HANDLE_BUF_MAP = 1 << 5,	/* kshm_buf_dma_map(); kshm_buf_dma_unmap() */
 };
 
 int kshm_handle_add(const void *obj, enum kshm_handle_kind kind);

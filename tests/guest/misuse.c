@@ -198,6 +198,21 @@ static void buffers(void)
 	tap_zero(kshm_buf_unregister(kfd, id), "misuse_buf_unregistered");
 	tap_zero(kshm_wait_buf_released(kfd, id, 10000), "misuse_buf_released_once_unregistered");
 
+	/* A mapping unmapped twice: its second unmap must not drop the driver's reference. */
+	tap_require(!kshm_buf_register(kfd, mem, len, KSHM_BUF_KERNEL_READ, &id),
+		    "register a buffer");
+	tap_zero(call(KSHM_MISUSE_BUF_TAKE_READ, 0, kfd, id, 0, 0), "misuse_buf_taken_to_map");
+	log_mark();
+	tap_zero(call(KSHM_MISUSE_BUF_DMA_UNMAP_TWICE, 0, -1, DMA_TO_DEVICE, 0, page),
+		 "misuse_buf_dma_unmap_twice_returns");
+	tap_ok(log_says("kshm: misuse: kshm_buf_dma_unmap(): a mapping the caller does not hold"),
+	       "misuse_buf_dma_unmap_twice_is_logged");
+	tap_zero(kshm_buf_unregister(kfd, id), "misuse_mapped_buf_unregistered");
+	tap_errno(kshm_wait_buf_released(kfd, id, 100), ETIMEDOUT,
+		  "misuse_buf_dma_unmap_twice_leaves_the_drivers_reference");
+	tap_zero(op(BUF_PUT), "misuse_mapped_buf_put");
+	tap_zero(kshm_wait_buf_released(kfd, id, 10000), "misuse_mapped_buf_released_by_the_put");
+
 	/* From where it may not sleep: refused, the reference kept. */
 	tap_require(!kshm_buf_register(kfd, mem, len, KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE,
 				       &id),

@@ -118,10 +118,13 @@ static s64 kshm_misuse_call(struct kshm_misuse_state *f, struct file *file,
 		p = kshm_buf_kaddr(f->buf);
 		return IS_ERR(p) ? PTR_ERR(p) : 0;
 	case KSHM_MISUSE_BUF_DMA_MAP:
+	case KSHM_MISUSE_BUF_DMA_UNMAP_TWICE:
 		sgt = kshm_buf_dma_map(f->buf, dev, a->offset, a->len, a->id);
 		if (IS_ERR(sgt))
 			return PTR_ERR(sgt);
 		kshm_buf_dma_unmap(f->buf, dev, sgt, a->id);
+		if (op == KSHM_MISUSE_BUF_DMA_UNMAP_TWICE)
+			kshm_buf_dma_unmap(f->buf, dev, sgt, a->id);
 		return 0;
 	case KSHM_MISUSE_RING_CREATE:
 		ring = kshm_ring_create(a->id, 4096, KSHM_CACHE_WB,

@@ -61,6 +61,7 @@ enum kshm_misuse_op {
 	KSHM_MISUSE_DMABUF_IMPORT,	/* kshm_dmabuf_import(@fd, DMA_BIDIRECTIONAL) */
 	KSHM_MISUSE_DMABUF_RELEASE,	/* kshm_dmabuf_release() */
 	KSHM_MISUSE_REGION_LEAK,	/* forget the region without a put */
+	KSHM_MISUSE_BUF_DMA_UNMAP_TWICE,	/* kshm_buf_dma_map(), unmapped twice */
 };
 
 #define KSHM_MISUSE_IOC(op)	_IOWR(0xE6, op, struct kshm_misuse_arg)
