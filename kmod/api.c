@@ -46,8 +46,12 @@ struct kshm_handle {
 	unsigned int refs;
 };
 
-/* Protects kshm_handles and every entry's refs; taken in any context. */
-static DEFINE_SPINLOCK(kshm_handles_lock);
+/*
+ * Protects kshm_handles and every entry's refs.  Taken in any context, hard
+ * IRQ included (kshm_ring_produce() of a debug build), so raw: a spinlock_t
+ * sleeps on PREEMPT_RT.  Held only for a hash-chain walk.
+ */
+static DEFINE_RAW_SPINLOCK(kshm_handles_lock);
 static DEFINE_HASHTABLE(kshm_handles, 6);
 
 /* The entry of @obj held as one of @kinds.  Context: kshm_handles_lock held. */
@@ -55,6 +59,7 @@ static struct kshm_handle *kshm_handle_find(const void *obj, unsigned int kinds)
 {
 	struct kshm_handle *h;
 
+	lockdep_assert_held(&kshm_handles_lock);
 	hash_for_each_possible(kshm_handles, h, node, (unsigned long)obj)
 		if (h->obj == obj && (h->kind & kinds))
 			return h;
@@ -71,7 +76,7 @@ int kshm_handle_add(const void *obj, enum kshm_handle_kind kind)
 
 	if (!new)
 		return -ENOMEM;
-	spin_lock_irq(&kshm_handles_lock);
+	raw_spin_lock_irq(&kshm_handles_lock);
 	h = kshm_handle_find(obj, kind);
 	if (h) {
 		h->refs++;
@@ -82,7 +87,7 @@ int kshm_handle_add(const void *obj, enum kshm_handle_kind kind)
 		hash_add(kshm_handles, &new->node, (unsigned long)obj);
 		new = NULL;
 	}
-	spin_unlock_irq(&kshm_handles_lock);
+	raw_spin_unlock_irq(&kshm_handles_lock);
 	kfree(new);
 	return 0;
 }
@@ -96,13 +101,13 @@ bool kshm_handle_drop(const void *obj, enum kshm_handle_kind kind)
 {
 	struct kshm_handle *h, *gone = NULL;
 
-	spin_lock_irq(&kshm_handles_lock);
+	raw_spin_lock_irq(&kshm_handles_lock);
 	h = kshm_handle_find(obj, kind);
 	if (h && !--h->refs) {
 		hash_del(&h->node);
 		gone = h;
 	}
-	spin_unlock_irq(&kshm_handles_lock);
+	raw_spin_unlock_irq(&kshm_handles_lock);
 	kfree(gone);
 	return h;
 }
@@ -116,9 +121,9 @@ bool kshm_handle_held(const void *obj, unsigned int kinds)
 	unsigned long flags;
 	bool held;
 
-	spin_lock_irqsave(&kshm_handles_lock, flags);
+	raw_spin_lock_irqsave(&kshm_handles_lock, flags);
 	held = kshm_handle_find(obj, kinds);
-	spin_unlock_irqrestore(&kshm_handles_lock, flags);
+	raw_spin_unlock_irqrestore(&kshm_handles_lock, flags);
 	return held;
 }
 
@@ -361,6 +366,9 @@ struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
 	ret = dma_map_sgtable(dev, sgt, dir, 0);
 	if (ret)
 		goto out_free_table;
+	ret = kshm_handle_add(sgt, KSHM_HANDLE_BUF_MAP);
+	if (ret)
+		goto out_unmap;
 	/* Device writes bypass the kernel mapping: the unpin must dirty. */
 	if (dir != DMA_TO_DEVICE)
 		WRITE_ONCE(b->device_wrote, true);
@@ -368,6 +376,8 @@ struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
 	kref_get(&b->ref);
 	return sgt;
 
+out_unmap:
+	dma_unmap_sgtable(dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
 out_free_table:
 	sg_free_table(sgt);
 out_free_sgt:
@@ -387,13 +397,16 @@ EXPORT_SYMBOL_NS_GPL(kshm_buf_dma_map, KSHM);
  * nothing back from a bounce buffer (what the device wrote reached the
  * pages where the driver synced it), and drops the mapping's reference,
  * which may release the buffer (so it may come after kshm_buf_put()).
- * From where it may not sleep it is refused (misuse), the mapping kept.
+ * A table the caller does not hold (unmapped twice) is refused and left
+ * alone; from where it may not sleep it is refused too, the mapping kept.
  * Context: process.
  */
 void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
 			struct sg_table *sgt, enum dma_data_direction dir)
 {
-	if (kshm_misuse_atomic())
+	if (kshm_misuse_atomic() ||
+	    kshm_misuse(!kshm_handle_drop(sgt, KSHM_HANDLE_BUF_MAP),
+			"a mapping the caller does not hold (unmapped twice?)"))
 		return;
 	dma_unmap_sgtable(dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
 	sg_free_table(sgt);

@@ -11,6 +11,7 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
+#include <linux/rcupdate.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -326,6 +327,7 @@ enum kshm_handle_kind {
 	KSHM_HANDLE_RING = 1 << 2,	/* kshm_ring_create(), _from_fd(); kshm_ring_put() */
 	KSHM_HANDLE_RING_U2K = 1 << 3,	/* kshm_ring_from_fd_u2k(); kshm_ring_put_u2k() */
 	KSHM_HANDLE_DMABUF = 1 << 4,	/* kshm_dmabuf_import(); kshm_dmabuf_release() */
+	KSHM_HANDLE_BUF_MAP = 1 << 5,	/* kshm_buf_dma_map(); kshm_buf_dma_unmap() */
 };
 
 int kshm_handle_add(const void *obj, enum kshm_handle_kind kind);
@@ -366,13 +368,18 @@ void kshm_handles_exit(void);
 #endif
 
 /*
- * A call that may sleep, made where it must not (an interrupt, a softirq,
- * under a spinlock or with interrupts off, where the kernel counts it).
+ * A call that may sleep, made where it must not: an interrupt, a softirq,
+ * with interrupts off, under a spinlock or preempt_disable() (the preempt
+ * count), or in an RCU read-side section.  The last is also where a
+ * spinlock_t or local_bh_disable() leaves a PREEMPT_RT kernel, whose
+ * spinlock_t sleeps and raises no preempt count, but takes
+ * rcu_read_lock(): might_sleep() counts rcu_preempt_depth() the same way.
  */
 static inline bool kshm_atomic_context(void)
 {
 	return !in_task() || irqs_disabled() ||
-	       (IS_ENABLED(CONFIG_PREEMPT_COUNT) && preempt_count());
+	       (IS_ENABLED(CONFIG_PREEMPT_COUNT) && preempt_count()) ||
+	       rcu_preempt_depth();
 }
 
 #define kshm_misuse_atomic()						\

@@ -119,6 +119,8 @@ static void regions(void)
 	tap_errno(call(KSHM_MISUSE_REGION_CREATE, KSHM_MISUSE_ATOMIC | KSHM_MISUSE_COHERENT, -1, 0,
 		       0, page),
 		  EINVAL, "misuse_region_create_coherent_atomic_einval");
+	tap_errno(call(KSHM_MISUSE_REGION_CREATE, KSHM_MISUSE_RCU, -1, 0, 0, page), EINVAL,
+		  "misuse_region_create_in_rcu_read_side_einval");
 	tap_ok(regions_alive() == alive, "misuse_region_atomic_creates_leave_nothing");
 
 	/* A plain region is no common buffer: revoking it is refused. */
@@ -196,6 +198,21 @@ static void buffers(void)
 	tap_zero(kshm_buf_unregister(kfd, id), "misuse_buf_unregistered");
 	tap_zero(kshm_wait_buf_released(kfd, id, 10000), "misuse_buf_released_once_unregistered");
 
+	/* A mapping unmapped twice: its second unmap must not drop the driver's reference. */
+	tap_require(!kshm_buf_register(kfd, mem, len, KSHM_BUF_KERNEL_READ, &id),
+		    "register a buffer");
+	tap_zero(call(KSHM_MISUSE_BUF_TAKE_READ, 0, kfd, id, 0, 0), "misuse_buf_taken_to_map");
+	log_mark();
+	tap_zero(call(KSHM_MISUSE_BUF_DMA_UNMAP_TWICE, 0, -1, DMA_TO_DEVICE, 0, page),
+		 "misuse_buf_dma_unmap_twice_returns");
+	tap_ok(log_says("kshm: misuse: kshm_buf_dma_unmap(): a mapping the caller does not hold"),
+	       "misuse_buf_dma_unmap_twice_is_logged");
+	tap_zero(kshm_buf_unregister(kfd, id), "misuse_mapped_buf_unregistered");
+	tap_errno(kshm_wait_buf_released(kfd, id, 100), ETIMEDOUT,
+		  "misuse_buf_dma_unmap_twice_leaves_the_drivers_reference");
+	tap_zero(op(BUF_PUT), "misuse_mapped_buf_put");
+	tap_zero(kshm_wait_buf_released(kfd, id, 10000), "misuse_mapped_buf_released_by_the_put");
+
 	/* From where it may not sleep: refused, the reference kept. */
 	tap_require(!kshm_buf_register(kfd, mem, len, KSHM_BUF_KERNEL_READ | KSHM_BUF_KERNEL_WRITE,
 				       &id),
@@ -205,6 +222,8 @@ static void buffers(void)
 	tap_zero(call(KSHM_MISUSE_BUF_TAKE, 0, kfd, id, 0, 0), "misuse_buf_taken_again");
 	tap_errno(call(KSHM_MISUSE_BUF_KADDR, KSHM_MISUSE_ATOMIC, -1, 0, 0, 0), EINVAL,
 		  "misuse_buf_kaddr_atomic_einval");
+	tap_errno(call(KSHM_MISUSE_BUF_KADDR, KSHM_MISUSE_RCU, -1, 0, 0, 0), EINVAL,
+		  "misuse_buf_kaddr_in_rcu_read_side_einval");
 	tap_errno(call(KSHM_MISUSE_BUF_DMA_MAP, KSHM_MISUSE_ATOMIC, -1, DMA_TO_DEVICE, 0, page),
 		  EINVAL, "misuse_buf_dma_map_atomic_einval");
 	tap_zero(call(KSHM_MISUSE_BUF_PUT, KSHM_MISUSE_ATOMIC, -1, 0, 0, 0),
@@ -400,7 +419,8 @@ int main(int argc, char **argv)
 	dmabufs();
 
 	if (argc > 1 && !strcmp(argv[1], "leak")) {
-		tap_zero(call(KSHM_MISUSE_REGION_CREATE, 0, -1, 0, 0, page), "misuse_leak_a_region");
+		tap_zero(call(KSHM_MISUSE_REGION_CREATE, 0, -1, 0, 0, page),
+			 "misuse_leak_a_region");
 		tap_zero(op(REGION_LEAK), "misuse_region_forgotten");
 	}
 	close(mfd);

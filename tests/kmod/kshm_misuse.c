@@ -18,6 +18,7 @@
 #include <linux/mutex.h>
 #include <linux/platform_device.h>
 #include <linux/poll.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
@@ -64,7 +65,10 @@ struct kshm_misuse_state {
 
 static struct kshm_misuse_state kshm_misuse_st;
 
-/* Context: process; may be made atomic on purpose (KSHM_MISUSE_ATOMIC). */
+/*
+ * Context: process; may be made atomic on purpose (KSHM_MISUSE_ATOMIC,
+ * KSHM_MISUSE_RCU).
+ */
 static s64 kshm_misuse_call(struct kshm_misuse_state *f, struct file *file,
 			    unsigned int op, struct kshm_misuse_arg *a)
 {
@@ -114,10 +118,13 @@ static s64 kshm_misuse_call(struct kshm_misuse_state *f, struct file *file,
 		p = kshm_buf_kaddr(f->buf);
 		return IS_ERR(p) ? PTR_ERR(p) : 0;
 	case KSHM_MISUSE_BUF_DMA_MAP:
+	case KSHM_MISUSE_BUF_DMA_UNMAP_TWICE:
 		sgt = kshm_buf_dma_map(f->buf, dev, a->offset, a->len, a->id);
 		if (IS_ERR(sgt))
 			return PTR_ERR(sgt);
 		kshm_buf_dma_unmap(f->buf, dev, sgt, a->id);
+		if (op == KSHM_MISUSE_BUF_DMA_UNMAP_TWICE)
+			kshm_buf_dma_unmap(f->buf, dev, sgt, a->id);
 		return 0;
 	case KSHM_MISUSE_RING_CREATE:
 		ring = kshm_ring_create(a->id, 4096, KSHM_CACHE_WB,
@@ -186,6 +193,11 @@ static long kshm_misuse_ioctl(struct file *file, unsigned int cmd, unsigned long
 		spin_lock(&kshm_misuse_atomic_lock);
 		a.ret = kshm_misuse_call(f, file, _IOC_NR(cmd), &a);
 		spin_unlock(&kshm_misuse_atomic_lock);
+	} else if (a.flags & KSHM_MISUSE_RCU) {
+		/* Preemptible RCU raises no preempt count: still no sleeping. */
+		rcu_read_lock();
+		a.ret = kshm_misuse_call(f, file, _IOC_NR(cmd), &a);
+		rcu_read_unlock();
 	} else {
 		a.ret = kshm_misuse_call(f, file, _IOC_NR(cmd), &a);
 	}

@@ -13,7 +13,8 @@
 
 /**
  * struct kshm_misuse_arg - one call
- * @flags: KSHM_MISUSE_ATOMIC: make the call under a spinlock; and per call
+ * @flags: KSHM_MISUSE_ATOMIC: make the call under a spinlock;
+ *	KSHM_MISUSE_RCU: in an RCU read-side section; and per call
  *	(REGION_CREATE: KSHM_MISUSE_COHERENT; RING_CREATE and DMA_MAP: the
  *	ring kind or DMA direction in @id)
  * @fd: a descriptor of the caller (/dev/kshm, a dma-buf)
@@ -36,6 +37,7 @@ struct kshm_misuse_arg {
 
 #define KSHM_MISUSE_ATOMIC	(1U << 0)
 #define KSHM_MISUSE_COHERENT	(1U << 1)
+#define KSHM_MISUSE_RCU		(1U << 2)
 
 /* The module's one handle of each kind is kept after its put, on purpose. */
 enum kshm_misuse_op {
@@ -59,6 +61,7 @@ enum kshm_misuse_op {
 	KSHM_MISUSE_DMABUF_IMPORT,	/* kshm_dmabuf_import(@fd, DMA_BIDIRECTIONAL) */
 	KSHM_MISUSE_DMABUF_RELEASE,	/* kshm_dmabuf_release() */
 	KSHM_MISUSE_REGION_LEAK,	/* forget the region without a put */
+	KSHM_MISUSE_BUF_DMA_UNMAP_TWICE,	/* kshm_buf_dma_map(), unmapped twice */
 };
 
 #define KSHM_MISUSE_IOC(op)	_IOWR(0xE6, op, struct kshm_misuse_arg)
