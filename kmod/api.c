@@ -708,16 +708,17 @@ struct kshm_ring *kshm_ring_from_fd_u2k(int fd, u32 id, struct wait_queue_head *
 	kshm_file_put(kf);
 	if (IS_ERR(ring))
 		return ring;
-	ret = kshm_ring_take_u2k(ring, wq);
-	if (ret)
-		goto out_unref;
+	/* Counted first: a take is not undone (kshm's consumer stays off). */
 	ret = kshm_handle_add(ring, KSHM_HANDLE_RING_U2K);
 	if (ret)
-		goto out_untake;
+		goto out_unref;
+	ret = kshm_ring_take_u2k(ring, wq);
+	if (ret)
+		goto out_uncount;
 	return ring;
 
-out_untake:
-	kshm_ring_untake_u2k(ring);
+out_uncount:
+	kshm_handle_drop(ring, KSHM_HANDLE_RING_U2K);
 out_unref:
 	kshm_ring_unref(ring);
 	return ERR_PTR(ret);
