@@ -44,6 +44,33 @@ static int pattern_ok(const uint8_t *p, size_t len, uint64_t first)
 	return 1;
 }
 
+/*
+ * A fork child's SIGSEGV says where and why, and what maps the address:
+ * the child of a multithreaded process, so no stdio streams, no malloc.
+ */
+static void child_segv(int sig, siginfo_t *si, void *uc)
+{
+	static char maps[65536];
+	unsigned long a = (unsigned long)si->si_addr, lo, hi;
+	int fd = open("/proc/self/maps", O_RDONLY), n;
+	char msg[160], *l, *nl;
+	ssize_t got = 0, k;
+
+	(void)uc;
+	while (fd >= 0 && (k = read(fd, maps + got, sizeof(maps) - 1 - got)) > 0)
+		got += k;
+	maps[got] = 0;
+	n = snprintf(msg, sizeof(msg), "# child SIGSEGV at %#lx si_code %d; its maps line:\n", a,
+		     si->si_code);
+	if (write(2, msg, n) != n)
+		_exit(128 + sig);
+	for (l = maps; (nl = strchr(l, '\n')); l = nl + 1)
+		if (sscanf(l, "%lx-%lx", &lo, &hi) == 2 && lo <= a && a < hi &&
+		    (write(2, "# ", 2) != 2 || write(2, l, nl + 1 - l) < 0))
+			break;
+	_exit(128 + sig);
+}
+
 /* Run @fn(@arg) in a child: its exit code, or 128 + the signal. */
 static int in_child(int (*fn)(void *), void *arg)
 {
@@ -51,8 +78,10 @@ static int in_child(int (*fn)(void *), void *arg)
 	pid_t c = fork();
 
 	if (!c) {
+		struct sigaction sa = { .sa_sigaction = child_segv, .sa_flags = SA_SIGINFO };
+
 		signal(SIGBUS, SIG_DFL);
-		signal(SIGSEGV, SIG_DFL);
+		sigaction(SIGSEGV, &sa, NULL);
 		_exit(fn(arg));
 	}
 	if (waitpid(c, &status, 0) != c)
@@ -308,18 +337,32 @@ static void *mapper_main(void *arg)
 			usleep(500);
 			continue;
 		}
-		q = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
-			   hole + (rand_r(&r->seed) % 2) * len);
-		if (q != MAP_FAILED)
-			p = q;
-		else
-			r->errors++;
+		/* Now and then it stays where it is, so a middle munmap() runs too. */
+		if (rand_r(&r->seed) % 4) {
+			q = mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+				   hole + (rand_r(&r->seed) % 2) * len);
+			if (q != MAP_FAILED)
+				p = q;
+			else
+				r->errors++;
+		}
 		mprotect(p, page, PROT_READ);
-		munmap(p + page, page);
-		if (p >= hole && p < hole + 2 * len)
+		/*
+		 * Once a page is unmapped another thread's mmap(NULL) may get it:
+		 * nothing here unmaps or maps over a page it has given back.
+		 * Within the hole the middle page is replaced, not unmapped (the
+		 * common mapping is split all the same), so that the hole
+		 * stays whole for the next move into it.
+		 */
+		if (p >= hole && p < hole + 2 * len) {
+			mmap(p + page, page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+			     0);
 			mmap(p, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-		else
-			munmap(p, len);
+		} else {
+			munmap(p + page, page);
+			munmap(p, page);
+			munmap(p + 2 * page, len - 2 * page);
+		}
 	}
 	munmap(hole, 2 * len);
 	return NULL;
