@@ -42,6 +42,7 @@
 struct kshm_handle {
 	struct hlist_node node;	/* in kshm_handles */
 	const void *obj;
+	const void *parent;	/* KSHM_HANDLE_BUF_MAP: the buffer mapped */
 	unsigned int kind;
 	unsigned int refs;
 };
@@ -67,10 +68,11 @@ static struct kshm_handle *kshm_handle_find(const void *obj, unsigned int kinds)
 }
 
 /*
- * Count a reference to @obj that the caller hands to a driver as @kind.
- * Context: process.  Return: 0 or -ENOMEM.
+ * Count a reference to @obj, a part of @parent (or NULL), that the caller
+ * hands to a driver as @kind.  Context: process.  Return: 0 or -ENOMEM.
  */
-int kshm_handle_add(const void *obj, enum kshm_handle_kind kind)
+static int kshm_handle_add_parent(const void *obj, enum kshm_handle_kind kind,
+				  const void *parent)
 {
 	struct kshm_handle *h, *new = kmalloc(sizeof(*new), GFP_KERNEL);
 
@@ -82,6 +84,7 @@ int kshm_handle_add(const void *obj, enum kshm_handle_kind kind)
 		h->refs++;
 	} else {
 		new->obj = obj;
+		new->parent = parent;
 		new->kind = kind;
 		new->refs = 1;
 		hash_add(kshm_handles, &new->node, (unsigned long)obj);
@@ -92,17 +95,26 @@ int kshm_handle_add(const void *obj, enum kshm_handle_kind kind)
 	return 0;
 }
 
+/* As kshm_handle_add_parent(), for an object that is no part of another. */
+int kshm_handle_add(const void *obj, enum kshm_handle_kind kind)
+{
+	return kshm_handle_add_parent(obj, kind, NULL);
+}
+
 /*
- * Uncount a driver's reference to @obj of @kind, before the caller drops
- * the reference itself.  Context: process.
+ * Uncount a driver's reference to @obj of @kind, a part of @parent (or
+ * NULL), before the caller drops the reference itself.  Context: process.
  * Return: false when no driver holds one (nothing was changed).
  */
-bool kshm_handle_drop(const void *obj, enum kshm_handle_kind kind)
+static bool kshm_handle_drop_parent(const void *obj, enum kshm_handle_kind kind,
+				    const void *parent)
 {
 	struct kshm_handle *h, *gone = NULL;
 
 	raw_spin_lock_irq(&kshm_handles_lock);
 	h = kshm_handle_find(obj, kind);
+	if (h && h->parent != parent)
+		h = NULL;
 	if (h && !--h->refs) {
 		hash_del(&h->node);
 		gone = h;
@@ -110,6 +122,12 @@ bool kshm_handle_drop(const void *obj, enum kshm_handle_kind kind)
 	raw_spin_unlock_irq(&kshm_handles_lock);
 	kfree(gone);
 	return h;
+}
+
+/* As kshm_handle_drop_parent(), for an object that is no part of another. */
+bool kshm_handle_drop(const void *obj, enum kshm_handle_kind kind)
+{
+	return kshm_handle_drop_parent(obj, kind, NULL);
 }
 
 /*
@@ -366,7 +384,8 @@ struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
 	ret = dma_map_sgtable(dev, sgt, dir, 0);
 	if (ret)
 		goto out_free_table;
-	ret = kshm_handle_add(sgt, KSHM_HANDLE_BUF_MAP);
+	/* The unmap gives the mapping back once, and for this buffer only. */
+	ret = kshm_handle_add_parent(sgt, KSHM_HANDLE_BUF_MAP, b);
 	if (ret)
 		goto out_unmap;
 	/* Device writes bypass the kernel mapping: the unpin must dirty. */
@@ -397,16 +416,17 @@ EXPORT_SYMBOL_NS_GPL(kshm_buf_dma_map, KSHM);
  * nothing back from a bounce buffer (what the device wrote reached the
  * pages where the driver synced it), and drops the mapping's reference,
  * which may release the buffer (so it may come after kshm_buf_put()).
- * A table the caller does not hold (unmapped twice) is refused and left
- * alone; from where it may not sleep it is refused too, the mapping kept.
+ * A table the caller does not hold (unmapped twice), or one of another
+ * buffer, is refused and left alone (misuse); so is a call where it may
+ * not sleep, the mapping kept.
  * Context: process.
  */
 void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
 			struct sg_table *sgt, enum dma_data_direction dir)
 {
 	if (kshm_misuse_atomic() ||
-	    kshm_misuse(!kshm_handle_drop(sgt, KSHM_HANDLE_BUF_MAP),
-			"a mapping the caller does not hold (unmapped twice?)"))
+	    kshm_misuse(!kshm_handle_drop_parent(sgt, KSHM_HANDLE_BUF_MAP, b),
+			"a mapping the caller does not hold, or of another buffer"))
 		return;
 	dma_unmap_sgtable(dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
 	sg_free_table(sgt);
