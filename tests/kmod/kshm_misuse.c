@@ -21,6 +21,7 @@
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/timer.h>
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 
@@ -41,6 +42,9 @@ static DEFINE_SPINLOCK(kshm_misuse_atomic_lock);
  * @buf: the last buffer taken; likewise
  * @ring: the last ring created or taken; likewise
  * @dmabuf: the last dma-buf imported; likewise
+ * @sgt: the last table kept by a KSHM_MISUSE_BUF_DMA_MAP_KEEP; likewise
+ * @sgt_dir: its direction
+ * @region_prev: @region before the last create (an address reused?)
  * @region_held: @region not yet put by a KSHM_MISUSE_REGION_PUT
  * @buf_held: likewise for @buf
  * @ring_held: 1 for kshm_ring_put(), 2 for kshm_ring_put_u2k(), 0 put
@@ -56,6 +60,9 @@ struct kshm_misuse_state {
 	struct kshm_buf *buf;
 	struct kshm_ring *ring;
 	struct kshm_dmabuf *dmabuf;
+	struct sg_table *sgt;
+	enum dma_data_direction sgt_dir;
+	struct kshm_region *region_prev;
 	bool region_held;
 	bool buf_held;
 	int ring_held;
@@ -90,6 +97,7 @@ static s64 kshm_misuse_call(struct kshm_misuse_state *f, struct file *file,
 			r = kshm_region_create(a->len, KSHM_CACHE_WB, NUMA_NO_NODE, 0);
 		if (IS_ERR(r))
 			return PTR_ERR(r);
+		f->region_prev = f->region;
 		f->region = r;
 		f->region_held = true;
 		return 0;
@@ -170,12 +178,61 @@ static s64 kshm_misuse_call(struct kshm_misuse_state *f, struct file *file,
 		f->region_held = false;
 		f->region = NULL;
 		return 0;
+	case KSHM_MISUSE_BUF_DMA_MAP_KEEP:
+		sgt = kshm_buf_dma_map(f->buf, dev, a->offset, a->len, a->id);
+		if (IS_ERR(sgt))
+			return PTR_ERR(sgt);
+		f->sgt = sgt;
+		f->sgt_dir = a->id;
+		return 0;
+	case KSHM_MISUSE_BUF_DMA_UNMAP:
+		kshm_buf_dma_unmap(f->buf, dev, f->sgt, f->sgt_dir);
+		return 0;
+	case KSHM_MISUSE_RING_LEAK:
+		f->ring_held = 0;
+		f->ring = NULL;
+		return 0;
+	case KSHM_MISUSE_REGION_REUSED:
+		return f->region && f->region == f->region_prev;
 	case KSHM_MISUSE_DMABUF_RELEASE:
 		f->dmabuf_held = false;
 		kshm_dmabuf_release(f->dmabuf);
 		return 0;
 	}
 	return -ENOTTY;
+}
+
+/* One call made from a timer (softirq). */
+struct kshm_misuse_timer_call {
+	struct timer_list timer;
+	struct kshm_misuse_state *f;
+	struct file *file;
+	unsigned int op;
+	struct kshm_misuse_arg *a;
+	struct completion done;
+};
+
+/* Context: softirq (a timer). */
+static void kshm_misuse_timer_fn(struct timer_list *t)
+{
+	struct kshm_misuse_timer_call *c = from_timer(c, t, timer);
+
+	c->a->ret = kshm_misuse_call(c->f, c->file, c->op, c->a);
+	complete(&c->done);
+}
+
+/* Make the call from a timer and wait for it.  Context: process. */
+static void kshm_misuse_call_softirq(struct kshm_misuse_state *f, struct file *file,
+				     unsigned int op, struct kshm_misuse_arg *a)
+{
+	struct kshm_misuse_timer_call c = { .f = f, .file = file, .op = op, .a = a };
+
+	init_completion(&c.done);
+	timer_setup_on_stack(&c.timer, kshm_misuse_timer_fn, 0);
+	mod_timer(&c.timer, jiffies + 1);
+	wait_for_completion(&c.done);
+	del_timer_sync(&c.timer);
+	destroy_timer_on_stack(&c.timer);
 }
 
 /* Context: process. */
@@ -188,7 +245,8 @@ static long kshm_misuse_ioctl(struct file *file, unsigned int cmd, unsigned long
 		return -ENOTTY;
 	if (copy_from_user(&a, (void __user *)arg, sizeof(a)))
 		return -EFAULT;
-	mutex_lock(&f->lock);
+	if (!(a.flags & KSHM_MISUSE_UNLOCKED))
+		mutex_lock(&f->lock);
 	if (a.flags & KSHM_MISUSE_ATOMIC) {
 		spin_lock(&kshm_misuse_atomic_lock);
 		a.ret = kshm_misuse_call(f, file, _IOC_NR(cmd), &a);
@@ -198,10 +256,13 @@ static long kshm_misuse_ioctl(struct file *file, unsigned int cmd, unsigned long
 		rcu_read_lock();
 		a.ret = kshm_misuse_call(f, file, _IOC_NR(cmd), &a);
 		rcu_read_unlock();
+	} else if (a.flags & KSHM_MISUSE_SOFTIRQ) {
+		kshm_misuse_call_softirq(f, file, _IOC_NR(cmd), &a);
 	} else {
 		a.ret = kshm_misuse_call(f, file, _IOC_NR(cmd), &a);
 	}
-	mutex_unlock(&f->lock);
+	if (!(a.flags & KSHM_MISUSE_UNLOCKED))
+		mutex_unlock(&f->lock);
 	if (a.ret == -ENOTTY)
 		return -ENOTTY;
 	return copy_to_user((void __user *)arg, &a, sizeof(a)) ? -EFAULT : 0;

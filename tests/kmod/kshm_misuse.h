@@ -14,7 +14,8 @@
 /**
  * struct kshm_misuse_arg - one call
  * @flags: KSHM_MISUSE_ATOMIC: make the call under a spinlock;
- *	KSHM_MISUSE_RCU: in an RCU read-side section; and per call
+ *	KSHM_MISUSE_RCU: in an RCU read-side section; KSHM_MISUSE_UNLOCKED and
+ *	KSHM_MISUSE_SOFTIRQ (below); and per call
  *	(REGION_CREATE: KSHM_MISUSE_COHERENT; RING_CREATE and DMA_MAP: the
  *	ring kind or DMA direction in @id)
  * @fd: a descriptor of the caller (/dev/kshm, a dma-buf)
@@ -38,6 +39,10 @@ struct kshm_misuse_arg {
 #define KSHM_MISUSE_ATOMIC	(1U << 0)
 #define KSHM_MISUSE_COHERENT	(1U << 1)
 #define KSHM_MISUSE_RCU		(1U << 2)
+/* tests/guest/attack_misuse.c: without the client's mutex (races between threads) */
+#define KSHM_MISUSE_UNLOCKED	(1U << 3)
+/* ... or from a timer (softirq), the ioctl waiting for it */
+#define KSHM_MISUSE_SOFTIRQ	(1U << 4)
 
 /* The module's one handle of each kind is kept after its put, on purpose. */
 enum kshm_misuse_op {
@@ -62,6 +67,10 @@ enum kshm_misuse_op {
 	KSHM_MISUSE_DMABUF_RELEASE,	/* kshm_dmabuf_release() */
 	KSHM_MISUSE_REGION_LEAK,	/* forget the region without a put */
 	KSHM_MISUSE_BUF_DMA_UNMAP_TWICE,	/* kshm_buf_dma_map(), unmapped twice */
+	KSHM_MISUSE_BUF_DMA_MAP_KEEP,	/* kshm_buf_dma_map(), the table kept */
+	KSHM_MISUSE_BUF_DMA_UNMAP,	/* kshm_buf_dma_unmap() of it; kept after */
+	KSHM_MISUSE_RING_LEAK,		/* forget the ring without a put */
+	KSHM_MISUSE_REGION_REUSED,	/* @ret 1: the last create reused the put one's address */
 };
 
 #define KSHM_MISUSE_IOC(op)	_IOWR(0xE6, op, struct kshm_misuse_arg)
