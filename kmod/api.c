@@ -23,6 +23,7 @@
 #include <linux/file.h>
 #include <linux/hashtable.h>
 #include <linux/iommu.h>
+#include <linux/module.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/kshm.h>
@@ -43,6 +44,7 @@ struct kshm_handle {
 	struct hlist_node node;	/* in kshm_handles */
 	const void *obj;
 	const void *parent;	/* KSHM_HANDLE_BUF_MAP: the buffer mapped */
+	struct module *owner;	/* the module holding it, pinned; NULL: built in */
 	unsigned int kind;
 	unsigned int refs;
 };
@@ -55,64 +57,76 @@ struct kshm_handle {
 static DEFINE_RAW_SPINLOCK(kshm_handles_lock);
 static DEFINE_HASHTABLE(kshm_handles, 6);
 
-/* The entry of @obj held as one of @kinds.  Context: kshm_handles_lock held. */
-static struct kshm_handle *kshm_handle_find(const void *obj, unsigned int kinds)
+/*
+ * The entry of @obj held as one of @kinds: by @owner, or by anyone when
+ * @any_owner.  Context: kshm_handles_lock held.
+ */
+static struct kshm_handle *kshm_handle_find(const void *obj, unsigned int kinds,
+					    bool any_owner, struct module *owner)
 {
 	struct kshm_handle *h;
 
 	lockdep_assert_held(&kshm_handles_lock);
 	hash_for_each_possible(kshm_handles, h, node, (unsigned long)obj)
-		if (h->obj == obj && (h->kind & kinds))
+		if (h->obj == obj && (h->kind & kinds) &&
+		    (any_owner || h->owner == owner))
 			return h;
 	return NULL;
 }
 
 /*
- * Count a reference to @obj, a part of @parent (or NULL), that the caller
- * hands to a driver as @kind.  Context: process.  Return: 0 or -ENOMEM.
+ * Count a reference to @obj, a part of @parent (or NULL), that module
+ * @owner takes as @kind.  @owner stays pinned while it holds any reference
+ * of an entry: it cannot be unloaded before it gives back what it took.
+ * Context: process.
+ * Return: 0; -ENOMEM; -ENODEV for a module on its way out.
  */
-static int kshm_handle_add_parent(const void *obj, enum kshm_handle_kind kind,
-				  const void *parent)
+int kshm_handle_add(const void *obj, enum kshm_handle_kind kind,
+		    const void *parent, struct module *owner)
 {
 	struct kshm_handle *h, *new = kmalloc(sizeof(*new), GFP_KERNEL);
 
 	if (!new)
 		return -ENOMEM;
+	if (!try_module_get(owner)) {
+		kfree(new);
+		return -ENODEV;
+	}
 	raw_spin_lock_irq(&kshm_handles_lock);
-	h = kshm_handle_find(obj, kind);
+	h = kshm_handle_find(obj, kind, false, owner);
 	if (h) {
 		h->refs++;
 	} else {
 		new->obj = obj;
 		new->parent = parent;
+		new->owner = owner;
 		new->kind = kind;
 		new->refs = 1;
 		hash_add(kshm_handles, &new->node, (unsigned long)obj);
 		new = NULL;
 	}
 	raw_spin_unlock_irq(&kshm_handles_lock);
-	kfree(new);
+	if (new) {
+		/* The entry pins the module already. */
+		module_put(owner);
+		kfree(new);
+	}
 	return 0;
 }
 
-/* As kshm_handle_add_parent(), for an object that is no part of another. */
-int kshm_handle_add(const void *obj, enum kshm_handle_kind kind)
-{
-	return kshm_handle_add_parent(obj, kind, NULL);
-}
-
 /*
- * Uncount a driver's reference to @obj of @kind, a part of @parent (or
- * NULL), before the caller drops the reference itself.  Context: process.
- * Return: false when no driver holds one (nothing was changed).
+ * Uncount a reference to @obj of @kind, a part of @parent (or NULL), that
+ * module @owner holds, before the caller drops the reference itself; the
+ * entry's last one unpins the module.  Context: process.
+ * Return: false when @owner holds none (nothing was changed).
  */
-static bool kshm_handle_drop_parent(const void *obj, enum kshm_handle_kind kind,
-				    const void *parent)
+bool kshm_handle_drop(const void *obj, enum kshm_handle_kind kind,
+		      const void *parent, struct module *owner)
 {
 	struct kshm_handle *h, *gone = NULL;
 
 	raw_spin_lock_irq(&kshm_handles_lock);
-	h = kshm_handle_find(obj, kind);
+	h = kshm_handle_find(obj, kind, false, owner);
 	if (h && h->parent != parent)
 		h = NULL;
 	if (h && !--h->refs) {
@@ -120,14 +134,11 @@ static bool kshm_handle_drop_parent(const void *obj, enum kshm_handle_kind kind,
 		gone = h;
 	}
 	raw_spin_unlock_irq(&kshm_handles_lock);
-	kfree(gone);
+	if (gone) {
+		module_put(gone->owner);
+		kfree(gone);
+	}
 	return h;
-}
-
-/* As kshm_handle_drop_parent(), for an object that is no part of another. */
-bool kshm_handle_drop(const void *obj, enum kshm_handle_kind kind)
-{
-	return kshm_handle_drop_parent(obj, kind, NULL);
 }
 
 /*
@@ -140,7 +151,7 @@ bool kshm_handle_held(const void *obj, unsigned int kinds)
 	bool held;
 
 	raw_spin_lock_irqsave(&kshm_handles_lock, flags);
-	held = kshm_handle_find(obj, kinds);
+	held = kshm_handle_find(obj, kinds, true, NULL);
 	raw_spin_unlock_irqrestore(&kshm_handles_lock, flags);
 	return held;
 }
@@ -167,11 +178,12 @@ void kshm_handles_exit(void)
 }
 
 /**
- * kshm_buf_from_fd - take a buffer an application registered
+ * __kshm_buf_from_fd - take a buffer an application registered
  * @fd: the application's descriptor of /dev/kshm, in the calling process
  * @id: the buffer's id (KSHM_IOC_BUF_REGISTER)
  * @access: what the caller will do: KSHM_BUF_KERNEL_READ and/or _WRITE,
  *	each of which the registration must allow
+ * @owner: the caller's module (THIS_MODULE, given by kshm_buf_from_fd())
  *
  * The buffer stays pinned, and its release event waits, until
  * kshm_buf_put().  An unregister meanwhile only marks it cancelled
@@ -184,7 +196,8 @@ void kshm_handles_exit(void)
  * -ENOENT for an unknown id, -EACCES for an access the registration
  * does not allow, -ENOMEM; -EINVAL for a call where it may not sleep.
  */
-struct kshm_buf *kshm_buf_from_fd(int fd, u32 id, u32 access)
+struct kshm_buf *__kshm_buf_from_fd(int fd, u32 id, u32 access,
+				    struct module *owner)
 {
 	struct kshm_file *kf;
 	struct kshm_buf *b;
@@ -202,17 +215,18 @@ struct kshm_buf *kshm_buf_from_fd(int fd, u32 id, u32 access)
 		b = ERR_PTR(-EACCES);
 	}
 	kshm_file_put(kf);
-	if (!IS_ERR(b) && kshm_handle_add(b, KSHM_HANDLE_BUF)) {
+	if (!IS_ERR(b) && kshm_handle_add(b, KSHM_HANDLE_BUF, NULL, owner)) {
 		kshm_buf_unref(b);
 		b = ERR_PTR(-ENOMEM);
 	}
 	return b;
 }
-EXPORT_SYMBOL_NS_GPL(kshm_buf_from_fd, KSHM);
+EXPORT_SYMBOL_NS_GPL(__kshm_buf_from_fd, KSHM);
 
 /**
- * kshm_buf_put - drop a reference from kshm_buf_from_fd()
+ * __kshm_buf_put - drop a reference from kshm_buf_from_fd()
  * @b: the buffer
+ * @owner: the caller's module (THIS_MODULE, given by kshm_buf_put())
  *
  * The last reference releases the buffer at once (unmaps, unpins, reports
  * KSHM_EVENT_BUF_RELEASED): a driver's last put is the application's
@@ -223,15 +237,15 @@ EXPORT_SYMBOL_NS_GPL(kshm_buf_from_fd, KSHM);
  * The Windows counterpart: completing the IRP whose buffer it was.
  * Context: process.
  */
-void kshm_buf_put(struct kshm_buf *b)
+void __kshm_buf_put(struct kshm_buf *b, struct module *owner)
 {
 	if (kshm_misuse_atomic() ||
-	    kshm_misuse(!kshm_handle_drop(b, KSHM_HANDLE_BUF),
+	    kshm_misuse(!kshm_handle_drop(b, KSHM_HANDLE_BUF, NULL, owner),
 			"a buffer the caller does not hold (put twice?)"))
 		return;
 	kshm_buf_unref(b);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_buf_put, KSHM);
+EXPORT_SYMBOL_NS_GPL(__kshm_buf_put, KSHM);
 
 /**
  * kshm_buf_kaddr - byte 0 of a buffer in the kernel's contiguous mapping
@@ -306,13 +320,14 @@ bool kshm_dma_translated(struct device *dev)
 }
 
 /**
- * kshm_buf_dma_map - map part of a buffer for a device's DMA
+ * __kshm_buf_dma_map - map part of a buffer for a device's DMA
  * @b: a buffer from kshm_buf_from_fd()
  * @dev: the device
  * @offset: the first byte to map, from byte 0 of the buffer
  * @len: bytes to map, 1 at least, within the buffer
  * @dir: DMA_TO_DEVICE needs kernel read access, DMA_FROM_DEVICE kernel
  *	write access, DMA_BIDIRECTIONAL both
+ * @owner: the caller's module (THIS_MODULE, given by kshm_buf_dma_map())
  *
  * The table covers [@offset, @offset + @len) exactly: its first segment
  * starts at that byte's offset in its page, and no segment is longer than
@@ -341,9 +356,10 @@ bool kshm_dma_translated(struct device *dev)
  * the DMA layer's error; -EINVAL for a buffer the caller does not hold or
  * a call where it may not sleep.
  */
-struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
-				  u64 offset, u64 len,
-				  enum dma_data_direction dir)
+struct sg_table *__kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
+				    u64 offset, u64 len,
+				    enum dma_data_direction dir,
+				    struct module *owner)
 {
 	u32 need = dir == DMA_TO_DEVICE ? KSHM_BUF_KERNEL_READ :
 		   dir == DMA_FROM_DEVICE ? KSHM_BUF_KERNEL_WRITE :
@@ -385,7 +401,7 @@ struct sg_table *kshm_buf_dma_map(struct kshm_buf *b, struct device *dev,
 	if (ret)
 		goto out_free_table;
 	/* The unmap gives the mapping back once, and for this buffer only. */
-	ret = kshm_handle_add_parent(sgt, KSHM_HANDLE_BUF_MAP, b);
+	ret = kshm_handle_add(sgt, KSHM_HANDLE_BUF_MAP, b, owner);
 	if (ret)
 		goto out_unmap;
 	/* Device writes bypass the kernel mapping: the unpin must dirty. */
@@ -403,14 +419,15 @@ out_free_sgt:
 	kfree(sgt);
 	return ERR_PTR(ret);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_buf_dma_map, KSHM);
+EXPORT_SYMBOL_NS_GPL(__kshm_buf_dma_map, KSHM);
 
 /**
- * kshm_buf_dma_unmap - undo kshm_buf_dma_map()
+ * __kshm_buf_dma_unmap - undo kshm_buf_dma_map()
  * @b: the buffer
  * @dev: the device it was mapped for
  * @sgt: the table kshm_buf_dma_map() returned
  * @dir: the direction it was mapped with
+ * @owner: the caller's module (THIS_MODULE, given by kshm_buf_dma_unmap())
  *
  * Call it once the device can no longer touch the buffer.  It copies
  * nothing back from a bounce buffer (what the device wrote reached the
@@ -421,11 +438,12 @@ EXPORT_SYMBOL_NS_GPL(kshm_buf_dma_map, KSHM);
  * not sleep, the mapping kept.
  * Context: process.
  */
-void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
-			struct sg_table *sgt, enum dma_data_direction dir)
+void __kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
+			  struct sg_table *sgt, enum dma_data_direction dir,
+			  struct module *owner)
 {
 	if (kshm_misuse_atomic() ||
-	    kshm_misuse(!kshm_handle_drop_parent(sgt, KSHM_HANDLE_BUF_MAP, b),
+	    kshm_misuse(!kshm_handle_drop(sgt, KSHM_HANDLE_BUF_MAP, b, owner),
 			"a mapping the caller does not hold, or of another buffer"))
 		return;
 	dma_unmap_sgtable(dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
@@ -433,12 +451,13 @@ void kshm_buf_dma_unmap(struct kshm_buf *b, struct device *dev,
 	kfree(sgt);
 	kshm_buf_unref(b);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_buf_dma_unmap, KSHM);
+EXPORT_SYMBOL_NS_GPL(__kshm_buf_dma_unmap, KSHM);
 
 /**
- * kshm_ring_from_fd - take a kernel-to-user ring an application created
+ * __kshm_ring_from_fd - take a kernel-to-user ring an application created
  * @fd: the application's descriptor of /dev/kshm, in the calling process
  * @id: the ring's id (KSHM_IOC_RING_CREATE with KSHM_RING_K2U)
+ * @owner: the caller's module (THIS_MODULE, given by kshm_ring_from_fd())
  *
  * The ring stays valid until kshm_ring_put(); records produced after the
  * application destroyed it reach nobody, and are not an error.
@@ -448,7 +467,7 @@ EXPORT_SYMBOL_NS_GPL(kshm_buf_dma_unmap, KSHM);
  * /dev/kshm or a region that is not a kernel-to-user ring, or a call where
  * it may not sleep; -ENOENT; -ENOMEM.
  */
-struct kshm_ring *kshm_ring_from_fd(int fd, u32 id)
+struct kshm_ring *__kshm_ring_from_fd(int fd, u32 id, struct module *owner)
 {
 	struct kshm_file *kf;
 	struct kshm_ring *ring;
@@ -464,37 +483,39 @@ struct kshm_ring *kshm_ring_from_fd(int fd, u32 id)
 		ring = ERR_PTR(-EINVAL);
 	}
 	kshm_file_put(kf);
-	if (!IS_ERR(ring) && kshm_handle_add(ring, KSHM_HANDLE_RING)) {
+	if (!IS_ERR(ring) && kshm_handle_add(ring, KSHM_HANDLE_RING, NULL, owner)) {
 		kshm_ring_unref(ring);
 		ring = ERR_PTR(-ENOMEM);
 	}
 	return ring;
 }
-EXPORT_SYMBOL_NS_GPL(kshm_ring_from_fd, KSHM);
+EXPORT_SYMBOL_NS_GPL(__kshm_ring_from_fd, KSHM);
 
 /**
- * kshm_ring_put - drop a ring from kshm_ring_from_fd() or kshm_ring_create()
+ * __kshm_ring_put - drop a ring from kshm_ring_from_fd() or kshm_ring_create()
  * @ring: the ring
+ * @owner: the caller's module (THIS_MODULE, given by kshm_ring_put())
  *
  * A ring the caller does not hold this way (put twice, or taken with
  * kshm_ring_from_fd_u2k(), which kshm_ring_put_u2k() gives back) is
  * refused and left alone; so is a call where it may not sleep.
  * Context: process (the last reference frees the ring's pages).
  */
-void kshm_ring_put(struct kshm_ring *ring)
+void __kshm_ring_put(struct kshm_ring *ring, struct module *owner)
 {
 	if (kshm_misuse_atomic() ||
-	    kshm_misuse(!kshm_handle_drop(ring, KSHM_HANDLE_RING),
+	    kshm_misuse(!kshm_handle_drop(ring, KSHM_HANDLE_RING, NULL, owner),
 			"a ring the caller does not hold this way (put twice?)"))
 		return;
 	kshm_ring_unref(ring);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_ring_put, KSHM);
+EXPORT_SYMBOL_NS_GPL(__kshm_ring_put, KSHM);
 
 /* Count a new region as its creator's.  Context: process. */
-static struct kshm_region *kshm_region_handle(struct kshm_region *r)
+static struct kshm_region *kshm_region_handle(struct kshm_region *r,
+					      struct module *owner)
 {
-	if (!IS_ERR(r) && kshm_handle_add(r, KSHM_HANDLE_REGION)) {
+	if (!IS_ERR(r) && kshm_handle_add(r, KSHM_HANDLE_REGION, NULL, owner)) {
 		kshm_region_unref(r);
 		return ERR_PTR(-ENOMEM);
 	}
@@ -502,11 +523,12 @@ static struct kshm_region *kshm_region_handle(struct kshm_region *r)
 }
 
 /**
- * kshm_region_create - allocate a region for a driver to share
+ * __kshm_region_create - allocate a region for a driver to share
  * @length: bytes, 1 at least; rounded up to whole pages
  * @cache_mode: KSHM_CACHE_WB, _WC or _UC, for every mapping of it
  * @node: the NUMA node its pages come from, or NUMA_NO_NODE for any
  * @flags: 0 or KSHM_REGION_USER_RDONLY (applications may only read it)
+ * @owner: the caller's module (THIS_MODULE, given by kshm_region_create())
  *
  * Zeroed pages, mapped for the kernel at kshm_region_kaddr() and into an
  * application by kshm_region_mmap() from the driver's own mmap.  The pages
@@ -526,8 +548,8 @@ static struct kshm_region *kshm_region_handle(struct kshm_region *r)
  * for a cache mode the platform cannot set; -EINVAL for a call where it
  * may not sleep.
  */
-struct kshm_region *kshm_region_create(u64 length, u32 cache_mode, int node,
-				       u32 flags)
+struct kshm_region *__kshm_region_create(u64 length, u32 cache_mode, int node,
+					 u32 flags, struct module *owner)
 {
 	struct kshm_region_create c = {
 		.length = length,
@@ -541,15 +563,16 @@ struct kshm_region *kshm_region_create(u64 length, u32 cache_mode, int node,
 		c.flags |= KSHM_REGION_NODE;
 		c.node = node;
 	}
-	return kshm_region_handle(kshm_region_create_client(&c, NULL));
+	return kshm_region_handle(kshm_region_create_client(&c, NULL), owner);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_region_create, KSHM);
+EXPORT_SYMBOL_NS_GPL(__kshm_region_create, KSHM);
 
 /**
- * kshm_region_create_coherent - allocate a common buffer for a device
+ * __kshm_region_create_coherent - allocate a common buffer for a device
  * @dev: the device that will DMA into it, its DMA mask already set
  * @length: bytes, 1 at least; rounded up to whole pages
  * @flags: 0 or KSHM_REGION_USER_RDONLY
+ * @owner: the caller's module (THIS_MODULE, given by kshm_region_create_coherent())
  *
  * For devices without scatter-gather: dma_alloc_coherent() memory,
  * contiguous at kshm_region_dma_addr() in @dev's DMA space (and physically,
@@ -572,8 +595,9 @@ EXPORT_SYMBOL_NS_GPL(kshm_region_create, KSHM);
  * for a device whose coherent pool has no pages to map; -EINVAL for a
  * call where it may not sleep.
  */
-struct kshm_region *kshm_region_create_coherent(struct device *dev, u64 length,
-						u32 flags)
+struct kshm_region *__kshm_region_create_coherent(struct device *dev,
+						  u64 length, u32 flags,
+						  struct module *owner)
 {
 	struct kshm_region_create c = {
 		.length = length,
@@ -583,9 +607,9 @@ struct kshm_region *kshm_region_create_coherent(struct device *dev, u64 length,
 
 	if (kshm_misuse_atomic())
 		return ERR_PTR(-EINVAL);
-	return kshm_region_handle(kshm_region_create_client(&c, dev));
+	return kshm_region_handle(kshm_region_create_client(&c, dev), owner);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_region_create_coherent, KSHM);
+EXPORT_SYMBOL_NS_GPL(__kshm_region_create_coherent, KSHM);
 
 /**
  * kshm_region_kaddr - the kernel's address of a region's byte 0
@@ -674,8 +698,9 @@ int kshm_region_mmap(struct kshm_region *r, struct vm_area_struct *vma)
 EXPORT_SYMBOL_NS_GPL(kshm_region_mmap, KSHM);
 
 /**
- * kshm_region_put - drop the reference kshm_region_create*() gave
+ * __kshm_region_put - drop the reference kshm_region_create*() gave
  * @r: the region
+ * @owner: the caller's module (THIS_MODULE, given by kshm_region_put())
  *
  * The last reference (the driver's or a mapping's, in any order) frees the
  * memory and its charges; a common buffer's memory goes at
@@ -684,24 +709,25 @@ EXPORT_SYMBOL_NS_GPL(kshm_region_mmap, KSHM);
  * not sleep.
  * Context: process.
  */
-void kshm_region_put(struct kshm_region *r)
+void __kshm_region_put(struct kshm_region *r, struct module *owner)
 {
 	if (kshm_misuse_atomic() ||
-	    kshm_misuse(!kshm_handle_drop(r, KSHM_HANDLE_REGION),
+	    kshm_misuse(!kshm_handle_drop(r, KSHM_HANDLE_REGION, NULL, owner),
 			"a region the caller does not hold (put twice?)"))
 		return;
 	kshm_region_unref(r);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_region_put, KSHM);
+EXPORT_SYMBOL_NS_GPL(__kshm_region_put, KSHM);
 
 /**
- * kshm_ring_from_fd_u2k - take a user-to-kernel ring to consume
+ * __kshm_ring_from_fd_u2k - take a user-to-kernel ring to consume
  * @fd: the application's descriptor of /dev/kshm, in the calling process
  * @id: the ring's id (KSHM_IOC_RING_CREATE with KSHM_RING_U2K)
  * @wq: woken when the application rings the ring's doorbell (its submit
  *	found KSHM_RING_WANT_WAKEUP up, or it called KSHM_IOC_RING_WAIT), and
  *	when it destroys the ring; may be NULL.  It must live until
  *	kshm_ring_put_u2k().
+ * @owner: the caller's module (THIS_MODULE, given by kshm_ring_from_fd_u2k())
  *
  * The caller becomes the ring's one consumer (kshm_ring_consume()): from
  * now on kshm's own consumer never drains it, even after the driver gives
@@ -713,7 +739,9 @@ EXPORT_SYMBOL_NS_GPL(kshm_region_put, KSHM);
  * it may not sleep; -ENOENT, -EBUSY while another taker holds the ring,
  * -ENOMEM.
  */
-struct kshm_ring *kshm_ring_from_fd_u2k(int fd, u32 id, struct wait_queue_head *wq)
+struct kshm_ring *__kshm_ring_from_fd_u2k(int fd, u32 id,
+					  struct wait_queue_head *wq,
+					  struct module *owner)
 {
 	struct kshm_file *kf;
 	struct kshm_ring *ring;
@@ -729,7 +757,7 @@ struct kshm_ring *kshm_ring_from_fd_u2k(int fd, u32 id, struct wait_queue_head *
 	if (IS_ERR(ring))
 		return ring;
 	/* Counted first: a take is not undone (kshm's consumer stays off). */
-	ret = kshm_handle_add(ring, KSHM_HANDLE_RING_U2K);
+	ret = kshm_handle_add(ring, KSHM_HANDLE_RING_U2K, NULL, owner);
 	if (ret)
 		goto out_unref;
 	ret = kshm_ring_take_u2k(ring, wq);
@@ -738,9 +766,9 @@ struct kshm_ring *kshm_ring_from_fd_u2k(int fd, u32 id, struct wait_queue_head *
 	return ring;
 
 out_uncount:
-	kshm_handle_drop(ring, KSHM_HANDLE_RING_U2K);
+	kshm_handle_drop(ring, KSHM_HANDLE_RING_U2K, NULL, owner);
 out_unref:
 	kshm_ring_unref(ring);
 	return ERR_PTR(ret);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_ring_from_fd_u2k, KSHM);
+EXPORT_SYMBOL_NS_GPL(__kshm_ring_from_fd_u2k, KSHM);

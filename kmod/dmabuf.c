@@ -344,11 +344,12 @@ static void kshm_dmabuf_unmap(struct dma_buf_attachment *attach,
 }
 
 /**
- * kshm_dmabuf_import - map any dma-buf for a device's DMA
+ * __kshm_dmabuf_import - map any dma-buf for a device's DMA
  * @fd: a dma-buf descriptor of the calling process (a kshm region's from
  *	KSHM_IOC_REGION_EXPORT, udmabuf's, any exporter's)
  * @dev: the device
  * @dir: DMA_TO_DEVICE, DMA_FROM_DEVICE or DMA_BIDIRECTIONAL
+ * @owner: the caller's module (THIS_MODULE, given by kshm_dmabuf_import())
  *
  * Attaches @dev to the dma-buf and maps it whole; kshm_dmabuf_sgt() gives
  * the table, kshm_dmabuf_length() its bytes.  The handle holds the dma-buf,
@@ -368,8 +369,9 @@ static void kshm_dmabuf_unmap(struct dma_buf_attachment *attach,
  * already, the DMA layer's error); -EINVAL for a call where it may not
  * sleep.
  */
-struct kshm_dmabuf *kshm_dmabuf_import(int fd, struct device *dev,
-				       enum dma_data_direction dir)
+struct kshm_dmabuf *__kshm_dmabuf_import(int fd, struct device *dev,
+					 enum dma_data_direction dir,
+					 struct module *owner)
 {
 	struct kshm_dmabuf *d;
 	int ret;
@@ -405,7 +407,7 @@ struct kshm_dmabuf *kshm_dmabuf_import(int fd, struct device *dev,
 		ret = PTR_ERR(d->sgt);
 		goto out_detach;
 	}
-	ret = kshm_handle_add(d, KSHM_HANDLE_DMABUF);
+	ret = kshm_handle_add(d, KSHM_HANDLE_DMABUF, NULL, owner);
 	if (ret)
 		goto out_unmap;
 	return d;
@@ -420,7 +422,7 @@ out_free:
 	kfree(d);
 	return ERR_PTR(ret);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_dmabuf_import, KSHM);
+EXPORT_SYMBOL_NS_GPL(__kshm_dmabuf_import, KSHM);
 
 /**
  * kshm_dmabuf_sgt - the imported dma-buf's mapping for the device
@@ -456,8 +458,9 @@ u64 kshm_dmabuf_length(const struct kshm_dmabuf *d)
 EXPORT_SYMBOL_NS_GPL(kshm_dmabuf_length, KSHM);
 
 /**
- * kshm_dmabuf_release - undo kshm_dmabuf_import()
+ * __kshm_dmabuf_release - undo kshm_dmabuf_import()
  * @d: the handle
+ * @owner: the caller's module (THIS_MODULE, given by kshm_dmabuf_release())
  *
  * Call it once the device can no longer touch the memory: it unmaps,
  * detaches the device and drops the dma-buf, which may free the memory
@@ -466,10 +469,10 @@ EXPORT_SYMBOL_NS_GPL(kshm_dmabuf_length, KSHM);
  * where it may not sleep.
  * Context: process, not under the dma-buf's reservation lock.
  */
-void kshm_dmabuf_release(struct kshm_dmabuf *d)
+void __kshm_dmabuf_release(struct kshm_dmabuf *d, struct module *owner)
 {
 	if (kshm_misuse_atomic() ||
-	    kshm_misuse(!kshm_handle_drop(d, KSHM_HANDLE_DMABUF),
+	    kshm_misuse(!kshm_handle_drop(d, KSHM_HANDLE_DMABUF, NULL, owner),
 			"a dma-buf the caller does not hold (released twice?)"))
 		return;
 	kshm_dmabuf_unmap(d->attach, d->sgt, d->dir);
@@ -477,4 +480,4 @@ void kshm_dmabuf_release(struct kshm_dmabuf *d)
 	dma_buf_put(d->dmabuf);
 	kfree(d);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_dmabuf_release, KSHM);
+EXPORT_SYMBOL_NS_GPL(__kshm_dmabuf_release, KSHM);

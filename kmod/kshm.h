@@ -330,8 +330,10 @@ enum kshm_handle_kind {
 	KSHM_HANDLE_BUF_MAP = 1 << 5,	/* kshm_buf_dma_map(); kshm_buf_dma_unmap() */
 };
 
-int kshm_handle_add(const void *obj, enum kshm_handle_kind kind);
-bool kshm_handle_drop(const void *obj, enum kshm_handle_kind kind);
+int kshm_handle_add(const void *obj, enum kshm_handle_kind kind,
+		    const void *parent, struct module *owner);
+bool kshm_handle_drop(const void *obj, enum kshm_handle_kind kind,
+		      const void *parent, struct module *owner);
 bool kshm_handle_held(const void *obj, unsigned int kinds);
 void kshm_handles_exit(void);
 
@@ -347,13 +349,22 @@ void kshm_handles_exit(void);
 #define kshm_misuse_warn_once()	do { } while (0)
 #endif
 
+/*
+ * The call as a driver writes it: __kshm_region_put() is what its
+ * kshm_region_put() macro calls.  Context: any.
+ */
+static inline const char *kshm_api_name(const char *func)
+{
+	return func[0] == '_' && func[1] == '_' ? func + 2 : func;
+}
+
 #define kshm_misuse(cond, what)						\
 ({									\
 	bool __bad = !!(cond);						\
 									\
 	if (unlikely(__bad)) {						\
 		pr_warn_ratelimited("misuse: %s(): %s (from %pS)\n",	\
-				    __func__, what,			\
+				    kshm_api_name(__func__), what,	\
 				    __builtin_return_address(0));	\
 		kshm_misuse_warn_once();				\
 	}								\

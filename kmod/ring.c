@@ -862,7 +862,7 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
 }
 
 /**
- * kshm_ring_create - a ring for a driver and its application
+ * __kshm_ring_create - a ring for a driver and its application
  * @kind: KSHM_RING_K2U (the driver produces) or KSHM_RING_U2K (the
  *	application produces, the driver is its one consumer)
  * @data_size: bytes of record space: a power of two, 4 KiB to 16 MiB
@@ -870,6 +870,7 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
  * @wq: for KSHM_RING_U2K, the driver's wait queue, woken by
  *	kshm_ring_doorbell() and at the ring's end (it must live as long as
  *	the ring); NULL for KSHM_RING_K2U
+ * @owner: the caller's module (THIS_MODULE, given by kshm_ring_create())
  *
  * The ring lives in a region of its own, laid out as KSHM_IOC_RING_CREATE
  * reports (the consumer page at page 0, the producer page at page 1, the
@@ -889,8 +890,9 @@ int kshm_ioctl_ring_create(struct kshm_file *kf, void *arg)
  * where it may not sleep; -EFBIG beyond max_region_size, -ENOSPC,
  * -ENOMEM, -EINTR on a fatal signal.
  */
-struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode,
-				   struct wait_queue_head *wq)
+struct kshm_ring *__kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode,
+				     struct wait_queue_head *wq,
+				     struct module *owner)
 {
 	struct kshm_ring_create c = {
 		.kind = kind,
@@ -914,13 +916,13 @@ struct kshm_ring *kshm_ring_create(u32 kind, u64 data_size, u32 cache_mode,
 	/* A new ring has no other taker: this cannot fail. */
 	if (kind == KSHM_RING_U2K)
 		WARN_ON_ONCE(kshm_ring_take_u2k(r->ring, wq));
-	if (kshm_handle_add(r->ring, KSHM_HANDLE_RING)) {
+	if (kshm_handle_add(r->ring, KSHM_HANDLE_RING, NULL, owner)) {
 		kshm_region_unref(r);
 		return ERR_PTR(-ENOMEM);
 	}
 	return r->ring;
 }
-EXPORT_SYMBOL_NS_GPL(kshm_ring_create, KSHM);
+EXPORT_SYMBOL_NS_GPL(__kshm_ring_create, KSHM);
 
 /**
  * kshm_ring_doorbell - the application rang a driver's ring
@@ -1370,8 +1372,9 @@ int kshm_ring_take_u2k(struct kshm_ring *ring, struct wait_queue_head *wq)
 }
 
 /**
- * kshm_ring_put_u2k - give back a ring from kshm_ring_from_fd_u2k()
+ * __kshm_ring_put_u2k - give back a ring from kshm_ring_from_fd_u2k()
  * @ring: the ring
+ * @owner: the caller's module (THIS_MODULE, given by kshm_ring_put_u2k())
  *
  * Ends the caller's consumer role (another driver may take the ring; the
  * module's own consumer does not come back) and drops the reference.  Its
@@ -1383,16 +1386,16 @@ int kshm_ring_take_u2k(struct kshm_ring *ring, struct wait_queue_head *wq)
  *
  * Context: process (the last reference frees the ring's pages).
  */
-void kshm_ring_put_u2k(struct kshm_ring *ring)
+void __kshm_ring_put_u2k(struct kshm_ring *ring, struct module *owner)
 {
 	if (kshm_misuse_atomic() ||
-	    kshm_misuse(!kshm_handle_drop(ring, KSHM_HANDLE_RING_U2K),
+	    kshm_misuse(!kshm_handle_drop(ring, KSHM_HANDLE_RING_U2K, NULL, owner),
 			"a ring the caller did not take with kshm_ring_from_fd_u2k() (put twice?)"))
 		return;
 	kshm_ring_untake_u2k(ring);
 	kshm_ring_unref(ring);
 }
-EXPORT_SYMBOL_NS_GPL(kshm_ring_put_u2k, KSHM);
+EXPORT_SYMBOL_NS_GPL(__kshm_ring_put_u2k, KSHM);
 
 /*
  * End a taker's consumer role (kshm_ring_take_u2k()): its wait queue is

@@ -9,8 +9,9 @@
  * mapping unmapped twice.  The counters (bufs_alive, regions_alive, the
  * release events) must show every reference dropped exactly once.
  *
- * With "leak_u2k": leave a user-to-kernel ring taken by the client, unload
- * the client, ring the doorbell (a reproducer, not part of the suite).
+ * With "leak_u2k": leave a user-to-kernel ring taken by the client, try to
+ * unload the client (refused: kshm pins it), ring the doorbell; the client
+ * and kshm then stay loaded (not part of the suite).
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -472,8 +473,9 @@ static void dma_unmap_twice(void)
 }
 
 /*
- * The client unloads holding a buffer and a ring of an application that
- * is still open: its exit gives them back, the release event comes.
+ * The client cannot unload while it holds a buffer and a ring of an
+ * application that is still open (kshm pins its module); once it gives
+ * them back it can, and the release event comes.
  */
 static void client_unload(void)
 {
@@ -484,7 +486,12 @@ static void client_unload(void)
 	tap_require(!kshm_ring_create(kfd, KSHM_RING_U2K, 4096, KSHM_CACHE_WB, 0, 0, &u), "u2k");
 	tap_zero(call(KSHM_MISUSE_BUF_TAKE, 0, kfd, id, 0, 0), "attack_unload_buf_taken");
 	tap_zero(call(KSHM_MISUSE_RING_TAKE_U2K, 0, kfd, u.id, 0, 0), "attack_unload_ring_taken");
-	tap_zero(unload_client(), "attack_unload_client_unloads_holding");
+	tap_errno(unload_client(), EWOULDBLOCK, "attack_unload_refused_while_the_client_holds");
+	mfd = open("/dev/kshm_misuse", O_RDWR | O_CLOEXEC);
+	tap_require(mfd >= 0, "open /dev/kshm_misuse again");
+	tap_zero(op(BUF_PUT), "attack_unload_buf_put");
+	tap_zero(op(RING_PUT_U2K), "attack_unload_ring_put");
+	tap_zero(unload_client(), "attack_unload_client_unloads_once_it_gave_back");
 	tap_zero(kshm_buf_unregister(kfd, id), "attack_unload_unregister");
 	tap_zero(kshm_wait_buf_released(kfd, id, 10000), "attack_unload_buf_released");
 	tap_ok(info().bufs_alive == base, "attack_unload_bufs_alive_back");
@@ -512,7 +519,7 @@ int main(int argc, char **argv)
 			    "u2k");
 		tap_zero(call(KSHM_MISUSE_RING_TAKE_U2K, 0, kfd, u.id, 0, 0), "leak_u2k_taken");
 		tap_zero(op(RING_LEAK), "leak_u2k_forgotten");
-		tap_zero(unload_client(), "leak_u2k_client_unloads");
+		tap_errno(unload_client(), EWOULDBLOCK, "leak_u2k_client_cannot_unload");
 		tap_zero(kshm_ring_doorbell(&u), "leak_u2k_doorbell");
 		tap_zero(kshm_ring_destroy(&u), "leak_u2k_destroyed");
 		return tap_done();

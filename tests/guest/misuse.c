@@ -394,10 +394,25 @@ static void dmabufs(void)
 }
 
 /*
- * With "leak" (the host tests' debug run only): leave a region behind, which
- * kshm reports when it is unloaded after the client.
+ * A client holding a reference cannot be unloaded (kshm pins its module,
+ * THIS_MODULE by the <linux/kshm.h> macros); once it puts it, it can.
  */
-int main(int argc, char **argv)
+static void unload_while_holding(void)
+{
+	uint64_t alive = regions_alive();
+
+	tap_zero(call(KSHM_MISUSE_REGION_CREATE, 0, -1, 0, 0, page), "misuse_region_to_hold");
+	close(mfd);
+	tap_errno(syscall(SYS_delete_module, "kshm_misuse", O_NONBLOCK) ? -errno : 0, EWOULDBLOCK,
+		  "misuse_client_holding_a_region_cannot_unload");
+	mfd = open("/dev/kshm_misuse", O_RDWR | O_CLOEXEC);
+	tap_require(mfd >= 0, "open /dev/kshm_misuse again");
+	tap_ok(regions_alive() == alive + 1, "misuse_held_region_still_there");
+	tap_zero(op(REGION_PUT), "misuse_held_region_put");
+	tap_ok(regions_alive() == alive, "misuse_held_region_freed");
+}
+
+int main(void)
 {
 	int ko = open("/kshm_misuse.ko", O_RDONLY | O_CLOEXEC);
 
@@ -417,12 +432,8 @@ int main(int argc, char **argv)
 	rings_from_fd();
 	own_ring();
 	dmabufs();
+	unload_while_holding();
 
-	if (argc > 1 && !strcmp(argv[1], "leak")) {
-		tap_zero(call(KSHM_MISUSE_REGION_CREATE, 0, -1, 0, 0, page),
-			 "misuse_leak_a_region");
-		tap_zero(op(REGION_LEAK), "misuse_region_forgotten");
-	}
 	close(mfd);
 	tap_zero(syscall(SYS_delete_module, "kshm_misuse", O_NONBLOCK) ? -errno : 0,
 		 "misuse_client_unloads");
